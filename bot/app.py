@@ -1,0 +1,159 @@
+"""The composition root: settings in, a running bot out. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand, LinkPreviewOptions
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.i18n import CatalogI18n, create_i18n
+from bot.intake import IntakeContext
+from bot.middlewares import UpdateContextMiddleware
+from bot.outbox import OutboxWorker
+from bot.settings import Settings
+from handlers import get_routers
+from handlers.engine.text import N_
+from storage.db import create_engine, create_sessionmaker
+from storage.models import utcnow
+from storage.sealing import Keyring
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    i18n: CatalogI18n
+    bot: Bot
+    dispatcher: Dispatcher
+    worker: OutboxWorker
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def create_bot(settings: Settings) -> Bot:
+    assert settings.bot_token is not None
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(
+            parse_mode=ParseMode.HTML,
+            link_preview=LinkPreviewOptions(is_disabled=True),
+        ),
+    )
+
+
+def create_dispatcher(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    context: IntakeContext,
+    i18n: CatalogI18n,
+    worker: OutboxWorker,
+) -> Dispatcher:
+    assert settings.moderator_chat_id is not None
+    dispatcher = Dispatcher()
+    dispatcher.update.outer_middleware(
+        UpdateContextMiddleware(
+            sessionmaker=sessionmaker,
+            context=context,
+            i18n=i18n,
+            moderator_chat_id=settings.moderator_chat_id,
+            on_outbox=worker.notify,
+        )
+    )
+    dispatcher.include_routers(*get_routers())
+    return dispatcher
+
+
+def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -> App:
+    settings.require_for_run()
+    assert settings.moderator_chat_id is not None
+    engine = create_engine(settings.effective_database_url)
+    sessionmaker = create_sessionmaker(engine)
+    i18n = create_i18n()
+    context = IntakeContext(
+        keyring=keyring,
+        catalogs=i18n,
+        tz=settings.tz,
+        moderator_language=settings.moderator_language,
+        clock=clock,
+    )
+    bot = create_bot(settings)
+    worker = OutboxWorker(
+        bot=bot,
+        sessionmaker=sessionmaker,
+        keyring=keyring,
+        moderator_chat_id=settings.moderator_chat_id,
+        clock=clock,
+    )
+    dispatcher = create_dispatcher(
+        settings=settings, sessionmaker=sessionmaker, context=context, i18n=i18n, worker=worker
+    )
+    return App(settings, engine, sessionmaker, i18n, bot, dispatcher, worker)
+
+
+_COMMANDS = (
+    ("start", N_("Start")),
+    ("new", N_("New report")),
+    ("cancel", N_("Cancel the current report")),
+    ("language", N_("Change the language")),
+    ("help", N_("How it works")),
+)
+
+
+async def set_commands(app: App) -> None:
+    """The command menu in every language, so each reader sees it in their own."""
+    for language in ("en", "ru", "kk"):
+        commands = [
+            BotCommand(command=name, description=app.i18n.gettext(text, locale=language))
+            for name, text in _COMMANDS
+        ]
+        await app.bot.set_my_commands(
+            commands, language_code=None if language == "en" else language
+        )
+
+
+async def run_polling(
+    app: App, *, stop: asyncio.Event | None = None, handle_signals: bool = True
+) -> None:
+    """Long polling plus the outbox worker until SIGINT/SIGTERM or until `stop` is set."""
+    stop = stop or asyncio.Event()
+    worker_task = asyncio.create_task(app.worker.run(stop), name="outbox-worker")
+
+    async def _stop_polling_when_asked() -> None:
+        await stop.wait()
+        with contextlib.suppress(RuntimeError):  # polling had not started, or already ended
+            await app.dispatcher.stop_polling()
+
+    watcher = asyncio.create_task(_stop_polling_when_asked(), name="stop-watcher")
+    try:
+        await set_commands(app)
+        await app.dispatcher.start_polling(
+            app.bot,
+            handle_signals=handle_signals,
+            close_bot_session=False,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+        )
+    finally:
+        stop.set()
+        watcher.cancel()
+        await worker_task

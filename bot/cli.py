@@ -1,0 +1,120 @@
+"""`reportbot`: the command line (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import ConfigError, Settings, load_settings
+from storage.sealing import Keyring, generate_keys, load_keyring
+
+log = logging.getLogger("reportbot")
+
+EXIT_CONFIG = 2
+
+
+def _print(text: str, *, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def _key_warning(private_path: Path) -> str:
+    bar = "!" * 78
+    return (
+        f"{bar}\n"
+        f"  The organisation's PRIVATE key was written to:\n"
+        f"      {private_path.resolve()}\n"
+        f"  It opens every sealed report. Move it OFF this host now (to the coordinators'\n"
+        f"  offline machine) and delete it here. The bot needs only the public key and the\n"
+        f"  server key; a seized server must not hold the private key.\n"
+        f"{bar}"
+    )
+
+
+def _ensure_keys(settings: Settings) -> Keyring:
+    keyring = load_keyring(settings)
+    if keyring is not None:
+        return keyring
+    paths = generate_keys(settings.data_dir)
+    _print(_key_warning(paths.private_path), err=True)
+    keyring = load_keyring(settings)
+    assert keyring is not None
+    return keyring
+
+
+def cmd_keygen(settings: Settings, args: argparse.Namespace) -> int:
+    paths = generate_keys(settings.data_dir, overwrite=args.force)
+    _print(f"public key:  {paths.public_path.resolve()}")
+    _print(f"server key:  {paths.server_path.resolve()} (keep it secret, keep it on the host)")
+    _print(_key_warning(paths.private_path), err=True)
+    return 0
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage.db import migrate  # noqa: PLC0415 - only this command needs Alembic
+
+    asyncio.run(migrate(settings.effective_database_url))
+    _print("database is up to date")
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    settings.require_for_run()
+    if args.webhook:
+        raise ConfigError("--webhook is not available yet in this version; run without it.")
+    from bot.app import create_app, run_polling  # noqa: PLC0415
+    from storage.db import migrate  # noqa: PLC0415
+
+    keyring = _ensure_keys(settings)
+
+    async def _main() -> None:
+        await migrate(settings.effective_database_url)
+        app = create_app(settings, keyring)
+        try:
+            log.info("starting long polling against %s", settings.telegram_api_url)
+            await run_polling(app)
+        finally:
+            await app.close()
+
+    asyncio.run(_main())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reportbot", description="Incident reporting bot: intake, sealing, moderation."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start the bot (applies pending migrations first)")
+    run.add_argument("--webhook", action="store_true", help="webhook mode instead of polling")
+    run.set_defaults(func=cmd_run)
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+    keygen = sub.add_parser("keygen", help="create the organisation key pair and a server key")
+    keygen.add_argument("--force", action="store_true", help="replace existing keys (rotation)")
+    keygen.set_defaults(func=cmd_keygen)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+        return int(args.func(settings, args))
+    except ConfigError as exc:
+        _print(f"reportbot: {exc}", err=True)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

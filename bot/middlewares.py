@@ -1,0 +1,75 @@
+"""Middlewares: one database transaction per update, idempotent intake, reporter and language."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import language_for
+from bot.intake import Intake, IntakeContext
+from storage.repositories import ProcessedUpdates
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UpdateContextMiddleware(BaseMiddleware):
+    """Outer middleware on every update.
+
+    Opens one session and transaction for the whole update, records the update id first (a
+    redelivered update is dropped inside the same transaction that would repeat its effects),
+    finds the reporter in private chats, and sets the reader's language. After the commit it
+    wakes the outbox worker if the update queued messages.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        context: IntakeContext,
+        i18n: I18n,
+        moderator_chat_id: int,
+        on_outbox: Callable[[], None],
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.context = context
+        self.i18n = i18n
+        self.moderator_chat_id = moderator_chat_id
+        self.on_outbox = on_outbox
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                if not await ProcessedUpdates(session).record("telegram", event.update_id):
+                    log.info("update %s was already handled; ignored", event.update_id)
+                    return None
+                intake = Intake(session, self.context)
+                data["intake"] = intake
+                language = await self._language(intake, data)
+                data["t"] = intake.translator(language)
+                with self.i18n.context(), self.i18n.use_locale(language):
+                    result = await handler(event, data)
+            if session.info.get("outbox_enqueued"):
+                self.on_outbox()
+        return result
+
+    async def _language(self, intake: Intake, data: dict[str, Any]) -> str:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        if user is None or user.is_bot or chat is None:
+            return self.context.moderator_language
+        if chat.type == "private":
+            reporter, _ = await intake.reporters.get_or_create("telegram", user.id, chat.id)
+            if reporter.language is None:
+                reporter.language = language_for(user.language_code)
+            data["reporter"] = reporter
+            return reporter.language
+        return self.context.moderator_language

@@ -1,0 +1,477 @@
+"""The flow engine: a draft plus one input gives the new draft and what to say next.
+
+Pure: no I/O, no channel, no clock of its own (`now` is passed in). Telegram and Messenger adapters
+turn taps and text into the inputs below and render the replies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.engine.dates import Prefer, parse_date, parse_datetime
+from handlers.engine.forms import FORMS, Form, Step, StepKind
+from handlers.engine.text import N_, Msg
+
+REVIEW = "review"
+# The oldest incident date accepted: the persecution documented here is recent; anything older
+# is almost certainly a typo ("20.11.206").
+MAX_PAST_YEARS = 30
+
+
+@dataclass
+class Draft:
+    form: str | None = None
+    step: str | None = None  # a step key, REVIEW, or None while the type is being chosen
+    answers: dict[str, Any] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)  # steps answered or skipped, for Back
+    editing: bool = False  # the step was opened from the review screen: return there
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "form": self.form,
+            "step": self.step,
+            "answers": self.answers,
+            "path": self.path,
+            "editing": self.editing,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Draft:
+        return cls(
+            form=data.get("form"),
+            step=data.get("step"),
+            answers=dict(data.get("answers") or {}),
+            path=list(data.get("path") or []),
+            editing=bool(data.get("editing")),
+        )
+
+
+# --- inputs ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChooseForm:
+    form: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    value: str
+    step: str | None = None  # the step the button belonged to; a mismatch means a stale button
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Media:
+    kind: str  # "photo" or "document"
+    file_id: str
+    name: str | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    step: str | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    step: str | None = None
+
+
+@dataclass(frozen=True)
+class Back:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    pass
+
+
+@dataclass(frozen=True)
+class Edit:
+    step: str
+
+
+@dataclass(frozen=True)
+class Submit:
+    pass
+
+
+@dataclass(frozen=True)
+class Show:
+    """Say again what is being asked (after /start on a draft, or a stale button)."""
+
+
+Input = ChooseForm | Pick | Text | Media | Done | Skip | Back | Cancel | Edit | Submit | Show
+
+
+# --- replies -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AskForm:
+    error: Msg | None = None
+
+
+@dataclass(frozen=True)
+class AskStep:
+    form: Form
+    step: Step
+    value: Any  # the current answer (a list for multi and media steps), or None
+    can_back: bool
+    error: Msg | None = None
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    step: Step
+    value: Any
+
+
+@dataclass(frozen=True)
+class ShowReview:
+    form: Form
+    items: tuple[ReviewItem, ...]
+    error: Msg | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    form: Form
+    answers: dict[str, Any]
+    region: str | None
+    incident_date: dt.date | None
+    subject: str | None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    pass
+
+
+Reply = AskForm | AskStep | ShowReview | Submitted | Cancelled
+
+
+@dataclass(frozen=True)
+class Result:
+    draft: Draft | None
+    reply: Reply
+
+
+# --- the engine --------------------------------------------------------------------------------
+def advance(draft: Draft | None, event: Input, *, now: dt.datetime) -> Result:
+    """Apply one input. Never raises for any input; every outcome is a reply to render."""
+    if isinstance(event, Cancel):
+        return Result(None, Cancelled())
+    if isinstance(event, ChooseForm):
+        return _start(event.form)
+    form = FORMS.get(draft.form) if draft is not None and draft.form else None
+    if draft is None or form is None:
+        return Result(None, AskForm(None if isinstance(event, Show) else _CHOOSE_FIRST))
+    if draft.step == REVIEW or draft.step is None or form.step(draft.step) is None:
+        return _on_review(form, draft, event, now)
+    step = form.step(draft.step)
+    assert step is not None  # checked just above
+    return _on_step(form, step, draft, event, now)
+
+
+_CHOOSE_FIRST = Msg(N_("Choose what you want to report."))
+_STALE = Msg(N_("That button belongs to an earlier question. Here is the current one."))
+
+
+def _start(form_key: str) -> Result:
+    form = FORMS.get(form_key)
+    if form is None:
+        return Result(None, AskForm(_CHOOSE_FIRST))
+    draft = Draft(form=form.key)
+    return _go_to(form, draft, _next_applicable(form, draft.answers, after=None))
+
+
+def _on_review(form: Form, draft: Draft, event: Input, now: dt.datetime) -> Result:
+    draft.step = REVIEW
+    if isinstance(event, Submit):
+        missing = _first_missing(form, draft.answers)
+        if missing is not None:
+            draft.editing = True
+            return _ask(form, draft, missing, Msg(N_("This question must be answered.")))
+        return Result(None, _submission(form, draft.answers))
+    if isinstance(event, Edit):
+        step = form.step(event.step)
+        if step is None or not step.applies(draft.answers):
+            return _review(form, draft, _STALE)
+        draft.editing = True
+        return _ask(form, draft, step)
+    if isinstance(event, Back):
+        if draft.path:
+            last = form.step(draft.path.pop())
+            if last is not None:
+                draft.editing = False
+                return _ask(form, draft, last)
+        return _review(form, draft)
+    if isinstance(event, Show):
+        return _review(form, draft)
+    return _review(form, draft, Msg(N_("Check your answers, then press Send or change one.")))
+
+
+def _on_step(form: Form, step: Step, draft: Draft, event: Input, now: dt.datetime) -> Result:
+    if isinstance(event, Show):
+        return _ask(form, draft, step)
+    if isinstance(event, (Pick, Done, Skip)) and event.step not in (None, step.key):
+        return _ask(form, draft, step, _STALE)
+    if isinstance(event, Back):
+        return _back(form, draft)
+    if isinstance(event, (Submit, Edit)):
+        return _ask(form, draft, step, Msg(N_("Please answer this question first.")))
+    if isinstance(event, Skip):
+        if step.required:
+            return _ask(form, draft, step, Msg(N_("This question cannot be skipped.")))
+        draft.answers.pop(step.key, None)
+        return _proceed(form, draft, step)
+    if isinstance(event, Done):
+        if step.kind not in (StepKind.MULTI, StepKind.MEDIA):
+            return _ask(form, draft, step)
+        if step.required and not draft.answers.get(step.key):
+            return _ask(form, draft, step, Msg(N_("Choose at least one option.")))
+        return _proceed(form, draft, step)
+    if isinstance(event, Pick):
+        return _pick(form, step, draft, event.value)
+    if isinstance(event, Text):
+        return _text(form, step, draft, event.text, now)
+    if isinstance(event, Media):
+        return _media(form, step, draft, event)
+    return _ask(form, draft, step)
+
+
+def _pick(form: Form, step: Step, draft: Draft, value: str) -> Result:
+    if step.vocabulary is None or step.vocabulary.get(value) is None:
+        return _ask(form, draft, step, _wrong_kind(step))
+    if step.kind == StepKind.CHOICE:
+        draft.answers[step.key] = value
+        return _proceed(form, draft, step)
+    selected = list(draft.answers.get(step.key) or [])
+    if value in selected:
+        selected.remove(value)
+    else:
+        selected.append(value)
+    # Keep the vocabulary's order so the answer reads the same however it was tapped.
+    draft.answers[step.key] = [key for key in step.vocabulary.option_keys() if key in selected]
+    return _ask(form, draft, step)
+
+
+def _text(form: Form, step: Step, draft: Draft, raw: str, now: dt.datetime) -> Result:
+    text = _clean(raw)
+    if step.kind in (StepKind.CHOICE, StepKind.MULTI, StepKind.MEDIA):
+        return _ask(form, draft, step, _wrong_kind(step))
+    if not text:
+        return _ask(form, draft, step, Msg(N_("The answer is empty. Please write something.")))
+    if step.kind == StepKind.TEXT:
+        if len(text) > step.max_length:
+            return _ask(
+                form,
+                draft,
+                step,
+                Msg(N_("Please keep it under {limit} characters."), {"limit": step.max_length}),
+            )
+        draft.answers[step.key] = text
+        return _proceed(form, draft, step)
+    return _date_answer(form, step, draft, text, now)
+
+
+def _date_answer(form: Form, step: Step, draft: Draft, text: str, now: dt.datetime) -> Result:
+    value: str
+    day: dt.date
+    if step.kind == StepKind.DATE:
+        parsed_day = parse_date(text, now=now, prefer=step.prefer)
+        if parsed_day is None:
+            return _ask(form, draft, step, _DATE_NOT_UNDERSTOOD)
+        day, value = parsed_day, parsed_day.isoformat()
+    else:
+        parsed = parse_datetime(text, now=now, prefer=step.prefer)
+        if parsed is None:
+            return _ask(form, draft, step, _DATE_NOT_UNDERSTOOD)
+        day = parsed.value.date()
+        value = (
+            parsed.value.replace(second=0, microsecond=0).isoformat()
+            if parsed.has_time
+            else day.isoformat()
+        )
+    today = now.date()
+    if day > today + dt.timedelta(days=step.future_days):
+        return _ask(form, draft, step, Msg(N_("That date is in the future. Please check it.")))
+    if day < today.replace(year=today.year - MAX_PAST_YEARS, day=min(today.day, 28)):
+        return _ask(form, draft, step, Msg(N_("That date is too long ago. Please check it.")))
+    draft.answers[step.key] = value
+    return _proceed(form, draft, step)
+
+
+_DATE_NOT_UNDERSTOOD = Msg(
+    N_("I could not read that date. Write it like 20.11.2026, 20.11 14:30, today or yesterday.")
+)
+
+
+def _media(form: Form, step: Step, draft: Draft, media: Media) -> Result:
+    if step.kind != StepKind.MEDIA:
+        return _ask(form, draft, step, _wrong_kind(step))
+    items = list(draft.answers.get(step.key) or [])
+    if len(items) >= step.max_items:
+        return _ask(
+            form,
+            draft,
+            step,
+            Msg(
+                N_("That is the most files one answer can hold ({limit})."),
+                {"limit": step.max_items},
+            ),
+        )
+    item = {"kind": media.kind, "file_id": media.file_id}
+    if media.name:
+        item["name"] = _clean(media.name)[:120]
+    if media.mime:
+        item["mime"] = media.mime[:80]
+    items.append(item)
+    draft.answers[step.key] = items
+    return _ask(form, draft, step)
+
+
+def _wrong_kind(step: Step) -> Msg:
+    if step.kind in (StepKind.CHOICE, StepKind.MULTI):
+        return Msg(N_("Please choose one of the buttons below."))
+    if step.kind == StepKind.MEDIA:
+        return Msg(N_("Send a photo or a document, or press Done."))
+    return Msg(N_("Please write your answer as text."))
+
+
+def _clean(text: str) -> str:
+    """Drop control characters (but not line breaks) and surrounding space."""
+    kept = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() or ch in "\u200e\u200f"))
+    return kept.strip()
+
+
+# --- navigation --------------------------------------------------------------------------------
+def _proceed(form: Form, draft: Draft, step: Step) -> Result:
+    if draft.editing:
+        missing = _first_missing(form, draft.answers)
+        if missing is not None:
+            return _ask(form, draft, missing)
+        draft.editing = False
+        return _review(form, draft)
+    if step.key not in draft.path:
+        draft.path.append(step.key)
+    return _go_to(form, draft, _next_applicable(form, draft.answers, after=step.key))
+
+
+def _back(form: Form, draft: Draft) -> Result:
+    if draft.editing:
+        draft.editing = False
+        return _review(form, draft)
+    while draft.path:
+        previous = form.step(draft.path.pop())
+        if previous is not None and previous.applies(draft.answers):
+            return _ask(form, draft, previous)
+    return Result(None, AskForm())
+
+
+def _go_to(form: Form, draft: Draft, step: Step | None) -> Result:
+    if step is None:
+        return _review(form, draft)
+    return _ask(form, draft, step)
+
+
+def _ask(form: Form, draft: Draft, step: Step, error: Msg | None = None) -> Result:
+    draft.step = step.key
+    value = draft.answers.get(step.key)
+    if step.kind in (StepKind.MULTI, StepKind.MEDIA):
+        value = list(value or [])
+    return Result(draft, AskStep(form, step, value, can_back=True, error=error))
+
+
+def _review(form: Form, draft: Draft, error: Msg | None = None) -> Result:
+    draft.step = REVIEW
+    items = tuple(
+        ReviewItem(step, draft.answers.get(step.key))
+        for step in form.steps
+        if step.applies(draft.answers)
+    )
+    return Result(draft, ShowReview(form, items, error))
+
+
+def _next_applicable(form: Form, answers: Mapping[str, Any], after: str | None) -> Step | None:
+    started = after is None
+    for step in form.steps:
+        if not started:
+            started = step.key == after
+            continue
+        if step.applies(answers):
+            return step
+    return None
+
+
+def _first_missing(form: Form, answers: Mapping[str, Any]) -> Step | None:
+    for step in form.steps:
+        if step.required and step.applies(answers) and not answers.get(step.key):
+            return step
+    return None
+
+
+def _submission(form: Form, answers: Mapping[str, Any]) -> Submitted:
+    kept = {
+        step.key: answers[step.key]
+        for step in form.steps
+        if step.applies(answers) and answers.get(step.key) not in (None, "", [])
+    }
+    region: str | None = None
+    incident_date: dt.date | None = None
+    subject: str | None = None
+    for step in form.steps:
+        value = kept.get(step.key)
+        if value is None:
+            continue
+        if step.facet == "region":
+            region = str(value)
+        elif step.facet == "incident_date":
+            incident_date = dt.date.fromisoformat(str(value)[:10])
+        if step.subject:
+            subject = str(value)
+    return Submitted(form, kept, region, incident_date, subject)
+
+
+def answer_as_datetime(value: str, tz: dt.tzinfo) -> tuple[dt.datetime, bool]:
+    """Read back a stored date or date-time answer: (local datetime, whether a time was given)."""
+    if len(value) == 10:
+        day = dt.date.fromisoformat(value)
+        return dt.datetime(day.year, day.month, day.day, tzinfo=tz), False
+    return dt.datetime.fromisoformat(value).astimezone(tz), True
+
+
+__all__ = [
+    "REVIEW",
+    "AskForm",
+    "AskStep",
+    "Back",
+    "Cancel",
+    "Cancelled",
+    "ChooseForm",
+    "Done",
+    "Draft",
+    "Edit",
+    "Input",
+    "Media",
+    "Pick",
+    "Prefer",
+    "Reply",
+    "Result",
+    "ReviewItem",
+    "ShowReview",
+    "Show",
+    "Skip",
+    "Submit",
+    "Submitted",
+    "Text",
+    "advance",
+    "answer_as_datetime",
+]

@@ -1,0 +1,336 @@
+"""Repositories: the only place with SQL. They never commit; one transaction covers one update."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Draft,
+    Outbox,
+    OutboxState,
+    ProcessedUpdate,
+    Report,
+    Reporter,
+    utcnow,
+)
+from storage.sealing import Keyring
+
+# Public codes avoid letters and digits that are easy to confuse when read aloud or typed
+# (0/O, 1/I/L, 5/S, 2/Z, 8/B).
+CODE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
+CODE_LENGTH = 4
+
+
+def _insert_ignoring_conflicts(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).values(**values).on_conflict_do_nothing()
+
+
+class ProcessedUpdates:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, channel: str, update_id: str | int) -> bool:
+        """Remember an update; False when it was seen before (a redelivery)."""
+        stmt = _insert_ignoring_conflicts(
+            self.session,
+            ProcessedUpdate,
+            {"channel": channel, "update_id": str(update_id), "processed_at": utcnow()},
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class Reporters:
+    def __init__(self, session: AsyncSession, keyring: Keyring) -> None:
+        self.session = session
+        self.keyring = keyring
+
+    async def find(self, channel: str, external_id: str | int) -> Reporter | None:
+        digest = self.keyring.lookup_hash(channel, external_id)
+        # Locking the reporter's row serialises two quick inputs from one person on PostgreSQL,
+        # so neither overwrites the other's draft.
+        result = await self.session.execute(
+            select(Reporter).where(Reporter.external_hash == digest).with_for_update()
+        )
+        return result.scalar_one_or_none()
+
+    async def get_or_create(
+        self, channel: str, external_id: str | int, chat_id: str | int
+    ) -> tuple[Reporter, bool]:
+        reporter = await self.find(channel, external_id)
+        now = utcnow()
+        if reporter is not None:
+            reporter.last_seen = now
+            if reporter.external_enc is None:  # erased before; they came back
+                reporter.external_enc = self.keyring.encrypt(str(chat_id).encode())
+                reporter.key_id = self.keyring.server_key_id
+                reporter.erased_at = None
+            return reporter, False
+        reporter = Reporter(
+            channel=channel,
+            external_hash=self.keyring.lookup_hash(channel, external_id),
+            external_enc=self.keyring.encrypt(str(chat_id).encode()),
+            key_id=self.keyring.server_key_id,
+            first_seen=now,
+            last_seen=now,
+        )
+        self.session.add(reporter)
+        await self.session.flush()
+        return reporter, True
+
+    def chat_id(self, reporter: Reporter) -> str | None:
+        if reporter.external_enc is None:
+            return None
+        return self.keyring.decrypt(reporter.external_enc).decode()
+
+    async def get(self, reporter_id: int) -> Reporter | None:
+        return await self.session.get(Reporter, reporter_id)
+
+
+@dataclass
+class StoredDraft:
+    state: dict[str, Any]
+    message_ids: list[int]
+
+
+class Drafts:
+    def __init__(self, session: AsyncSession, keyring: Keyring) -> None:
+        self.session = session
+        self.keyring = keyring
+
+    async def _row(self, reporter_id: int) -> Draft | None:
+        result = await self.session.execute(select(Draft).where(Draft.reporter_id == reporter_id))
+        return result.scalar_one_or_none()
+
+    async def load(self, reporter_id: int, now: dt.datetime) -> StoredDraft | None:
+        row = await self._row(reporter_id)
+        if row is None or row.expires_at <= now:
+            return None
+        ids = self.keyring.decrypt_json(row.message_ids_enc) if row.message_ids_enc else []
+        return StoredDraft(self.keyring.decrypt_json(row.state_enc), list(ids))
+
+    async def save(
+        self,
+        reporter_id: int,
+        *,
+        form: str | None,
+        step: str | None,
+        state: dict[str, Any],
+        message_ids: Sequence[int],
+        expires_at: dt.datetime,
+    ) -> None:
+        row = await self._row(reporter_id)
+        if row is None:
+            row = Draft(reporter_id=reporter_id, state_enc=b"", key_id="")
+            self.session.add(row)
+        row.form = form
+        row.step = step
+        row.state_enc = self.keyring.encrypt_json(state)
+        row.message_ids_enc = self.keyring.encrypt_json(list(message_ids))
+        row.key_id = self.keyring.server_key_id
+        row.expires_at = expires_at
+        row.updated_at = utcnow()
+
+    async def delete(self, reporter_id: int) -> None:
+        await self.session.execute(delete(Draft).where(Draft.reporter_id == reporter_id))
+
+
+class Reports:
+    def __init__(self, session: AsyncSession, keyring: Keyring) -> None:
+        self.session = session
+        self.keyring = keyring
+
+    async def _unused_code(self, prefix: str) -> str:
+        for _ in range(20):
+            code = prefix + "-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            taken = await self.session.scalar(
+                select(func.count()).select_from(Report).where(Report.public_code == code)
+            )
+            if not taken:
+                return code
+        raise RuntimeError("no free report code after 20 tries")
+
+    async def create(
+        self,
+        *,
+        code_prefix: str,
+        channel: str,
+        source: str | None,
+        incident_type: str,
+        region: str | None,
+        incident_date: dt.date | None,
+        urgent: bool,
+        language: str,
+        consent: str | None,
+        contact: str | None,
+        reporter_id: int | None,
+        payload: dict[str, Any],
+    ) -> Report:
+        report = Report(
+            public_code=await self._unused_code(code_prefix),
+            channel=channel,
+            source=source,
+            incident_type=incident_type,
+            region=region,
+            incident_date=incident_date,
+            urgent=urgent,
+            language=language,
+            consent=consent,
+            contact=contact,
+            reporter_id=reporter_id,
+            sealed_payload=self.keyring.seal(payload),
+            key_id=self.keyring.org_key_id,
+        )
+        self.session.add(report)
+        await self.session.flush()
+        return report
+
+    async def by_code(self, code: str) -> Report | None:
+        result = await self.session.execute(
+            select(Report).where(Report.public_code == code.strip().upper())
+        )
+        return result.scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    id: int
+    kind: str
+    target: str
+    reporter_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    progress: int
+    sent_message_id: int | None
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession, keyring: Keyring) -> None:
+        self.session = session
+        self.keyring = keyring
+
+    async def enqueue(
+        self,
+        *,
+        kind: str,
+        target: str,
+        payload: dict[str, Any],
+        idempotency_key: str,
+        report_id: int | None = None,
+        reporter_id: int | None = None,
+    ) -> None:
+        stmt = _insert_ignoring_conflicts(
+            self.session,
+            Outbox,
+            {
+                "kind": kind,
+                "target": target,
+                "payload_enc": self.keyring.encrypt_json(payload),
+                "key_id": self.keyring.server_key_id,
+                "idempotency_key": idempotency_key,
+                "report_id": report_id,
+                "reporter_id": reporter_id,
+                "state": OutboxState.PENDING.value,
+                "attempts": 0,
+                "progress": 0,
+                "next_attempt_at": utcnow(),
+                "created_at": utcnow(),
+            },
+        )
+        await self.session.execute(stmt)
+        self.session.info["outbox_enqueued"] = True
+
+    async def claim_due(
+        self, *, now: dt.datetime, limit: int, lease: dt.timedelta
+    ) -> list[ClaimedRow]:
+        """Claim due rows for this worker. On PostgreSQL rows another replica holds are skipped
+        (FOR UPDATE SKIP LOCKED); an expired claim (a crashed worker) is taken over."""
+        query = (
+            select(Outbox)
+            .where(
+                Outbox.state == OutboxState.PENDING.value,
+                Outbox.next_attempt_at <= now,
+                or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
+            )
+            .order_by(Outbox.next_attempt_at, Outbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self.session.execute(query)).scalars().all()
+        claimed = []
+        for row in rows:
+            row.claimed_until = now + lease
+            payload = self.keyring.decrypt_json(row.payload_enc) if row.payload_enc else {}
+            claimed.append(
+                ClaimedRow(
+                    id=row.id,
+                    kind=row.kind,
+                    target=row.target,
+                    reporter_id=row.reporter_id,
+                    payload=payload,
+                    attempts=row.attempts,
+                    progress=row.progress,
+                    sent_message_id=row.sent_message_id,
+                )
+            )
+        return claimed
+
+    async def record_progress(self, row_id: int, progress: int, message_id: int | None) -> None:
+        values: dict[str, Any] = {"progress": progress}
+        if message_id is not None:
+            values["sent_message_id"] = message_id
+        await self.session.execute(update(Outbox).where(Outbox.id == row_id).values(**values))
+
+    async def mark_sent(self, row_id: int, *, now: dt.datetime, keep_payload: bool) -> None:
+        values: dict[str, Any] = {
+            "state": OutboxState.SENT.value,
+            "sent_at": now,
+            "claimed_until": None,
+            "last_error": None,
+        }
+        if not keep_payload:
+            values["payload_enc"] = None
+        await self.session.execute(update(Outbox).where(Outbox.id == row_id).values(**values))
+
+    async def retry_later(
+        self, row_id: int, *, at: dt.datetime, error: str, count_attempt: bool = True
+    ) -> None:
+        values: dict[str, Any] = {
+            "next_attempt_at": at,
+            "claimed_until": None,
+            "last_error": error[:200],
+        }
+        if count_attempt:
+            values["attempts"] = Outbox.attempts + 1
+        await self.session.execute(update(Outbox).where(Outbox.id == row_id).values(**values))
+
+    async def mark_dead(self, row_id: int, *, now: dt.datetime, error: str) -> None:
+        await self.session.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id)
+            .values(
+                state=OutboxState.DEAD.value,
+                dead_at=now,
+                claimed_until=None,
+                last_error=error[:200],
+                attempts=Outbox.attempts + 1,
+            )
+        )
+
+    async def pending_count(self) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.state == OutboxState.PENDING.value)
+        )
+        return int(count or 0)
