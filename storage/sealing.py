@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nacl.encoding import RawEncoder
 from nacl.exceptions import CryptoError
 from nacl.hash import blake2b
 from nacl.public import PrivateKey, PublicKey, SealedBox
@@ -33,11 +34,17 @@ SERVER_KEY_FILE = "server.key"
 
 def key_id_of(material: bytes) -> str:
     """A short, stable, non-secret identifier of a key, stored beside what it encrypts."""
-    return blake2b(material, digest_size=4, person=b"reportbot-kid").hex()
+    return blake2b(material, digest_size=4, person=b"reportbot-kid", encoder=RawEncoder).hex()
 
 
 def _derive(server_key: bytes, purpose: bytes) -> bytes:
-    return blake2b(b"", key=server_key, digest_size=32, person=purpose[:16].ljust(16, b"\0"))
+    return blake2b(
+        b"",
+        key=server_key,
+        digest_size=32,
+        person=purpose[:16].ljust(16, b"\0"),
+        encoder=RawEncoder,
+    )
 
 
 class DecryptError(Exception):
@@ -84,7 +91,8 @@ class Keyring:
     # --- keyed hashes --------------------------------------------------------------------------
     def lookup_hash(self, channel: str, external_id: str | int) -> str:
         key = _derive(self.server_key, b"rb-lookup")
-        return blake2b(f"{channel}:{external_id}".encode(), key=key, digest_size=16).hex()
+        message = f"{channel}:{external_id}".encode()
+        return blake2b(message, key=key, digest_size=16, encoder=RawEncoder).hex()
 
 
 def open_sealed(private_key: PrivateKey, sealed: bytes) -> dict[str, Any]:
