@@ -22,6 +22,7 @@ from bot.intake import IntakeContext
 from bot.middlewares import UpdateContextMiddleware
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
+from bot.telegram_session import RetryAfterMiddleware
 from handlers import get_routers
 from handlers.engine.text import N_
 from storage.db import create_engine, create_sessionmaker
@@ -51,6 +52,7 @@ class App:
 def create_bot(settings: Settings) -> Bot:
     assert settings.bot_token is not None
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryAfterMiddleware())
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,9 +44,30 @@ class UpdateContextMiddleware(BaseMiddleware):
         self.i18n = i18n
         self.moderator_chat_id = moderator_chat_id
         self.on_outbox = on_outbox
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock and how many hold or wait
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
+        chat: Chat | None = data.get("event_chat")
+        user: User | None = data.get("event_from_user")
+        key = chat.id if chat is not None else (user.id if user is not None else None)
+        if key is None:
+            return await self._handle(handler, event, data)
+        # Updates are handled as concurrent tasks; one person's quick inputs must still be
+        # applied in the order they were sent. asyncio.Lock wakes waiters first come, first served.
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._handle(handler, event, data)
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _handle(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
         async with self.sessionmaker() as session:
             async with session.begin():
                 if not await ProcessedUpdates(session).record("telegram", event.update_id):

@@ -13,5 +13,5 @@ def get_routers() -> list[Router]:
     private = Router(name="private")
     private.message.filter(F.chat.type == "private")
     private.callback_query.filter(F.message.chat.type == "private")
-    private.include_router(reporter.router)
+    private.include_router(reporter.create_router())
     return [private]

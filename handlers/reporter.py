@@ -14,16 +14,12 @@ from handlers.keyboards import FlowAction, FlowCB, LanguageCB, language_keyboard
 from handlers.render import Translator
 from storage.models import Reporter
 
-router = Router(name=__name__)
-
-
 def _conversation(
     bot: Bot, chat_id: int, reporter: Reporter, intake: Intake, t: Translator
 ) -> Conversation:
     return Conversation(bot=bot, chat_id=chat_id, reporter=reporter, intake=intake, t=t)
 
 
-@router.message(CommandStart())
 async def on_start(
     message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
 ) -> None:
@@ -45,7 +41,6 @@ async def on_start(
     await conversation.handle(engine.Show(), incoming_message_id=message.message_id)
 
 
-@router.message(Command("new"))
 async def on_new(
     message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
 ) -> None:
@@ -54,7 +49,6 @@ async def on_new(
     await conversation.handle(engine.Show(), incoming_message_id=message.message_id)
 
 
-@router.message(Command("cancel"))
 async def on_cancel(
     message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
 ) -> None:
@@ -62,7 +56,6 @@ async def on_cancel(
     await conversation.handle(engine.Cancel(), incoming_message_id=message.message_id)
 
 
-@router.message(Command("help"))
 async def on_help(message: Message, t: Translator) -> None:
     await message.answer(
         html.quote(
@@ -80,12 +73,10 @@ async def on_help(message: Message, t: Translator) -> None:
     )
 
 
-@router.message(Command("language"))
 async def on_language(message: Message, t: Translator) -> None:
     await message.answer(html.quote(t(N_("Choose a language:"))), reply_markup=language_keyboard())
 
 
-@router.callback_query(LanguageCB.filter())
 async def on_language_chosen(
     query: CallbackQuery,
     callback_data: LanguageCB,
@@ -129,7 +120,6 @@ def _input_from(data: FlowCB) -> engine.Input:
     return engine.Show()
 
 
-@router.callback_query(FlowCB.filter())
 async def on_flow_button(
     query: CallbackQuery,
     callback_data: FlowCB,
@@ -151,7 +141,6 @@ async def on_flow_button(
         await query.answer()
 
 
-@router.message(F.text)
 async def on_text(
     message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
 ) -> None:
@@ -161,7 +150,6 @@ async def on_text(
     )
 
 
-@router.message(F.photo)
 async def on_photo(
     message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
 ) -> None:
@@ -173,7 +161,6 @@ async def on_photo(
     )
 
 
-@router.message(F.document)
 async def on_document(
     message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
 ) -> None:
@@ -186,8 +173,6 @@ async def on_document(
     )
 
 
-# Catch-all for this chat, registered last: stickers, voice, locations and the like.
-@router.message()
 async def on_anything_else(message: Message, t: Translator) -> None:
     await message.answer(
         html.quote(
@@ -199,3 +184,21 @@ async def on_anything_else(message: Message, t: Translator) -> None:
             )
         )
     )
+
+
+def create_router() -> Router:
+    """A fresh router per dispatcher (aiogram attaches a router to one parent only)."""
+    router = Router(name=__name__)
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_new, Command("new"))
+    router.message.register(on_cancel, Command("cancel"))
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_language, Command("language"))
+    router.callback_query.register(on_language_chosen, LanguageCB.filter())
+    router.callback_query.register(on_flow_button, FlowCB.filter())
+    router.message.register(on_text, F.text)
+    router.message.register(on_photo, F.photo)
+    router.message.register(on_document, F.document)
+    # Catch-all for this chat, registered last: stickers, voice, locations and the like.
+    router.message.register(on_anything_else)
+    return router
