@@ -8,18 +8,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, html
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.intake import Intake
 from handlers import keyboards
 from handlers.engine import engine
 from handlers.engine.forms import StepKind
 from handlers.engine.text import N_
 from handlers.render import Translator, format_answer
 from storage.models import Reporter
+
+if TYPE_CHECKING:  # the intake service imports the card renderer from this package
+    from bot.intake import Intake
 
 log = logging.getLogger(__name__)
 

@@ -41,6 +41,11 @@ class Translator:
         return text.format(n=n, **params)
 
     def msg(self, message: Msg) -> str:
+        if message.plural is not None:
+            text = self.catalogs.gettext(
+                message.msgid, message.plural, message.count, locale=self.locale
+            )
+            return text.format(**message.params)
         return self(message.msgid, **message.params)
 
     def date(self, value: dt.date) -> str:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.intake import Intake
 from handlers.conversation import Conversation
 from handlers.engine import engine
 from handlers.engine.text import N_
 from handlers.keyboards import FlowAction, FlowCB, LanguageCB, language_keyboard
 from handlers.render import Translator
 from storage.models import Reporter
+
+if TYPE_CHECKING:  # the intake service imports the card renderer from this package
+    from bot.intake import Intake
+
 
 def _conversation(
     bot: Bot, chat_id: int, reporter: Reporter, intake: Intake, t: Translator

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiogram.utils.i18n import I18n
+
 from bot.app import App, create_app, run_polling
 from bot.settings import load_settings
 from handlers.engine.forms import FORMS, Step
@@ -79,13 +81,13 @@ def is_review(message: EmuMessage) -> bool:
     return any(cb.action == FlowAction.SUBMIT for cb in flow_buttons(message))
 
 
-def step_of(app: App, message: EmuMessage, form_key: str, language: str) -> Step:
+def step_of(i18n: I18n, message: EmuMessage, form_key: str, language: str) -> Step:
     """Which step a prompt asks, recognised by its translated question."""
     text = message.text or ""
     matches = [
         step
         for step in FORMS[form_key].steps
-        if app.i18n.gettext(step.question, locale=language) in text
+        if i18n.gettext(step.question, locale=language) in text
     ]
     assert matches, f"no question of {form_key} in {text!r}"
     return max(matches, key=lambda step: len(step.question))
@@ -117,7 +119,7 @@ async def answer_step(
 
 async def fill_report(
     emu: TelegramEmulator,
-    app: App,
+    i18n: I18n,
     user: UserHandle,
     form_key: str,
     answers: Mapping[str, Any],
@@ -134,7 +136,7 @@ async def fill_report(
         prompt = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
         if is_review(prompt):
             return prompt
-        step = step_of(app, prompt, form_key, language)
+        step = step_of(i18n, prompt, form_key, language)
         await answer_step(emu, user, prompt, step, answers.get(step.key))
     raise AssertionError("the report never reached the review screen")
 

@@ -188,6 +188,7 @@ def test_over_long_text_is_refused_with_the_limit() -> None:
     assert isinstance(result.reply, e.AskStep)
     assert result.reply.error is not None
     assert result.reply.error.params == {"limit": 200}
+    assert result.reply.error.count == 200
 
 
 ALL_STEP_KEYS = sorted({step.key for form in FORMS.values() for step in form.steps})

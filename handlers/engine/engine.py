@@ -13,7 +13,7 @@ from typing import Any
 
 from handlers.engine.dates import Prefer, parse_date, parse_datetime
 from handlers.engine.forms import FORMS, Form, Step, StepKind
-from handlers.engine.text import N_, Msg
+from handlers.engine.text import N_, NP_, Msg
 
 REVIEW = "review"
 # The oldest incident date accepted: the persecution documented here is recent; anything older
@@ -275,7 +275,14 @@ def _text(form: Form, step: Step, draft: Draft, raw: str, now: dt.datetime) -> R
                 form,
                 draft,
                 step,
-                Msg(N_("Please keep it under {limit} characters."), {"limit": step.max_length}),
+                Msg.counted(
+                    NP_(
+                        "Please keep it under {limit} character.",
+                        "Please keep it under {limit} characters.",
+                    ),
+                    step.max_length,
+                    limit=step.max_length,
+                ),
             )
         draft.answers[step.key] = text
         return _proceed(form, draft, step)
@@ -323,9 +330,13 @@ def _media(form: Form, step: Step, draft: Draft, media: Media) -> Result:
             form,
             draft,
             step,
-            Msg(
-                N_("That is the most files one answer can hold ({limit})."),
-                {"limit": step.max_items},
+            Msg.counted(
+                NP_(
+                    "One answer can hold at most {limit} file.",
+                    "One answer can hold at most {limit} files.",
+                ),
+                step.max_items,
+                limit=step.max_items,
             ),
         )
     item = {"kind": media.kind, "file_id": media.file_id}

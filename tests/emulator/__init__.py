@@ -1,0 +1,1 @@
+"""Loopback emulators of the messaging platforms the bot talks to (for tests and demo)."""
