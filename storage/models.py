@@ -77,6 +77,12 @@ class ReportStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class StaffRole(enum.StrEnum):
+    MODERATOR = "moderator"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
+
+
 class Reporter(Base):
     __tablename__ = "reporters"
 

@@ -19,6 +19,8 @@ from storage.models import (
     ProcessedUpdate,
     Report,
     Reporter,
+    Staff,
+    StaffRole,
     utcnow,
 )
 from storage.sealing import Keyring
@@ -334,3 +336,39 @@ class OutboxRepository:
             .where(Outbox.state == OutboxState.PENDING.value)
         )
         return int(count or 0)
+
+
+class StaffRepository:
+    """Who may act in the moderator chat, by Telegram user id (staff are not reporters)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def role_of(self, user_id: int) -> StaffRole | None:
+        row = await self.session.scalar(
+            select(Staff).where(Staff.user_id == user_id, Staff.active.is_(True))
+        )
+        return StaffRole(row.role) if row is not None else None
+
+    async def set_role(self, user_id: int, role: StaffRole) -> None:
+        row = await self.session.scalar(select(Staff).where(Staff.user_id == user_id))
+        if row is None:
+            self.session.add(
+                Staff(user_id=user_id, role=role.value, active=True, created_at=utcnow())
+            )
+        else:
+            row.role = role.value
+            row.active = True
+
+    async def deactivate(self, user_id: int) -> bool:
+        row = await self.session.scalar(select(Staff).where(Staff.user_id == user_id))
+        if row is None or not row.active:
+            return False
+        row.active = False
+        return True
+
+    async def active(self) -> list[Staff]:
+        result = await self.session.execute(
+            select(Staff).where(Staff.active.is_(True)).order_by(Staff.role, Staff.user_id)
+        )
+        return list(result.scalars())
