@@ -72,7 +72,8 @@ def create_dispatcher(
     worker: OutboxWorker,
 ) -> Dispatcher:
     assert settings.moderator_chat_id is not None
-    dispatcher = Dispatcher()
+    # Shared, long-lived objects reach handlers as parameters through the dispatcher's data.
+    dispatcher = Dispatcher(settings=settings)
     dispatcher.update.outer_middleware(
         UpdateContextMiddleware(
             sessionmaker=sessionmaker,
@@ -105,6 +106,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         sessionmaker=sessionmaker,
         keyring=keyring,
         moderator_chat_id=settings.moderator_chat_id,
+        coordinator_chat_id=settings.effective_coordinator_chat_id,
         clock=clock,
     )
     dispatcher = create_dispatcher(

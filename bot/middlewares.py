@@ -74,6 +74,7 @@ class UpdateContextMiddleware(BaseMiddleware):
                     log.info("update %s was already handled; ignored", event.update_id)
                     return None
                 intake = Intake(session, self.context)
+                data["session"] = session
                 data["intake"] = intake
                 language = await self._language(intake, data)
                 data["t"] = intake.translator(language)

@@ -1,5 +1,12 @@
 """The delivery worker: sends outbox rows at least once, paced to Telegram's limits.
 
+A row's payload is {"messages": [...]}, each message one of:
+  {"type": "text", "html": ..., "reply_markup"?: {...}}
+  {"type": "photo" | "document", "file_id": ..., "caption_html"?: ...}
+  {"type": "photo_upload" | "document_upload", "data": base64, "filename": ..., "caption_html"?}
+The first message is the row's main message (an alert card); the others reply to it.
+Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
+
 Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
 so a slow Telegram never holds a database lock. A card with attachments is sent message by message
 and its progress recorded after each, so a retry resumes instead of repeating the card.
@@ -8,6 +15,7 @@ and its progress recorded after each, so a retry resumes instead of repeating th
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import logging
 import random
@@ -24,7 +32,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import LinkPreviewOptions, Message
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -62,6 +70,7 @@ class OutboxWorker:
         sessionmaker: async_sessionmaker[AsyncSession],
         keyring: Keyring,
         moderator_chat_id: int,
+        coordinator_chat_id: int | None = None,
         clock: Callable[[], dt.datetime],
         poll_interval: float = 1.0,
         rng: random.Random | None = None,
@@ -70,6 +79,7 @@ class OutboxWorker:
         self.sessionmaker = sessionmaker
         self.keyring = keyring
         self.moderator_chat_id = moderator_chat_id
+        self.coordinator_chat_id = coordinator_chat_id or moderator_chat_id
         self.clock = clock
         self.poll_interval = poll_interval
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
@@ -138,6 +148,8 @@ class OutboxWorker:
     async def _chat_for(self, row: ClaimedRow) -> int | str:
         if row.target == "moderators":
             return self.moderator_chat_id
+        if row.target == "coordinators":
+            return self.coordinator_chat_id
         if row.target == "reporter" and row.reporter_id is not None:
             async with self.sessionmaker() as session, session.begin():
                 reporters = Reporters(session, self.keyring)
@@ -176,6 +188,9 @@ class OutboxWorker:
         reply: dict[str, Any] = {}
         if reply_to is not None:
             reply["reply_to_message_id"] = reply_to
+        if message.get("reply_markup"):
+            reply["reply_markup"] = InlineKeyboardMarkup.model_validate(message["reply_markup"])
+        caption = message.get("caption_html")
         if kind == "text":
             return await self.bot.send_message(
                 chat_id,
@@ -185,9 +200,16 @@ class OutboxWorker:
                 **reply,
             )
         if kind == "photo":
-            return await self.bot.send_photo(chat_id, message["file_id"], **reply)
+            return await self.bot.send_photo(chat_id, message["file_id"], caption=caption, **reply)
         if kind == "document":
-            return await self.bot.send_document(chat_id, message["file_id"], **reply)
+            return await self.bot.send_document(
+                chat_id, message["file_id"], caption=caption, **reply
+            )
+        if kind in ("photo_upload", "document_upload"):
+            upload = BufferedInputFile(base64.b64decode(message["data"]), message["filename"])
+            if kind == "photo_upload":
+                return await self.bot.send_photo(chat_id, upload, caption=caption, **reply)
+            return await self.bot.send_document(chat_id, upload, caption=caption, **reply)
         raise PermanentFailure(f"unknown message type {kind!r}")
 
     async def _retry(
