@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import StaffRole
@@ -22,3 +25,35 @@ async def role_for(
     if user_id in set(admin_ids):
         return StaffRole.ADMIN
     return await StaffRepository(session).role_of(user_id)
+
+
+class ChatMembership:
+    """Whether a user is a member of the moderator chat, asked of Telegram and cached briefly.
+
+    Used only when MODERATOR_CHAT_MEMBERS_ARE_STAFF is set. A short cache keeps a burst of presses
+    from becoming a burst of getChatMember calls, and still notices a removal within a minute.
+    """
+
+    MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
+
+    def __init__(self, bot: Bot, chat_id: int, *, ttl: float = 60.0) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.ttl = ttl
+        self._cache: dict[int, tuple[float, bool]] = {}
+
+    async def __call__(self, user_id: int) -> bool:
+        now = time.monotonic()
+        cached = self._cache.get(user_id)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            member = await self.bot.get_chat_member(self.chat_id, user_id)
+        except TelegramAPIError:
+            # When Telegram cannot say, the answer is no: access is never granted by an error.
+            return False
+        is_member = member.status in self.MEMBER_STATUSES or bool(
+            getattr(member, "is_member", False)
+        )
+        self._cache[user_id] = (now, is_member)
+        return is_member

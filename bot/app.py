@@ -17,9 +17,12 @@ from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, LinkPreviewOptions
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.access import ChatMembership
+from bot.context import ServiceContext
+from bot.digest import start_weekly_digest
 from bot.i18n import CatalogI18n, create_i18n
-from bot.intake import IntakeContext
 from bot.middlewares import UpdateContextMiddleware
+from bot.moderation import MemberCheck
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
 from bot.telegram_session import RetryAfterMiddleware
@@ -37,6 +40,7 @@ Clock = Callable[[], dt.datetime]
 @dataclass
 class App:
     settings: Settings
+    context: ServiceContext
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     i18n: CatalogI18n
@@ -67,9 +71,10 @@ def create_dispatcher(
     *,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
-    context: IntakeContext,
+    context: ServiceContext,
     i18n: CatalogI18n,
     worker: OutboxWorker,
+    member_check: MemberCheck | None = None,
 ) -> Dispatcher:
     assert settings.moderator_chat_id is not None
     # Shared, long-lived objects reach handlers as parameters through the dispatcher's data.
@@ -81,9 +86,10 @@ def create_dispatcher(
             i18n=i18n,
             moderator_chat_id=settings.moderator_chat_id,
             on_outbox=worker.notify,
+            member_check=member_check,
         )
     )
-    dispatcher.include_routers(*get_routers())
+    dispatcher.include_routers(*get_routers(moderator_chat_id=settings.moderator_chat_id))
     return dispatcher
 
 
@@ -93,12 +99,13 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
     engine = create_engine(settings.effective_database_url)
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n()
-    context = IntakeContext(
+    context = ServiceContext(
         keyring=keyring,
         catalogs=i18n,
         tz=settings.tz,
         moderator_language=settings.moderator_language,
         clock=clock,
+        admin_ids=frozenset(settings.admin_ids),
     )
     bot = create_bot(settings)
     worker = OutboxWorker(
@@ -108,11 +115,26 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         moderator_chat_id=settings.moderator_chat_id,
         coordinator_chat_id=settings.effective_coordinator_chat_id,
         clock=clock,
+        digest_header=lambda n: context.moderators_t.plural(
+            "{n} new report is waiting; its full card follows.",
+            "{n} new reports are waiting; their full cards follow.",
+            n,
+        ),
+    )
+    member_check = (
+        ChatMembership(bot, settings.moderator_chat_id)
+        if settings.moderator_chat_members_are_staff
+        else None
     )
     dispatcher = create_dispatcher(
-        settings=settings, sessionmaker=sessionmaker, context=context, i18n=i18n, worker=worker
+        settings=settings,
+        sessionmaker=sessionmaker,
+        context=context,
+        i18n=i18n,
+        worker=worker,
+        member_check=member_check,
     )
-    return App(settings, engine, sessionmaker, i18n, bot, dispatcher, worker)
+    return App(settings, context, engine, sessionmaker, i18n, bot, dispatcher, worker)
 
 
 _COMMANDS = (
@@ -142,6 +164,7 @@ async def run_polling(
     """Long polling plus the outbox worker until SIGINT/SIGTERM or until `stop` is set."""
     stop = stop or asyncio.Event()
     worker_task = asyncio.create_task(app.worker.run(stop), name="outbox-worker")
+    digest_task = start_weekly_digest(app, stop)
 
     async def _stop_polling_when_asked() -> None:
         await stop.wait()
@@ -161,3 +184,4 @@ async def run_polling(
         stop.set()
         watcher.cancel()
         await worker_task
+        await digest_task

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.figures_cli import add_figure_commands
 from bot.settings import ConfigError, Settings, load_settings
 from storage.sealing import Keyring, generate_keys, load_keyring
 
@@ -85,6 +86,28 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(_settings: Settings, args: argparse.Namespace) -> int:
+    # The demo builds its own settings: the environment and .env never reach it. Migration and
+    # per-update lines would drown its banner; warnings and errors still show.
+    logging.getLogger().setLevel(logging.WARNING)
+    try:
+        from bot.demo import DemoOptions, run_demo  # noqa: PLC0415 - needs the emulator
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("tests"):
+            raise
+        raise ConfigError(
+            "the demo needs a source checkout (its Telegram emulator lives in tests/emulator): "
+            "git clone the project and run `uv run reportbot demo` there."
+        ) from None
+    options = DemoOptions(
+        port=args.port,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        moderator_language=args.moderator_language,
+    )
+    return run_demo(options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reportbot", description="Incident reporting bot: intake, sealing, moderation."
@@ -98,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     keygen = sub.add_parser("keygen", help="create the organisation key pair and a server key")
     keygen.add_argument("--force", action="store_true", help="replace existing keys (rotation)")
     keygen.set_defaults(func=cmd_keygen)
+    demo = sub.add_parser(
+        "demo", help="try the bot offline: a Telegram emulator, the bot and a local page"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="page port on 127.0.0.1 (8000)")
+    demo.add_argument("--seed", action="store_true", help="add fake sample reports for stats")
+    demo.add_argument(
+        "--data-dir", type=Path, default=None, help="keep demo data here (default: temporary)"
+    )
+    demo.add_argument(
+        "--moderator-language", choices=("kk", "ru", "en"), default="ru", help="alert cards (ru)"
+    )
+    demo.set_defaults(func=cmd_demo)
+    add_figure_commands(sub)
     return parser
 
 

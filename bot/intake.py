@@ -3,49 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.cards import CardFacts, attachments_of, render_alert_card
+from bot.cards import CardService
+from bot.context import ServiceContext
+from handlers.cards import attachments_of, render_card_body
 from handlers.engine.engine import Draft, Submitted
 from handlers.engine.text import N_
-from handlers.render import Catalogs, Translator
+from handlers.render import Translator
 from storage.models import Report, Reporter
 from storage.repositories import Drafts, OutboxRepository, Reporters, Reports
-from storage.sealing import Keyring
 
 # An unfinished report is kept this long after its last answer, then deleted.
 DRAFT_TTL = dt.timedelta(hours=24)
 
 
-@dataclass(frozen=True)
-class IntakeContext:
-    """What the intake needs besides the session: long-lived, shared by all updates."""
-
-    keyring: Keyring
-    catalogs: Catalogs
-    tz: dt.tzinfo
-    moderator_language: str
-    clock: Callable[[], dt.datetime]
-
-
 class Intake:
-    def __init__(self, session: AsyncSession, context: IntakeContext) -> None:
+    def __init__(self, session: AsyncSession, context: ServiceContext) -> None:
         self.context = context
         self.reporters = Reporters(session, context.keyring)
         self.drafts = Drafts(session, context.keyring)
         self.reports = Reports(session, context.keyring)
         self.outbox = OutboxRepository(session, context.keyring)
+        self.cards = CardService(session, context)
 
     def now(self) -> dt.datetime:
-        return self.context.clock()
+        return self.context.now()
 
     def translator(self, language: str) -> Translator:
-        return Translator(self.context.catalogs, language, self.context.tz)
+        return self.context.translator(language)
 
     async def load_draft(self, reporter: Reporter) -> tuple[Draft | None, list[int]]:
         stored = await self.drafts.load(reporter.id, self.now())
@@ -100,23 +89,18 @@ class Intake:
             contact=submission.answers.get("contact"),
             reporter_id=reporter.id,
             payload=payload,
+            subject_index=(
+                self.context.keyring.subject_index(submission.subject)
+                if submission.subject
+                else None
+            ),
         )
-        facts = CardFacts(report.public_code, channel, language, self.now(), form.urgent)
-        card = render_alert_card(
-            facts, submission, self.translator(self.context.moderator_language)
-        )
-        messages: list[dict[str, Any]] = [{"type": "text", "html": chunk} for chunk in card]
-        messages.extend(
+        body = render_card_body(submission, self.context.moderators_t)
+        attachments = [
             {"type": item["kind"], "file_id": item["file_id"]}
             for item in attachments_of(submission)
-        )
-        await self.outbox.enqueue(
-            kind="alert",
-            target="moderators",
-            payload={"messages": messages},
-            idempotency_key=f"alert:{report.id}",
-            report_id=report.id,
-        )
+        ]
+        await self.cards.queue_new_card(report, body, attachments)
         t = self.translator(language)
         receipt = t(
             N_(

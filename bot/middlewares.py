@@ -12,8 +12,10 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.context import ServiceContext
 from bot.i18n import language_for
-from bot.intake import Intake, IntakeContext
+from bot.intake import Intake
+from bot.moderation import MemberCheck, Moderation
 from storage.repositories import ProcessedUpdates
 
 log = logging.getLogger(__name__)
@@ -34,16 +36,18 @@ class UpdateContextMiddleware(BaseMiddleware):
         self,
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
-        context: IntakeContext,
+        context: ServiceContext,
         i18n: I18n,
         moderator_chat_id: int,
         on_outbox: Callable[[], None],
+        member_check: MemberCheck | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.context = context
         self.i18n = i18n
         self.moderator_chat_id = moderator_chat_id
         self.on_outbox = on_outbox
+        self.member_check = member_check
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock and how many hold or wait
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -76,6 +80,12 @@ class UpdateContextMiddleware(BaseMiddleware):
                 intake = Intake(session, self.context)
                 data["session"] = session
                 data["intake"] = intake
+                data["moderation"] = Moderation(
+                    session,
+                    self.context,
+                    moderator_chat_id=self.moderator_chat_id,
+                    member_check=self.member_check,
+                )
                 language = await self._language(intake, data)
                 data["t"] = intake.translator(language)
                 with self.i18n.context(), self.i18n.use_locale(language):

@@ -4,7 +4,10 @@ A row's payload is {"messages": [...]}, each message one of:
   {"type": "text", "html": ..., "reply_markup"?: {...}}
   {"type": "photo" | "document", "file_id": ..., "caption_html"?: ...}
   {"type": "photo_upload" | "document_upload", "data": base64, "filename": ..., "caption_html"?}
-The first message is the row's main message (an alert card); the others reply to it.
+  {"type": "edit", "html": ..., "reply_markup"?: {...}} (edits the card of the row's report)
+Any message may carry "reply_to_message_id" or "force_reply". The first message is the row's
+main message (an alert card); the others reply to it. Alert payloads also carry "summary", the
+card's one line for burst digests.
 Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
 
 Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
@@ -19,10 +22,11 @@ import base64
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, html
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -32,10 +36,18 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LinkPreviewOptions, Message
-from aiolimiter import AsyncLimiter
+from aiogram.types import (
+    BufferedInputFile,
+    ForceReply,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.pacing import SlidingWindow
+from storage.models import OutboxState
 from storage.repositories import ClaimedRow, OutboxRepository, Reporters
 from storage.sealing import Keyring
 
@@ -45,21 +57,42 @@ MAX_ATTEMPTS = 10
 BACKOFF_CAP = 300.0  # seconds
 CLAIM_LEASE = dt.timedelta(minutes=2)
 BATCH = 20
-# Telegram's documented guidance (core.telegram.org/bots/faq, "hitting limits"):
-# about 30 messages a second overall, 20 a minute into one group, about one a second per chat.
-GLOBAL_RATE = (30, 1.0)
-GROUP_RATE = (20, 60.0)
-PRIVATE_RATE = (1, 1.0)
+# Bursts (see _announce_backlog). Full cards use the group's window only while more than
+# CARD_RESERVE of its 20 slots are free: the rest is kept for digests and card edits.
+CARD_RESERVE = 14
+DIGEST_ROWS = 150  # claimed per pass; one message carries what fits in DIGEST_BUDGET
+DIGEST_FULL = 90  # a digest this long goes at once
+DIGEST_MAX_WAIT = 12.0  # seconds: no alert waits longer for its digest (slots permitting)
+DIGEST_BUDGET = 3900
+# Telegram's documented guidance (core.telegram.org/bots/faq, "hitting limits"): about 30
+# messages a second overall, 20 a minute into one group, about one a second per private chat.
+# The windows carry a small margin: Telegram stamps a message when it arrives, not when we send.
+GLOBAL_RATE = (29, 1.0)
+GROUP_RATE = (20, 61.0)
+# The spacing at which the group can take messages for ever (about 3 s).
+GROUP_INTERVAL = GROUP_RATE[1] / GROUP_RATE[0]
+PRIVATE_RATE = (1, 1.05)
 
 
 class PermanentFailure(Exception):
     """Sending can never succeed (the chat is gone, the reporter was erased)."""
 
 
+class NoSlot(Exception):
+    """The chat's pace allows nothing more right now; try again at `at`."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"no slot for {wait:.1f}s")
+        self.wait = wait
+
+
 def backoff_delay(attempts: int, rng: random.Random) -> float:
     """Capped exponential backoff with full jitter (0.5x to 1.5x)."""
     base: float = min(2.0 ** max(attempts, 0), BACKOFF_CAP)
     return float(min(base * rng.uniform(0.5, 1.5), BACKOFF_CAP))
+
+
+DigestHeader = Callable[[int], str]
 
 
 class OutboxWorker:
@@ -72,8 +105,10 @@ class OutboxWorker:
         moderator_chat_id: int,
         coordinator_chat_id: int | None = None,
         clock: Callable[[], dt.datetime],
+        digest_header: DigestHeader,
         poll_interval: float = 1.0,
         rng: random.Random | None = None,
+        digests: bool = True,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -81,11 +116,15 @@ class OutboxWorker:
         self.moderator_chat_id = moderator_chat_id
         self.coordinator_chat_id = coordinator_chat_id or moderator_chat_id
         self.clock = clock
+        self.digest_header = digest_header
+        # Off only to measure the plain one-card-per-report baseline (bench/burst.py).
+        self.digests = digests
         self.poll_interval = poll_interval
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._wake = asyncio.Event()
-        self._global = AsyncLimiter(*GLOBAL_RATE)
-        self._chat_limits: dict[int | str, AsyncLimiter] = {}
+        self._global = SlidingWindow(*GLOBAL_RATE)
+        self._chats: dict[int | str, SlidingWindow] = {}
+        self._burst_until = float("-inf")
 
     def notify(self) -> None:
         """Wake the worker now (called after a transaction that queued messages commits)."""
@@ -95,12 +134,12 @@ class OutboxWorker:
         log.info("outbox worker started")
         while not stop.is_set():
             try:
-                sent = await self.deliver_due()
+                progressed = await self.deliver_due()
             except Exception:
                 # A database outage must not kill the worker; it retries on the next tick.
                 log.exception("outbox pass failed")
-                sent = 0
-            if sent:
+                progressed = 0
+            if progressed:
                 continue
             self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -112,19 +151,98 @@ class OutboxWorker:
         log.info("outbox worker stopped")
 
     async def deliver_due(self) -> int:
-        """One pass: claim due rows and try each once. Returns how many were handled."""
+        """One pass: announce a backlog, then claim due rows and try each once.
+
+        Returns how many rows made progress (0 means there is nothing to do right now).
+        """
+        progressed = await self._announce_backlog()
+        # Rows for a group with no free slot stay queued instead of being claimed and released.
+        blocked = [
+            target
+            for target, chat_id in (
+                ("moderators", self.moderator_chat_id),
+                ("coordinators", self.coordinator_chat_id),
+            )
+            if self._pace(chat_id).free_in() > 0
+        ]
         async with self.sessionmaker() as session, session.begin():
             rows = await OutboxRepository(session, self.keyring).claim_due(
-                now=self.clock(), limit=BATCH, lease=CLAIM_LEASE
+                now=self.clock(), limit=BATCH, lease=CLAIM_LEASE, skip_targets=blocked
             )
         for row in rows:
-            await self._deliver(row)
-        return len(rows)
+            progressed += await self._deliver(row)
+        return progressed
 
-    async def _deliver(self, row: ClaimedRow) -> None:
+    # --- bursts --------------------------------------------------------------------------------
+    def in_burst(self) -> bool:
+        return time.monotonic() < self._burst_until
+
+    async def _announce_backlog(self) -> int:
+        """When alerts come faster than the group may receive cards, list them in digests.
+
+        Telegram lets 20 messages a minute into a group. In a burst, full cards wait; alerts are
+        listed in digests that go when one is full or when its oldest alert has waited
+        DIGEST_MAX_WAIT, so few slots carry many reports and every report is visible within
+        seconds. Full cards follow once the burst is over.
+        """
+        pace = self._pace(self.moderator_chat_id)
+        if not self.digests or pace.free_in() > 0:
+            return 0
+        now = self.clock()
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            backlog, oldest = await repo.unannounced_alerts(now)
+            if backlog == 0:
+                return 0
+            cards_fit = backlog <= pace.available() - CARD_RESERVE
+            if not self.in_burst() and cards_fit:
+                return 0  # quiet enough: the full cards go as they are
+            waited = (now - oldest).total_seconds() if oldest else 0.0
+            if backlog < DIGEST_FULL and waited < DIGEST_MAX_WAIT:
+                return 0  # let the digest fill up: every slot should carry many reports
+            rows = await repo.claim_unannounced(now=now, limit=DIGEST_ROWS, lease=CLAIM_LEASE)
+        chunks = _digest_chunks(rows)
+        announced: list[int] = []
         try:
+            for index, (ids, lines) in enumerate(chunks):
+                # More than one digest at a time only while the window has room to spare.
+                if index and pace.available() <= CARD_RESERVE:
+                    break
+                header = html.bold(html.quote(self.digest_header(len(ids))))
+                await self._global.acquire()
+                pace.take()
+                await self.bot.send_message(
+                    self.moderator_chat_id, header + "\n" + "\n".join(lines)
+                )
+                announced.extend(ids)
+                self._burst_until = time.monotonic() + GROUP_RATE[1]
+        except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
+            log.warning("burst digest not sent: %s", type(exc).__name__)
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            if announced:
+                await repo.mark_announced(announced, now=self.clock())
+            for row in rows:
+                if row.id not in announced:
+                    await repo.release(row.id, at=now)
+        if announced:
+            log.info("burst: %s waiting alerts announced in digests", len(announced))
+        return len(announced)
+
+    # --- one row -------------------------------------------------------------------------------
+    async def _deliver(self, row: ClaimedRow) -> int:
+        try:
+            if row.kind == "card_edit" and await self._superseded(row):
+                await self._finish(row)
+                return 1
             chat_id = await self._chat_for(row)
             await self._send_messages(row, chat_id)
+        except NoSlot as exc:
+            async with self.sessionmaker() as session, session.begin():
+                await OutboxRepository(session, self.keyring).release(
+                    row.id, at=self.clock() + dt.timedelta(seconds=exc.wait)
+                )
+            return 0
         except TelegramRetryAfter as exc:
             await self._retry(row, exc.retry_after, "retry_after", count=False)
         except (TelegramServerError, TelegramNetworkError) as exc:
@@ -140,10 +258,18 @@ class OutboxWorker:
             # Telegram's description can quote the offending text; store only the kind.
             await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
         else:
-            async with self.sessionmaker() as session, session.begin():
-                await OutboxRepository(session, self.keyring).mark_sent(
-                    row.id, now=self.clock(), keep_payload=row.kind == "alert"
-                )
+            await self._finish(row)
+        return 1
+
+    async def _finish(self, row: ClaimedRow) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await OutboxRepository(session, self.keyring).mark_sent(
+                row.id, now=self.clock(), keep_payload=row.kind == "alert"
+            )
+
+    async def _superseded(self, row: ClaimedRow) -> bool:
+        async with self.sessionmaker() as session:
+            return await OutboxRepository(session, self.keyring).superseded(row)
 
     async def _chat_for(self, row: ClaimedRow) -> int | str:
         if row.target == "moderators":
@@ -160,21 +286,46 @@ class OutboxWorker:
             return int(chat_id)
         raise PermanentFailure(f"unknown target {row.target}")
 
-    def _limiter(self, chat_id: int | str) -> AsyncLimiter:
-        limiter = self._chat_limits.get(chat_id)
-        if limiter is None:
+    async def _card_id(self, row: ClaimedRow) -> int:
+        """The message id of the card an edit belongs to; not yet known means not yet."""
+        async with self.sessionmaker() as session:
+            alert = (
+                await OutboxRepository(session, self.keyring).alert_of(row.report_id)
+                if row.report_id is not None
+                else None
+            )
+        if alert is None or alert.state == OutboxState.DEAD.value:
+            raise PermanentFailure("the card to edit was never sent")
+        if alert.sent_message_id is None:
+            raise NoSlot(1.0)
+        return alert.sent_message_id
+
+    def _pace(self, chat_id: int | str) -> SlidingWindow:
+        pace = self._chats.get(chat_id)
+        if pace is None:
             group = isinstance(chat_id, int) and chat_id < 0
-            limiter = AsyncLimiter(*(GROUP_RATE if group else PRIVATE_RATE))
-            self._chat_limits[chat_id] = limiter
-        return limiter
+            pace = SlidingWindow(*(GROUP_RATE if group else PRIVATE_RATE))
+            self._chats[chat_id] = pace
+        return pace
 
     async def _send_messages(self, row: ClaimedRow, chat_id: int | str) -> None:
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
         card_id = row.sent_message_id
+        pace = self._pace(chat_id)
         for index in range(row.progress, len(messages)):
-            async with self._limiter(chat_id), self._global:
-                sent = await self._send_one(chat_id, messages[index], reply_to=card_id)
-            if card_id is None:
+            if messages[index].get("type") == "edit" and "message_id" not in messages[index]:
+                messages[index] = {**messages[index], "message_id": await self._card_id(row)}
+            held_back = self.in_burst() or pace.available() <= CARD_RESERVE
+            if row.kind == "alert" and self.digests and held_back:
+                raise NoSlot(max(pace.free_in(), GROUP_INTERVAL))
+            wait = pace.free_in()
+            if wait > 0:
+                # Never block the whole worker on one chat's pace: other chats go meanwhile.
+                raise NoSlot(wait)
+            await self._global.acquire()
+            pace.take()
+            sent = await self._send_one(chat_id, messages[index], reply_to=card_id)
+            if card_id is None and sent is not None:
                 card_id = sent.message_id
             async with self.sessionmaker() as session, session.begin():
                 await OutboxRepository(session, self.keyring).record_progress(
@@ -183,13 +334,33 @@ class OutboxWorker:
 
     async def _send_one(
         self, chat_id: int | str, message: dict[str, Any], *, reply_to: int | None
-    ) -> Message:
+    ) -> Message | None:
         kind = message.get("type")
-        reply: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        reply_to = message.get("reply_to_message_id", reply_to)
         if reply_to is not None:
-            reply["reply_to_message_id"] = reply_to
-        if message.get("reply_markup"):
-            reply["reply_markup"] = InlineKeyboardMarkup.model_validate(message["reply_markup"])
+            extra["reply_parameters"] = ReplyParameters(
+                message_id=reply_to, allow_sending_without_reply=True
+            )
+        markup = message.get("reply_markup")
+        if kind == "edit":
+            try:
+                result = await self.bot.edit_message_text(
+                    text=message["html"],
+                    chat_id=chat_id,
+                    message_id=message["message_id"],
+                    reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return None
+                raise
+            return result if isinstance(result, Message) else None
+        if markup:
+            extra["reply_markup"] = InlineKeyboardMarkup.model_validate(markup)
+        elif message.get("force_reply"):
+            extra["reply_markup"] = ForceReply(force_reply=True, selective=True)
         caption = message.get("caption_html")
         if kind == "text":
             return await self.bot.send_message(
@@ -197,19 +368,19 @@ class OutboxWorker:
                 message["html"],
                 parse_mode="HTML",
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
-                **reply,
+                **extra,
             )
         if kind == "photo":
-            return await self.bot.send_photo(chat_id, message["file_id"], caption=caption, **reply)
+            return await self.bot.send_photo(chat_id, message["file_id"], caption=caption, **extra)
         if kind == "document":
             return await self.bot.send_document(
-                chat_id, message["file_id"], caption=caption, **reply
+                chat_id, message["file_id"], caption=caption, **extra
             )
         if kind in ("photo_upload", "document_upload"):
             upload = BufferedInputFile(base64.b64decode(message["data"]), message["filename"])
             if kind == "photo_upload":
-                return await self.bot.send_photo(chat_id, upload, caption=caption, **reply)
-            return await self.bot.send_document(chat_id, upload, caption=caption, **reply)
+                return await self.bot.send_photo(chat_id, upload, caption=caption, **extra)
+            return await self.bot.send_document(chat_id, upload, caption=caption, **extra)
         raise PermanentFailure(f"unknown message type {kind!r}")
 
     async def _retry(
@@ -235,6 +406,28 @@ class OutboxWorker:
             await OutboxRepository(session, self.keyring).mark_dead(
                 row.id, now=self.clock(), error=error
             )
+
+
+def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
+    """Pack the rows' one-line summaries into messages, urgent first, each under the budget."""
+    ordered = sorted(rows, key=lambda row: (row.priority, row.id))
+    chunks: list[tuple[list[int], list[str]]] = []
+    ids: list[int] = []
+    lines: list[str] = []
+    size = 0
+    for row in ordered:
+        line = str(row.payload.get("summary") or "")
+        if not line:
+            continue
+        if lines and size + len(line) + 1 > DIGEST_BUDGET:
+            chunks.append((ids, lines))
+            ids, lines, size = [], [], 0
+        ids.append(row.id)
+        lines.append(line)
+        size += len(line) + 1
+    if lines:
+        chunks.append((ids, lines))
+    return chunks
 
 
 def _error_kind(description: str) -> str:

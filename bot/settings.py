@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     org_public_key: SecretStr | None = None
     server_key: SecretStr | None = None
+    subject_key: SecretStr | None = None
+    # Count every member of the moderator chat as a moderator (else only the staff table).
+    moderator_chat_members_are_staff: bool = False
     webhook_base_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"

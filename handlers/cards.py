@@ -1,16 +1,20 @@
 """The alert card for the moderator chat (DESIGN.md section 6), in Telegram HTML.
 
-Every piece of reporter content is escaped; the card is split into a card message plus
-continuation messages when the answers exceed Telegram's 4,096-character limit, so nothing is cut.
+A card is a header (facets, status, who acted and when) that is re-rendered on every change, and
+a body (the answers) rendered once at submission. Every piece of reporter content is escaped.
+Answers longer than one message continue in follow-up messages, so nothing is cut.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiogram import html
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.engine.engine import Submitted
 from handlers.engine.forms import StepKind
@@ -18,83 +22,232 @@ from handlers.engine.text import N_
 from handlers.engine.vocab import INCIDENT_TYPES, REGIONS
 from handlers.render import Translator, format_answer
 
-# Telegram counts the limit after entity parsing; staying under it with the markup counted keeps
-# the arithmetic simple and safe.
-MESSAGE_LIMIT = 4096
+# Telegram's limit is 4,096 characters after entity parsing; the header may grow as moderators
+# act, so the body's first part leaves it room.
 CHUNK_BUDGET = 3900
-LINE_BUDGET = 3000
+FIRST_BODY_BUDGET = 2600
+LINE_BUDGET = 2400
+
+STATUS_LABELS = {
+    "new": N_("new"),
+    "in_review": N_("in review"),
+    "verified": N_("verified"),
+    "needs_info": N_("needs information"),
+    "duplicate": N_("duplicate"),
+    "rejected": N_("rejected"),
+    "closed": N_("closed"),
+}
+
+ACTION_LABELS = {
+    "submitted": N_("submitted"),
+    "take": N_("taken"),
+    "verify": N_("verified"),
+    "needs_info": N_("marked as needing information"),
+    "duplicate": N_("marked as duplicate"),
+    "reject_spam": N_("rejected as spam"),
+    "reject_unfounded": N_("rejected as unfounded"),
+    "reject_scope": N_("rejected as out of scope"),
+    "urgent": N_("marked urgent"),
+    "not_urgent": N_("marked not urgent"),
+    "reopen": N_("reopened"),
+    "close": N_("closed"),
+    "ask": N_("asked the reporter"),
+    "answer": N_("the reporter answered"),
+    "refused": N_("refused a press"),
+}
+
+
+class ModCB(CallbackData, prefix="m1"):
+    """Version 1 of the card buttons: which action on which report, nothing else."""
+
+    action: str
+    report: int
+    other: int = 0  # the suggested original, for "duplicate of"
 
 
 @dataclass(frozen=True)
-class CardFacts:
+class CardEvent:
+    action: str
+    actor_name: str | None
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DuplicateHint:
+    report_id: int
     code: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CardView:
+    report_id: int
+    code: str
+    incident_type: str
+    region: str | None
+    incident_date: dt.date | None
+    urgent: bool
+    status: str
     channel: str
     language: str
-    submitted_at: dt.datetime
-    urgent: bool
+    received_at: dt.datetime
+    assignee: str | None = None
+    duplicate_of: str | None = None
+    hints: Sequence[DuplicateHint] = ()
+    events: tuple[CardEvent, ...] = ()
 
 
-def _label(vocabulary_key: str | None, vocabulary: Any, t: Translator) -> str:
-    option = vocabulary.get(vocabulary_key) if vocabulary_key else None
+def _label(key: str | None, vocabulary: Any, t: Translator) -> str:
+    option = vocabulary.get(key) if key else None
     return t(option.label) if option else "—"
 
 
-def render_alert_card(facts: CardFacts, submission: Submitted, t: Translator) -> list[str]:
-    """The card as one or more HTML messages; the first is the card itself."""
-    header: list[str] = []
-    if facts.urgent:
-        header.append("🚨 " + html.bold(html.quote(t(N_("URGENT")))))
-    kind = _label(submission.form.key, INCIDENT_TYPES, t)
-    header.append(f"{html.bold(html.quote(facts.code))} · {html.quote(kind)}")
-    region = _label(submission.region, REGIONS, t)
-    date = t.date(submission.incident_date) if submission.incident_date else "—"
-    header.append(html.quote(t(N_("Region: {region}"), region=region)))
-    header.append(html.quote(t(N_("Date: {date}"), date=date)))
-    header.append(
+def _ago(then: dt.datetime, now: dt.datetime, t: Translator) -> str:
+    days = max((now - then).days, 0)
+    if days == 0:
+        return t(N_("today"))
+    return t.plural("{n} day ago", "{n} days ago", days)
+
+
+def render_card_header(view: CardView, t: Translator, *, now: dt.datetime) -> str:
+    lines: list[str] = []
+    if view.urgent:
+        lines.append("🚨 " + html.bold(html.quote(t(N_("URGENT")))))
+    kind = _label(view.incident_type, INCIDENT_TYPES, t)
+    lines.append(f"{html.bold(html.quote(view.code))} · {html.quote(kind)}")
+    date = t.date(view.incident_date) if view.incident_date else "—"
+    lines.append(html.quote(t(N_("Region: {region}"), region=_label(view.region, REGIONS, t))))
+    lines.append(html.quote(t(N_("Date: {date}"), date=date)))
+    lines.append(
         html.quote(
             t(
                 N_("Received {when} via {channel}, language {language}"),
-                when=t.datetime(facts.submitted_at),
-                channel=facts.channel,
-                language=facts.language,
+                when=t.datetime(view.received_at),
+                channel=view.channel,
+                language=view.language,
             )
         )
     )
-    header.append(html.quote(t(N_("Status: {status}"), status=t(N_("new")))))
-    header.append("")
+    status = t(STATUS_LABELS.get(view.status, view.status))
+    if view.duplicate_of:
+        status = t(N_("duplicate of {code}"), code=view.duplicate_of)
+    lines.append(html.bold(html.quote(t(N_("Status: {status}"), status=status))))
+    if view.assignee:
+        lines.append(html.quote(t(N_("Assigned to: {name}"), name=view.assignee)))
+    lines.extend(_hint_line(hint, t, now) for hint in view.hints[:3])
+    lines.extend(html.italic(html.quote(event_line(event, t))) for event in view.events[-3:])
+    return "\n".join(lines)
 
+
+def _hint_line(hint: DuplicateHint, t: Translator, now: dt.datetime) -> str:
+    text = t(
+        N_("Possibly the same person as {code} ({ago})"),
+        code=hint.code,
+        ago=_ago(hint.created_at, now, t),
+    )
+    return "⚠️ " + html.quote(text)
+
+
+def event_line(event: CardEvent, t: Translator) -> str:
+    """'21 Nov 2026, 14:30: verified by Aigerim' in the reader's language (plain text)."""
+    return t(
+        N_("{when}: {action} by {name}"),
+        when=t.datetime(event.at),
+        action=t(ACTION_LABELS.get(event.action, event.action)),
+        name=event.actor_name or "—",
+    )
+
+
+def render_card_body(submission: Submitted, t: Translator) -> list[str]:
+    """The answers as HTML: the part that goes on the card, then continuation messages."""
     lines: list[str] = []
     for step in submission.form.steps:
         if step.key not in submission.answers:
             continue
         value = submission.answers[step.key]
         label = html.bold(html.quote(t(step.label)))
-        if step.kind == StepKind.MEDIA:
-            lines.append(f"{label}: {html.quote(format_answer(step, value, t))}")
-            continue
         text = format_answer(step, value, t)
+        if step.kind == StepKind.MEDIA:
+            lines.append(f"{label}: {html.quote(text)}")
+            continue
         pieces = [text[i : i + LINE_BUDGET] for i in range(0, len(text), LINE_BUDGET)] or [""]
         lines.append(f"{label}: {html.quote(pieces[0])}")
         lines.extend(html.quote(piece) for piece in pieces[1:])
-    return _pack(header + lines, t)
-
-
-def _pack(lines: list[str], t: Translator) -> list[str]:
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in lines:
-        if current and size + len(line) + 1 > CHUNK_BUDGET:
-            chunks.append("\n".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += len(line) + 1
-    if current:
-        chunks.append("\n".join(current).rstrip())
+    chunks = _pack(lines, first_budget=FIRST_BODY_BUDGET)
     if len(chunks) > 1:
         marker = html.italic(html.quote(t(N_("(continued)"))))
         chunks = [chunks[0]] + [f"{marker}\n{chunk}" for chunk in chunks[1:]]
     return chunks
+
+
+def _pack(lines: list[str], *, first_budget: int) -> list[str]:
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        budget = first_budget if not chunks else CHUNK_BUDGET
+        if current and size + len(line) + 1 > budget:
+            chunks.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current or not chunks:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+def render_card(view: CardView, body: str, t: Translator, *, now: dt.datetime) -> str:
+    header = render_card_header(view, t, now=now)
+    return f"{header}\n\n{body}" if body else header
+
+
+def card_keyboard(view: CardView, t: Translator) -> InlineKeyboardMarkup:
+    """The actions that make sense in the report's current state."""
+
+    def button(label: str, action: str, other: int = 0, **params: str) -> InlineKeyboardButton:
+        data = ModCB(action=action, report=view.report_id, other=other).pack()
+        return InlineKeyboardButton(text=t(label, **params), callback_data=data)
+
+    status = view.status
+    rows: list[list[InlineKeyboardButton]] = []
+    if status in ("new", "needs_info", "in_review"):
+        rows.append([button(N_("Take"), "take"), button(N_("Verify"), "verify")])
+        rows.append([button(N_("Needs info"), "needs_info"), button(N_("Duplicate…"), "duplicate")])
+        rows.extend(
+            [button(N_("Duplicate of {code}"), "dupof", hint.report_id, code=hint.code)]
+            for hint in view.hints[:2]
+        )
+        rows.append(
+            [
+                button(N_("Spam"), "reject_spam"),
+                button(N_("Unfounded"), "reject_unfounded"),
+                button(N_("Out of scope"), "reject_scope"),
+            ]
+        )
+    if status in ("verified", "needs_info", "duplicate", "rejected"):
+        rows.append([button(N_("Close"), "close")])
+    if status in ("verified", "duplicate", "rejected", "closed"):
+        rows.append([button(N_("Reopen"), "reopen")])
+    if status != "closed":
+        rows.append(
+            [
+                button(N_("Not urgent"), "not_urgent")
+                if view.urgent
+                else button(N_("Urgent"), "urgent"),
+                button(N_("Ask the reporter"), "ask"),
+            ]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def digest_line(view: CardView, t: Translator) -> str:
+    """One report in a burst digest, short enough for ninety to a message."""
+    kind = _label(view.incident_type, INCIDENT_TYPES, t)
+    region = _label(view.region, REGIONS, t)
+    date = t.day_month(view.incident_date) if view.incident_date else "—"
+    mark = "🚨 " if view.urgent else "• "
+    details = html.quote(f"{kind}, {region}, {date}")
+    return f"{mark}{html.bold(html.quote(view.code))} {details}"
 
 
 def attachments_of(submission: Submitted) -> list[dict[str, Any]]:

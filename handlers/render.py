@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_skeleton, format_time
 
 from handlers.engine.engine import answer_as_datetime
 from handlers.engine.forms import Step, StepKind
@@ -50,6 +50,10 @@ class Translator:
 
     def date(self, value: dt.date) -> str:
         return format_date(value, format="long", locale=self.locale)
+
+    def day_month(self, value: dt.date) -> str:
+        """'22.11' in Russian and Kazakh, '11/22' in English: the locale's own short form."""
+        return format_skeleton("Md", value, locale=self.locale)
 
     def datetime(self, value: dt.datetime) -> str:
         # CLDR's own pattern joins the long date and the short time ("{1}, {0}" and the like).

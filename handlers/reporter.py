@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandStart
@@ -17,6 +17,7 @@ from storage.models import Reporter
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
     from bot.intake import Intake
+    from bot.moderation import Moderation
 
 
 def _conversation(
@@ -146,20 +147,65 @@ async def on_flow_button(
         await query.answer()
 
 
-async def on_text(
-    message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
-) -> None:
-    conversation = _conversation(bot, message.chat.id, reporter, intake, t)
-    await conversation.handle(
-        engine.Text(message.text or ""), incoming_message_id=message.message_id
+async def _answered_team(
+    message: Message,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    t: Translator,
+    content: dict[str, Any],
+) -> bool:
+    """Pass the message to the team when it answers their question; True if it did."""
+    draft, _ = await intake.load_draft(reporter)
+    replied = message.reply_to_message.message_id if message.reply_to_message else None
+    report = await moderation.answered_report(
+        reporter, replied_message_id=replied, has_draft=draft is not None
     )
+    if report is None:
+        return False
+    await moderation.forward_answer(reporter, report, content)
+    await message.answer(
+        html.quote(
+            t(
+                N_(
+                    "Thank you, your answer was passed to the team. "
+                    "To report something new, send /new."
+                )
+            )
+        )
+    )
+    return True
+
+
+async def on_text(
+    message: Message,
+    bot: Bot,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    t: Translator,
+) -> None:
+    text = message.text or ""
+    content = {"type": "text", "html": html.quote(text)}
+    if await _answered_team(message, reporter, intake, moderation, t, content):
+        return
+    conversation = _conversation(bot, message.chat.id, reporter, intake, t)
+    await conversation.handle(engine.Text(text), incoming_message_id=message.message_id)
 
 
 async def on_photo(
-    message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
+    message: Message,
+    bot: Bot,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    t: Translator,
 ) -> None:
     assert message.photo  # guaranteed by the filter
     largest = message.photo[-1]
+    content = {"type": "photo", "file_id": largest.file_id}
+    if await _answered_team(message, reporter, intake, moderation, t, content):
+        return
     conversation = _conversation(bot, message.chat.id, reporter, intake, t)
     await conversation.handle(
         engine.Media("photo", largest.file_id), incoming_message_id=message.message_id
@@ -167,10 +213,18 @@ async def on_photo(
 
 
 async def on_document(
-    message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
+    message: Message,
+    bot: Bot,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    t: Translator,
 ) -> None:
     assert message.document  # guaranteed by the filter
     document = message.document
+    content = {"type": "document", "file_id": document.file_id}
+    if await _answered_team(message, reporter, intake, moderation, t, content):
+        return
     conversation = _conversation(bot, message.chat.id, reporter, intake, t)
     await conversation.handle(
         engine.Media("document", document.file_id, document.file_name, document.mime_type),

@@ -96,6 +96,11 @@ class Reporter(Base):
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A team question is open: the reporter's next message outside a draft answers it.
+    answering_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reports.id", use_alter=True, name="fk_reporters_answering_report_id_reports")
+    )
+    answering_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Report(Base):
@@ -154,9 +159,18 @@ class OutboxState(enum.StrEnum):
     DEAD = "dead"
 
 
+class OutboxPriority(enum.IntEnum):
+    URGENT = 0  # detention cards, check-in alarms
+    NORMAL = 1
+    BACKGROUND = 2  # full cards of reports already announced in a burst digest
+
+
 class Outbox(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next_attempt", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt", "state", "next_attempt_at"),
+        Index("ix_outbox_target_sent_message_id", "target", "sent_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -170,6 +184,9 @@ class Outbox(Base):
     key_id: Mapped[str] = mapped_column(String(16))
     idempotency_key: Mapped[str] = mapped_column(String(96), unique=True)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)
+    priority: Mapped[int] = mapped_column(Integer, default=OutboxPriority.NORMAL.value)
+    # When a burst digest listed this alert; its full card then follows at the group's pace.
+    announced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -192,12 +209,31 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class AlertCard(Base):
+    """The card body (the rendered answers), kept encrypted so the card can be edited in place.
+
+    The sealed report cannot be read by the bot; this copy is encrypted with the server key, and
+    is kept only while the card can still change (retention erases it with the reporter link).
+    """
+
+    __tablename__ = "alert_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), unique=True)
+    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ModerationEvent(Base):
     __tablename__ = "moderation_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     actor: Mapped[int | None] = mapped_column(BigInteger)
+    # The staff member's display name as Telegram gave it, to show on the card.
+    actor_name: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
@@ -210,4 +246,50 @@ class Staff(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Coordinators' figures (migration 0002) -----------------------------------------------------
+
+# Covering indexes for the counting queries (storage/stats.py): status and the date that places
+# a report in a period lead, so a week's query reads narrow ranges of index entries; the facets
+# it groups by and filters on follow, so it never visits the table rows (index-only scans).
+Index(
+    "ix_reports_stats_incident",
+    Report.status,
+    Report.incident_date,
+    Report.incident_type,
+    Report.region,
+    Report.source,
+    Report.duplicate_of_id,
+)
+Index(
+    "ix_reports_stats_submitted",
+    Report.created_at,
+    Report.status,
+    Report.incident_type,
+    Report.region,
+    Report.source,
+    Report.duplicate_of_id,
+)
+
+
+class ScheduledRun(Base):
+    """One run of a periodic job (the weekly digest) per period, shared by all replicas.
+
+    The unique (kind, period_key) row is the claim: whoever inserts it runs the job, with a lease
+    (`claimed_until`) so another replica takes over after a crash; `done_at` marks it finished,
+    across restarts. `outcome` says whether it was sent or only recorded as the starting point.
+    """
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (UniqueConstraint("kind", "period_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    period_key: Mapped[str] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

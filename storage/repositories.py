@@ -13,8 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    AlertCard,
     Draft,
+    ModerationEvent,
     Outbox,
+    OutboxPriority,
     OutboxState,
     ProcessedUpdate,
     Report,
@@ -177,6 +180,7 @@ class Reports:
         contact: str | None,
         reporter_id: int | None,
         payload: dict[str, Any],
+        subject_index: str | None = None,
     ) -> Report:
         report = Report(
             public_code=await self._unused_code(code_prefix),
@@ -190,12 +194,40 @@ class Reports:
             consent=consent,
             contact=contact,
             reporter_id=reporter_id,
+            subject_index=subject_index,
             sealed_payload=self.keyring.seal(payload),
             key_id=self.keyring.org_key_id,
         )
         self.session.add(report)
         await self.session.flush()
         return report
+
+    async def get(self, report_id: int) -> Report | None:
+        return await self.session.get(Report, report_id)
+
+    async def codes(self, report_ids: Sequence[int]) -> dict[int, str]:
+        if not report_ids:
+            return {}
+        result = await self.session.execute(
+            select(Report.id, Report.public_code).where(Report.id.in_(report_ids))
+        )
+        return {row.id: row.public_code for row in result}
+
+    async def similar(
+        self, subject_index: str, *, exclude: int, since: dt.datetime, limit: int = 3
+    ) -> list[Report]:
+        """Recent reports about a person with the same subject hash (a hint, not a match)."""
+        result = await self.session.execute(
+            select(Report)
+            .where(
+                Report.subject_index == subject_index,
+                Report.id != exclude,
+                Report.created_at >= since,
+            )
+            .order_by(Report.created_at.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
 
     async def by_code(self, code: str) -> Report | None:
         result = await self.session.execute(
@@ -214,6 +246,8 @@ class ClaimedRow:
     attempts: int
     progress: int
     sent_message_id: int | None
+    report_id: int | None = None
+    priority: int = 1
 
 
 class OutboxRepository:
@@ -230,6 +264,7 @@ class OutboxRepository:
         idempotency_key: str,
         report_id: int | None = None,
         reporter_id: int | None = None,
+        priority: int = OutboxPriority.NORMAL,
     ) -> None:
         stmt = _insert_ignoring_conflicts(
             self.session,
@@ -243,6 +278,7 @@ class OutboxRepository:
                 "report_id": report_id,
                 "reporter_id": reporter_id,
                 "state": OutboxState.PENDING.value,
+                "priority": int(priority),
                 "attempts": 0,
                 "progress": 0,
                 "next_attempt_at": utcnow(),
@@ -253,7 +289,12 @@ class OutboxRepository:
         self.session.info["outbox_enqueued"] = True
 
     async def claim_due(
-        self, *, now: dt.datetime, limit: int, lease: dt.timedelta
+        self,
+        *,
+        now: dt.datetime,
+        limit: int,
+        lease: dt.timedelta,
+        skip_targets: Sequence[str] = (),
     ) -> list[ClaimedRow]:
         """Claim due rows for this worker. On PostgreSQL rows another replica holds are skipped
         (FOR UPDATE SKIP LOCKED); an expired claim (a crashed worker) is taken over."""
@@ -263,15 +304,19 @@ class OutboxRepository:
                 Outbox.state == OutboxState.PENDING.value,
                 Outbox.next_attempt_at <= now,
                 or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
+                Outbox.target.not_in(skip_targets),
             )
-            .order_by(Outbox.next_attempt_at, Outbox.id)
+            .order_by(Outbox.priority, Outbox.next_attempt_at, Outbox.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         rows = (await self.session.execute(query)).scalars().all()
+        return self._claim(rows, now + lease)
+
+    def _claim(self, rows: Sequence[Outbox], until: dt.datetime) -> list[ClaimedRow]:
         claimed = []
         for row in rows:
-            row.claimed_until = now + lease
+            row.claimed_until = until
             payload = self.keyring.decrypt_json(row.payload_enc) if row.payload_enc else {}
             claimed.append(
                 ClaimedRow(
@@ -283,9 +328,123 @@ class OutboxRepository:
                     attempts=row.attempts,
                     progress=row.progress,
                     sent_message_id=row.sent_message_id,
+                    report_id=row.report_id,
+                    priority=row.priority,
                 )
             )
         return claimed
+
+    def _unannounced(self, now: dt.datetime) -> Any:
+        # Whatever its schedule: an alert held back by the group's pace must still be announced.
+        return (
+            Outbox.kind == "alert",
+            Outbox.state == OutboxState.PENDING.value,
+            Outbox.announced_at.is_(None),
+            Outbox.progress == 0,
+            or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
+        )
+
+    async def unannounced_alerts(self, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """How many alerts moderators have not seen in any form yet, and since when."""
+        row = (
+            await self.session.execute(
+                select(func.count(), func.min(Outbox.created_at)).where(*self._unannounced(now))
+            )
+        ).one()
+        oldest = row[1]
+        if isinstance(oldest, dt.datetime) and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=dt.UTC)  # aggregates bypass the column type on SQLite
+        elif isinstance(oldest, str):
+            oldest = dt.datetime.fromisoformat(oldest).replace(tzinfo=dt.UTC)
+        return int(row[0] or 0), oldest
+
+    async def claim_unannounced(
+        self, *, now: dt.datetime, limit: int, lease: dt.timedelta
+    ) -> list[ClaimedRow]:
+        query = (
+            select(Outbox)
+            .where(*self._unannounced(now))
+            .order_by(Outbox.priority, Outbox.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self.session.execute(query)).scalars().all()
+        return self._claim(rows, now + lease)
+
+    async def mark_announced(self, row_ids: Sequence[int], *, now: dt.datetime) -> None:
+        """Listed in a digest: the full card follows when the chat has room for it."""
+        await self.session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(row_ids))
+            .values(
+                announced_at=now,
+                priority=OutboxPriority.BACKGROUND.value,
+                claimed_until=None,
+            )
+        )
+
+    async def release(self, row_id: int, *, at: dt.datetime) -> None:
+        """Give a claimed row back untried (no slot to send it now)."""
+        await self.session.execute(
+            update(Outbox).where(Outbox.id == row_id).values(claimed_until=None, next_attempt_at=at)
+        )
+
+    async def alert_of(self, report_id: int) -> Outbox | None:
+        return await self.session.scalar(
+            select(Outbox).where(Outbox.kind == "alert", Outbox.report_id == report_id)
+        )
+
+    async def report_for_message(
+        self, target: str, message_id: int, *, reporter_id: int | None = None
+    ) -> tuple[int, str] | None:
+        """Which report a sent message belongs to (a card, a question, an answer).
+
+        Message ids are counted per chat, so a reporter's chat is told apart by reporter_id.
+        """
+        conditions = [Outbox.target == target, Outbox.sent_message_id == message_id]
+        if reporter_id is not None:
+            conditions.append(Outbox.reporter_id == reporter_id)
+        row = (
+            await self.session.execute(
+                select(Outbox.report_id, Outbox.kind)
+                .where(*conditions)
+                .order_by(Outbox.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None or row.report_id is None:
+            return None
+        return int(row.report_id), str(row.kind)
+
+    async def replace_payload(self, row_id: int, payload: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id)
+            .values(payload_enc=self.keyring.encrypt_json(payload))
+        )
+
+    async def superseded(self, row: ClaimedRow) -> bool:
+        """A later edit of the same card is queued: this one need not be sent."""
+        newer = await self.session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(
+                Outbox.kind == row.kind,
+                Outbox.report_id == row.report_id,
+                Outbox.id > row.id,
+                Outbox.state != OutboxState.DEAD.value,
+            )
+        )
+        return bool(newer)
+
+    async def dead_letters(self, limit: int = 20) -> list[Outbox]:
+        result = await self.session.execute(
+            select(Outbox)
+            .where(Outbox.state == OutboxState.DEAD.value)
+            .order_by(Outbox.dead_at.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
 
     async def record_progress(self, row_id: int, progress: int, message_id: int | None) -> None:
         values: dict[str, Any] = {"progress": progress}
@@ -372,3 +531,63 @@ class StaffRepository:
             select(Staff).where(Staff.active.is_(True)).order_by(Staff.role, Staff.user_id)
         )
         return list(result.scalars())
+
+
+class ModerationEvents:
+    """The audit trail: who did what to which report, and when. Never report content."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        report_id: int | None,
+        actor: int | None,
+        actor_name: str | None,
+        action: str,
+        note: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> None:
+        self.session.add(
+            ModerationEvent(
+                report_id=report_id,
+                actor=actor,
+                actor_name=(actor_name or "")[:64] or None,
+                action=action,
+                note=note,
+                at=at or utcnow(),
+            )
+        )
+        await self.session.flush()
+
+    async def of_report(self, report_id: int) -> list[ModerationEvent]:
+        result = await self.session.execute(
+            select(ModerationEvent)
+            .where(ModerationEvent.report_id == report_id)
+            .order_by(ModerationEvent.at, ModerationEvent.id)
+        )
+        return list(result.scalars())
+
+
+class AlertCards:
+    def __init__(self, session: AsyncSession, keyring: Keyring) -> None:
+        self.session = session
+        self.keyring = keyring
+
+    async def create(self, report_id: int, body: str) -> None:
+        self.session.add(
+            AlertCard(
+                report_id=report_id,
+                body_enc=self.keyring.encrypt(body.encode()),
+                key_id=self.keyring.server_key_id,
+                version=0,
+                created_at=utcnow(),
+            )
+        )
+
+    async def get(self, report_id: int) -> AlertCard | None:
+        return await self.session.scalar(select(AlertCard).where(AlertCard.report_id == report_id))
+
+    def body(self, card: AlertCard) -> str:
+        return self.keyring.decrypt(card.body_enc).decode() if card.body_enc else ""

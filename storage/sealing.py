@@ -30,6 +30,10 @@ from bot.settings import ConfigError, Settings
 ORG_PUBLIC_FILE = "org_public.key"
 ORG_PRIVATE_FILE = "org_private.key"
 SERVER_KEY_FILE = "server.key"
+SUBJECT_KEY_FILE = "subject.key"
+# Subject hashes are cut to 32 bits: enough to hint "possibly the same person" among recent
+# reports, too short to confirm a guessed name against the database with any certainty.
+SUBJECT_INDEX_HEX = 8
 
 
 def key_id_of(material: bytes) -> str:
@@ -55,6 +59,8 @@ class DecryptError(Exception):
 class Keyring:
     org_public: PublicKey
     server_key: bytes
+    # Its own key (not derived from the server key), so rotating one does not expose the other.
+    subject_key: bytes
 
     @property
     def org_key_id(self) -> str:
@@ -93,6 +99,28 @@ class Keyring:
         key = _derive(self.server_key, b"rb-lookup")
         message = f"{channel}:{external_id}".encode()
         return blake2b(message, key=key, digest_size=16, encoder=RawEncoder).hex()
+
+    def subject_index(self, name: str) -> str | None:
+        """A truncated keyed hash of a normalised name, for duplicate hints."""
+        normalised = normalise_name(name)
+        if not normalised:
+            return None
+        digest = blake2b(
+            normalised.encode(), key=self.subject_key, digest_size=16, encoder=RawEncoder
+        )
+        return digest.hex()[:SUBJECT_INDEX_HEX]
+
+
+_NAME_FOLD = str.maketrans({"ё": "е", "й": "и", "ъ": "", "ь": ""})
+
+
+def normalise_name(name: str) -> str:
+    """Case, punctuation, word order and ё/й spelling do not change who a name means."""
+    words = [
+        "".join(ch for ch in word if ch.isalpha()).translate(_NAME_FOLD)
+        for word in name.casefold().split()
+    ]
+    return " ".join(sorted(word for word in words if len(word) > 1))
 
 
 def open_sealed(private_key: PrivateKey, sealed: bytes) -> dict[str, Any]:
@@ -133,6 +161,7 @@ def generate_keys(data_dir: Path, *, overwrite: bool = False) -> GeneratedKeys:
         data_dir / ORG_PUBLIC_FILE, data_dir / ORG_PRIVATE_FILE, data_dir / SERVER_KEY_FILE
     )
     existing = [p for p in (paths.public_path, paths.server_path) if p.exists()]
+    subject_path = data_dir / SUBJECT_KEY_FILE
     if existing and not overwrite:
         raise ConfigError(
             f"{existing[0]} already exists; refusing to replace keys that may seal existing "
@@ -142,6 +171,7 @@ def generate_keys(data_dir: Path, *, overwrite: bool = False) -> GeneratedKeys:
     _write_secret(paths.private_path, _b64(bytes(private)) + "\n")
     paths.public_path.write_text(_b64(bytes(private.public_key)) + "\n")
     _write_secret(paths.server_path, _b64(random_bytes(32)) + "\n")
+    _write_secret(subject_path, _b64(random_bytes(32)) + "\n")
     return paths
 
 
@@ -178,4 +208,16 @@ def load_keyring(settings: Settings) -> Keyring | None:
     return Keyring(
         org_public=PublicKey(_unb64(public_text, "ORG_PUBLIC_KEY", 32)),
         server_key=_unb64(server_text, "SERVER_KEY", 32),
+        subject_key=_load_subject_key(settings),
     )
+
+
+def _load_subject_key(settings: Settings) -> bytes:
+    if settings.subject_key is not None:
+        return _unb64(settings.subject_key.get_secret_value(), "SUBJECT_KEY", 32)
+    path = settings.data_dir / SUBJECT_KEY_FILE
+    if not path.exists():
+        # Installations keyed before duplicate hints existed get their subject key now.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _write_secret(path, _b64(random_bytes(32)) + "\n")
+    return _unb64(path.read_text(), str(path), 32)

@@ -55,4 +55,8 @@ def org_private_key() -> PrivateKey:
 
 @pytest.fixture
 def keyring(org_private_key: PrivateKey) -> Keyring:
-    return Keyring(org_public=org_private_key.public_key, server_key=random_bytes(32))
+    return Keyring(
+        org_public=org_private_key.public_key,
+        server_key=random_bytes(32),
+        subject_key=random_bytes(32),
+    )

@@ -325,6 +325,26 @@ async def test_second_poller_conflicts(emu: TelegramEmulator, bot: Bot) -> None:
     assert await second == []
 
 
+async def test_subscribers_hear_every_change_until_they_unsubscribe(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    heard: list[int] = []
+    unsubscribe = emu.subscribe(lambda: heard.append(len(heard)))
+    alice = emu.user(first_name="Alice")
+    await alice.send_text("hi")  # stored, then queued as an update: two changes
+    after_send = len(heard)
+    assert after_send >= 2
+    sent = await bot.send_message(alice.id, "hello")
+    await bot.edit_message_text("hello again", chat_id=alice.id, message_id=sent.message_id)
+    await bot.delete_message(alice.id, sent.message_id)
+    assert len(heard) >= after_send + 3
+    unsubscribe()
+    unsubscribe()  # a second call is harmless
+    before = len(heard)
+    await bot.send_message(alice.id, "unheard")
+    assert len(heard) == before
+
+
 async def test_dispatcher_end_to_end(emu: TelegramEmulator, bot: Bot) -> None:
     router = Router()
 

@@ -218,6 +218,7 @@ class TelegramEmulator:
         self._last_action_seq = 0
         self._wait_cursor: dict[int, int] = {}
         self._changed = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
         self._poll_generation = 0
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -509,10 +510,28 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------ waiting
     def notify(self) -> None:
-        """Wake everything waiting for a state change."""
+        """Wake everything waiting for a state change, and call the subscribers."""
         event = self._changed
         self._changed = asyncio.Event()
         event.set()
+        for listener in list(self._listeners):
+            listener()
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every state change; returns the unsubscribe function.
+
+        Changes are frequent (every stored or edited message, queued update, answered
+        callback, getUpdates poll) and listeners run inside them: keep a listener cheap and
+        non-raising, e.g. ``asyncio.Event.set`` to wake a task that reads the state.
+        ``reportbot demo`` uses this to push live views of the chats to its page.
+        """
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     async def _wait_change(self, seconds: float) -> None:
         event = self._changed

@@ -1,0 +1,327 @@
+"""Moderator triage end to end: card actions, authorisation, audit, two-way contact, duplicates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.access import ChatMembership
+from handlers.cards import ModCB
+from storage.db import create_engine, create_sessionmaker
+from storage.models import ModerationEvent, Report, StaffRole
+from storage.repositories import StaffRepository
+from storage.sealing import Keyring
+from tests.e2e import RunningBot, fill_report, moderator_group, start_bot, submit
+from tests.emulator.handles import GroupHandle, UserHandle
+from tests.emulator.models import EmuMessage
+from tests.emulator.ratelimit import RateLimitConfig
+from tests.emulator.telegram import TelegramEmulator
+
+CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
+MODERATOR_ID = 610_000_001
+ADMIN_ID = 610_000_002
+OUTSIDER_ID = 610_000_003
+
+REPORT = {
+    "relation": ("pick", "family"),
+    "subject": "Нурлан Ахметов",
+    "when": "вчера 14:30",
+    "region": ("pick", "almaty"),
+    "media": "done",
+    "contact": ("pick", "chat"),
+    "consent": ("pick", "anonymised"),
+}
+
+
+@dataclass
+class Setup:
+    emu: TelegramEmulator
+    bot: RunningBot
+    group: GroupHandle
+    moderator: UserHandle
+    admin: UserHandle
+    outsider: UserHandle
+    url: str
+
+
+@pytest.fixture
+async def setup(migrated_url: str, keyring: Keyring, tmp_path: Path) -> AsyncIterator[Setup]:
+    limits = RateLimitConfig(private_per_second=10, private_burst=30)
+    async with TelegramEmulator(rate_limits=limits) as emu:
+        group = moderator_group(emu)
+        moderator = emu.user(MODERATOR_ID, "Aigerim", language_code="ru")
+        admin = emu.user(ADMIN_ID, "Yerlan", language_code="ru")
+        outsider = emu.user(OUTSIDER_ID, "Stranger", language_code="ru")
+        for user in (moderator, admin, outsider):
+            group.add_member(user)
+        engine = create_engine(migrated_url)
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await StaffRepository(session).set_role(MODERATOR_ID, StaffRole.MODERATOR)
+        await engine.dispose()
+        bot = await start_bot(emu, migrated_url, keyring, tmp_path, admin_ids=(ADMIN_ID,))
+        try:
+            yield Setup(emu, bot, group, moderator, admin, outsider, migrated_url)
+        finally:
+            await bot.shutdown()
+        assert emu.internal_errors == []
+
+
+async def report(s: Setup, language: str = "ru", **answers: Any) -> tuple[UserHandle, EmuMessage]:
+    user = s.emu.user(language_code=language)
+    review = await fill_report(
+        s.emu, s.bot.app.i18n, user, "detention", {**REPORT, **answers}, language=language
+    )
+    await submit(s.emu, user, review)
+    subject = answers.get("subject", REPORT["subject"])
+    card = await s.emu.wait_for_bot_message(
+        s.group, lambda m: subject in (m.text or "") and bool(m.keyboard)
+    )
+    return user, card
+
+
+def data(card: EmuMessage, action: str, report_id: int | None = None, other: int = 0) -> str:
+    if report_id is None:
+        first = next(b["callback_data"] for row in card.keyboard for b in row)
+        report_id = ModCB.unpack(first).report
+    return ModCB(action=action, report=report_id, other=other).pack()
+
+
+async def press(s: Setup, user: UserHandle, card: EmuMessage, action: str, **kw: Any) -> Any:
+    query = await user.press(card, data(card, action, **kw), force=True)
+    return await s.emu.wait_for_callback_answer(query)
+
+
+async def events(url: str) -> list[ModerationEvent]:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return list((await session.execute(select(ModerationEvent))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def stored_report(url: str, code: str) -> Report:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return (
+                await session.execute(select(Report).where(Report.public_code == code))
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def test_each_action_moves_the_card_and_says_who_and_when(setup: Setup) -> None:
+    s = setup
+    _, card = await report(s)
+    code = CODE.search(card.text or "")
+    assert code is not None
+    assert "Статус: новое" in (card.text or "")
+
+    answer = await press(s, s.moderator, card, "take")
+    assert not answer.show_alert, answer.text
+    await s.emu.wait_for_edit(card, lambda m: "на проверке" in (m.text or ""))
+    assert "Aigerim" in (card.text or "")
+
+    await press(s, s.moderator, card, "verify")
+    await s.emu.wait_for_edit(card, lambda m: "проверено" in (m.text or ""))
+
+    refused = await press(s, s.moderator, card, "needs_info")
+    assert refused.show_alert
+    assert "проверено" in (refused.text or "")
+
+    await press(s, s.moderator, card, "reopen")
+    await s.emu.wait_for_edit(card, lambda m: "на проверке" in (m.text or ""))
+    await press(s, s.moderator, card, "needs_info")
+    await s.emu.wait_for_edit(card, lambda m: "нужна информация" in (m.text or ""))
+    await press(s, s.moderator, card, "reject_spam")
+    await s.emu.wait_for_edit(card, lambda m: "отклонено" in (m.text or ""))
+    await press(s, s.moderator, card, "close")
+    await s.emu.wait_for_edit(card, lambda m: "закрыто" in (m.text or ""))
+    labels = [b["text"] for row in card.keyboard for b in row]
+    assert labels == ["Открыть снова"]
+
+    report_row = await stored_report(s.url, code.group(1))
+    assert report_row.status == "closed"
+    assert report_row.assigned_to == MODERATOR_ID
+    actions = [e.action for e in await events(s.url) if e.report_id == report_row.id]
+    assert actions == [
+        "take",
+        "verify",
+        "refused",
+        "reopen",
+        "needs_info",
+        "reject_spam",
+        "close",
+    ]
+
+
+async def test_urgent_toggle_and_history(setup: Setup) -> None:
+    s = setup
+    _, card = await report(s)
+    assert (card.text or "").startswith("🚨")
+    await press(s, s.moderator, card, "not_urgent")
+    await s.emu.wait_for_edit(card, lambda m: not (m.text or "").startswith("🚨"))
+    code = CODE.search(card.text or "")
+    assert code is not None
+    await s.moderator.send_text(f"/history {code.group(1)}", chat=s.group)
+    history = await s.emu.wait_for_bot_message(s.group, lambda m: "История" in (m.text or ""))
+    assert "Aigerim" in (history.text or "")
+
+
+async def test_forged_and_unauthorised_presses_change_nothing_and_are_audited(
+    setup: Setup,
+) -> None:
+    s = setup
+    _, first = await report(s, subject="Первый Человек")
+    _, second = await report(s, subject="Второй Человек")
+    first_id = ModCB.unpack(first.keyboard[0][0]["callback_data"]).report
+    before = second.text
+
+    # A member of the chat who is not staff.
+    answer = await press(s, s.outsider, second, "verify")
+    assert answer.show_alert
+    # Data naming another report, pressed on this card.
+    answer = await press(s, s.moderator, second, "verify", report_id=first_id)
+    assert answer.show_alert
+    assert "недействительна" in (answer.text or "")
+    # Data naming an action that does not exist.
+    answer = await press(s, s.moderator, second, "delete_everything")
+    assert answer.show_alert
+    # Garbage that is no callback data of ours.
+    query = await s.moderator.press(second, "zz:1:2", force=True)
+    assert (await s.emu.wait_for_callback_answer(query)).show_alert
+    # A card button replayed in a private chat.
+    reporter = s.emu.user(language_code="ru")
+    await reporter.send_command("/start")
+    menu = await s.emu.wait_for_bot_message(reporter, lambda m: bool(m.keyboard))
+    query = await reporter.press(menu, data(second, "verify"), force=True)
+    assert (await s.emu.wait_for_callback_answer(query)).show_alert
+
+    assert second.text == before
+    assert not second.edit_seqs
+    refused = [e.note for e in await events(s.url) if e.action == "refused"]
+    assert sorted(refused) == sorted(
+        ["not_staff", "forged", "forged", "unknown_button", "outside_moderator_chat"]
+    )
+
+
+async def test_possible_duplicate_is_hinted_and_marked(setup: Setup) -> None:
+    s = setup
+    _, first = await report(s, subject="Ахметов Нурлан")
+    _, second = await report(s, subject="нурлан  АХМЕТОВ")
+    first_code = CODE.search(first.text or "")
+    assert first_code is not None
+    assert f"Возможно, тот же человек, что и в {first_code.group(1)}" in (second.text or "")
+    first_id = ModCB.unpack(first.keyboard[0][0]["callback_data"]).report
+    await press(s, s.moderator, second, "dupof", other=first_id)
+    await s.emu.wait_for_edit(second, lambda m: f"дубликат {first_code.group(1)}" in (m.text or ""))
+
+
+async def test_duplicate_by_code_through_a_reply(setup: Setup) -> None:
+    s = setup
+    _, first = await report(s, subject="Ерлан Сапаров")
+    _, second = await report(s, subject="Другой Человек")
+    first_code = CODE.search(first.text or "")
+    assert first_code is not None
+    await press(s, s.moderator, second, "duplicate")
+    prompt = await s.emu.wait_for_bot_message(s.group, lambda m: "код" in (m.text or ""))
+    await s.moderator.send_text(first_code.group(1).lower(), chat=s.group, reply_to=prompt)
+    await s.emu.wait_for_edit(second, lambda m: f"дубликат {first_code.group(1)}" in (m.text or ""))
+
+
+@pytest.mark.parametrize(
+    ("language", "header"),
+    [
+        ("kk", "құқық қорғау тобынан хабар"),
+        ("ru", "Сообщение от правозащитной команды"),
+        ("en", "A message from the human-rights team"),
+    ],
+)
+async def test_question_reaches_the_reporter_and_the_answer_comes_back(
+    setup: Setup, language: str, header: str
+) -> None:
+    s = setup
+    reporter, card = await report(s, language=language)
+    await s.moderator.send_text("Где он сейчас? <b>", chat=s.group, reply_to=card)
+    question = await s.emu.wait_for_bot_message(
+        reporter, lambda m: "Где он сейчас?" in (m.text or "")
+    )
+    assert "Где он сейчас? <b>" in (question.text or "")
+    assert "Aigerim" not in (question.text or "")
+    assert header in (question.text or "")
+    await s.emu.wait_for_bot_message(s.group, lambda m: "Отправлено" in (m.text or ""))
+
+    await reporter.send_text("В ИВС Алматы", reply_to=question)
+    answer = await s.emu.wait_for_bot_message(s.group, lambda m: "В ИВС Алматы" in (m.text or ""))
+    assert answer.reply_to_message_id == card.message_id
+    # Without replying, the next message still answers while the question is open.
+    await reporter.send_photo()
+    photo = await s.emu.wait_for_bot_message(s.group, lambda m: m.kind == "photo")
+    assert photo.reply_to_message_id == card.message_id
+
+
+async def test_contact_refused_when_the_reporter_said_no(setup: Setup) -> None:
+    s = setup
+    reporter, card = await report(s, contact=("pick", "none"))
+    await s.moderator.send_text("Можно вопрос?", chat=s.group, reply_to=card)
+    refusal = await s.emu.wait_for_bot_message(
+        s.group, lambda m: "просил не связываться" in (m.text or "")
+    )
+    assert refusal.text
+    assert [m for m in s.emu.bot_messages(reporter) if "Можно вопрос?" in (m.text or "")] == []
+
+
+async def test_staff_commands_for_admins_only(setup: Setup) -> None:
+    s = setup
+    await s.outsider.send_text(f"/staff add {OUTSIDER_ID} moderator", chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: "не можете" in (m.text or ""))
+    await s.admin.send_text(f"/staff add {OUTSIDER_ID} coordinator", chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: str(OUTSIDER_ID) in (m.text or ""))
+    await s.admin.send_text("/staff list", chat=s.group)
+    listing = await s.emu.wait_for_bot_message(
+        s.group, lambda m: str(MODERATOR_ID) in (m.text or "")
+    )
+    assert str(OUTSIDER_ID) in (listing.text or "")
+    await s.admin.send_text(f"/staff remove {OUTSIDER_ID}", chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: "удалён" in (m.text or ""))
+    await s.admin.send_text("/outbox", chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: "ждут отправки" in (m.text or ""))
+    audit = [e.action for e in await events(s.url)]
+    assert "staff_add" in audit
+    assert "staff_remove" in audit
+
+
+async def test_chat_members_count_as_moderators_when_configured(
+    migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    limits = RateLimitConfig(private_per_second=10, private_burst=30)
+    async with TelegramEmulator(rate_limits=limits) as emu:
+        group = moderator_group(emu)
+        member = emu.user(620_000_001, "Member", language_code="ru")
+        former = emu.user(620_000_002, "Former", language_code="ru")
+        group.add_member(member)
+        group.add_member(former)
+        bot = await start_bot(
+            emu, migrated_url, keyring, tmp_path, moderator_chat_members_are_staff=True
+        )
+        try:
+            s = Setup(emu, bot, group, member, member, former, migrated_url)
+            _, card = await report(s)
+            answer = await press(s, member, card, "take")
+            assert not answer.show_alert, answer.text
+            await emu.wait_for_edit(card, lambda m: "Member" in (m.text or ""))
+            assert emu.calls_to("getChatMember")
+            # Someone who left the chat is no longer a moderator (Telegram says "left").
+            group.remove_member(former)
+            membership = ChatMembership(bot.app.bot, group.id)
+            assert await membership(member.id)
+            assert not await membership(former.id)
+        finally:
+            await bot.shutdown()
