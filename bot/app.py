@@ -14,7 +14,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand, LinkPreviewOptions
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    LinkPreviewOptions,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.access import ChatMembership
@@ -146,16 +151,36 @@ _COMMANDS = (
 )
 
 
+_MODERATOR_COMMANDS = (
+    ("history", N_("History of a report: /history CODE")),
+    ("stats", N_("Figures for a week or a period")),
+    ("staff", N_("Manage staff (admins)")),
+    ("outbox", N_("Messages waiting and dead letters (admins)")),
+)
+
+
 async def set_commands(app: App) -> None:
-    """The command menu in every language, so each reader sees it in their own."""
+    """The command menus: reporters' in their own language in private chats, and the
+    moderators' in the moderator chat, so neither side sees the other's commands."""
     for language in ("en", "ru", "kk"):
         commands = [
             BotCommand(command=name, description=app.i18n.gettext(text, locale=language))
             for name, text in _COMMANDS
         ]
         await app.bot.set_my_commands(
-            commands, language_code=None if language == "en" else language
+            commands,
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=None if language == "en" else language,
         )
+    assert app.settings.moderator_chat_id is not None
+    language = app.settings.moderator_language
+    await app.bot.set_my_commands(
+        [
+            BotCommand(command=name, description=app.i18n.gettext(text, locale=language))
+            for name, text in _MODERATOR_COMMANDS
+        ],
+        scope=BotCommandScopeChat(chat_id=app.settings.moderator_chat_id),
+    )
 
 
 async def run_polling(

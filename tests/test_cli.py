@@ -128,7 +128,7 @@ async def test_reportbot_run_serves_a_whole_report(emu: TelegramEmulator, tmp_pa
     try:
         user = emu.user(language_code="kk")
         # The bot sets its command menu right before it starts polling.
-        await emu.wait_until(lambda: len(emu.calls_to("setMyCommands")) == 3, timeout=30)
+        await emu.wait_until(lambda: len(emu.calls_to("setMyCommands")) == 4, timeout=30)
         answers = {
             "subject": "Серік",
             "bank": ("pick", "halyk"),
