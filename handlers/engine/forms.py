@@ -381,7 +381,7 @@ SUMMONS = Form(
             N_("Written summons"),
             max_items=4,
         ),
-        *TAIL[:3],
+        *TAIL[:4],
         Step(
             "checkin",
             StepKind.CHOICE,
@@ -393,7 +393,7 @@ SUMMONS = Form(
             vocabulary=vocab.YES_NO,
             when=_answer_is("contact", "chat"),
         ),
-        *TAIL[3:],
+        *TAIL[4:],
     ),
 )
 
