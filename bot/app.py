@@ -6,31 +6,45 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     LinkPreviewOptions,
 )
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.access import ChatMembership
-from bot.context import ServiceContext
+from bot.context import SafetyPolicy, ServiceContext
 from bot.digest import start_weekly_digest
 from bot.i18n import CatalogI18n, create_i18n
+from bot.messenger.webhook import MessengerChannel, messenger_routes
+from bot.metrics import Metrics, UpdateMetricsMiddleware, count_submitted_reports
 from bot.middlewares import UpdateContextMiddleware
 from bot.moderation import MemberCheck
+from bot.outage import StorageUnavailable
 from bot.outbox import OutboxWorker
-from bot.settings import Settings
-from bot.telegram_session import RetryAfterMiddleware
+from bot.safety import start_safety_jobs
+from bot.settings import LEASE_MARGIN, Settings
+from bot.telegram_session import (
+    KeepResponseModels,
+    RetryAfterMiddleware,
+    StaleCallbackAnswerMiddleware,
+)
+from bot.tracking import SentMessagesMiddleware
+from bot.web import start_web_server
 from handlers import get_routers
 from handlers.engine.text import N_
 from storage.db import create_engine, create_sessionmaker
@@ -40,6 +54,13 @@ from storage.sealing import Keyring
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+# Polling mode: how long an update that meets a database outage is held and retried in-process
+# (webhook mode hands it back to Telegram instead, bot/web.py).
+POLLING_OUTAGE_HOLD = 600.0
+# Shutdown: the outbox worker finishes the row it is sending, within this many seconds.
+WORKER_GRACE = 5.0
+WEBHOOK_RETRY_MAX = 300.0  # seconds between attempts to register the webhook, at most
 
 
 @dataclass
@@ -52,16 +73,29 @@ class App:
     bot: Bot
     dispatcher: Dispatcher
     worker: OutboxWorker
+    metrics: Metrics = field(default_factory=Metrics)
+    # Routes other channels serve on the bot's HTTP server (bot/web.py explains the contract).
+    web_routes: list[web.AbstractRouteDef] = field(default_factory=list)
+    # The Facebook Messenger channel, when FACEBOOK_* is set (bot/messenger/).
+    messenger: MessengerChannel | None = None
 
     async def close(self) -> None:
+        if self.messenger is not None:
+            await self.messenger.close()
         await self.bot.session.close()
         await self.engine.dispose()
 
 
 def create_bot(settings: Settings) -> Bot:
     assert settings.bot_token is not None
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url),
+        timeout=settings.telegram_timeout,
+    )
+    session.middleware(KeepResponseModels())
     session.middleware(RetryAfterMiddleware())
+    session.middleware(StaleCallbackAnswerMiddleware())
+    session.middleware(SentMessagesMiddleware())  # what /wipe may delete later
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -80,10 +114,15 @@ def create_dispatcher(
     i18n: CatalogI18n,
     worker: OutboxWorker,
     member_check: MemberCheck | None = None,
+    metrics: Metrics | None = None,
 ) -> Dispatcher:
     assert settings.moderator_chat_id is not None
     # Shared, long-lived objects reach handlers as parameters through the dispatcher's data.
     dispatcher = Dispatcher(settings=settings)
+    # Outermost, so that it sees every outcome, duplicates and outages included.
+    dispatcher.update.outer_middleware(
+        UpdateMetricsMiddleware(metrics or worker.metrics, unavailable=StorageUnavailable)
+    )
     dispatcher.update.outer_middleware(
         UpdateContextMiddleware(
             sessionmaker=sessionmaker,
@@ -103,6 +142,8 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
     assert settings.moderator_chat_id is not None
     engine = create_engine(settings.effective_database_url)
     sessionmaker = create_sessionmaker(engine)
+    metrics = Metrics()
+    count_submitted_reports(sessionmaker, metrics)
     i18n = create_i18n()
     context = ServiceContext(
         keyring=keyring,
@@ -111,8 +152,15 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         moderator_language=settings.moderator_language,
         clock=clock,
         admin_ids=frozenset(settings.admin_ids),
+        policy=SafetyPolicy.from_settings(settings),
+        messenger_human_agent=settings.facebook_human_agent,
     )
     bot = create_bot(settings)
+    messenger = (
+        MessengerChannel(settings=settings, context=context, sessionmaker=sessionmaker, bot=bot)
+        if settings.messenger_enabled
+        else None
+    )
     worker = OutboxWorker(
         bot=bot,
         sessionmaker=sessionmaker,
@@ -125,6 +173,10 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
             "{n} new reports are waiting; their full cards follow.",
             n,
         ),
+        metrics=metrics,
+        lease=dt.timedelta(seconds=settings.outbox_lease),
+        renew_before=dt.timedelta(seconds=settings.telegram_timeout + LEASE_MARGIN),
+        messenger=messenger.delivery if messenger is not None else None,
     )
     member_check = (
         ChatMembership(bot, settings.moderator_chat_id)
@@ -138,8 +190,25 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         i18n=i18n,
         worker=worker,
         member_check=member_check,
+        metrics=metrics,
     )
-    return App(settings, context, engine, sessionmaker, i18n, bot, dispatcher, worker)
+    app = App(
+        settings,
+        context,
+        engine,
+        sessionmaker,
+        i18n,
+        bot,
+        dispatcher,
+        worker,
+        metrics=metrics,
+        messenger=messenger,
+    )
+    if messenger is not None:
+        messenger.on_outbox = worker.notify
+        # Served in both run modes: polling starts the HTTP server for these routes.
+        app.web_routes.extend(messenger_routes(app))
+    return app
 
 
 _COMMANDS = (
@@ -148,6 +217,8 @@ _COMMANDS = (
     ("cancel", N_("Cancel the current report")),
     ("language", N_("Change the language")),
     ("help", N_("How it works")),
+    ("wipe", N_("Clear this chat from your phone")),
+    ("forget", N_("Erase the link to your reports")),
 )
 
 
@@ -183,6 +254,16 @@ async def set_commands(app: App) -> None:
     )
 
 
+async def set_commands_softly(app: App) -> None:
+    """set_commands, but a failure only costs the menu: the bot must start regardless."""
+    try:
+        await set_commands(app)
+    except TelegramAPIError as exc:
+        log.warning("command menu not set: %s", type(exc).__name__)
+    if app.messenger is not None:
+        await app.messenger.setup_profile()  # logs, never raises: conversations work without
+
+
 async def run_polling(
     app: App, *, stop: asyncio.Event | None = None, handle_signals: bool = True
 ) -> None:
@@ -190,23 +271,149 @@ async def run_polling(
     stop = stop or asyncio.Event()
     worker_task = asyncio.create_task(app.worker.run(stop), name="outbox-worker")
     digest_task = start_weekly_digest(app, stop)
-
-    async def _stop_polling_when_asked() -> None:
-        await stop.wait()
-        with contextlib.suppress(RuntimeError):  # polling had not started, or already ended
-            await app.dispatcher.stop_polling()
-
-    watcher = asyncio.create_task(_stop_polling_when_asked(), name="stop-watcher")
+    safety_task = start_safety_jobs(app, stop)
+    # Other channels' routes (App.web_routes) need the HTTP server in polling mode too.
+    server = await start_web_server(app, telegram=False) if app.web_routes else None
+    polling: asyncio.Task[None] | None = None
     try:
-        await set_commands(app)
-        await app.dispatcher.start_polling(
-            app.bot,
-            handle_signals=handle_signals,
-            close_bot_session=False,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
+        await set_commands_softly(app)
+        polling = asyncio.create_task(
+            app.dispatcher.start_polling(
+                app.bot,
+                handle_signals=handle_signals,
+                close_bot_session=False,
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+                outage_hold=POLLING_OUTAGE_HOLD,  # reaches the update middleware as data
+            ),
+            name="polling",
         )
+        watcher = asyncio.create_task(
+            _stop_polling_when_asked(app.dispatcher, polling, stop), name="stop-watcher"
+        )
+        try:
+            await polling
+        finally:
+            watcher.cancel()
     finally:
         stop.set()
-        watcher.cancel()
+        if polling is not None and not polling.done():  # we were cancelled
+            polling.cancel()
+        # Updates taken before the stop are finished, not cut off; they may still call the Bot
+        # API and the database, which close right after this returns.
+        if not await app.metrics.wait_for_updates_in_flight(WORKER_GRACE):
+            log.warning("updates still being handled after %.0f s; stopping anyway", WORKER_GRACE)
+        if server is not None:
+            await server.stop()
         await worker_task
         await digest_task
+        await safety_task
+
+
+async def _stop_polling_when_asked(
+    dispatcher: Dispatcher, polling: asyncio.Task[None], stop: asyncio.Event
+) -> None:
+    await stop.wait()
+    # A stop asked before start_polling holds its lock raises RuntimeError, and one asked just
+    # after it took the lock is undone when it resets its stop signal: ask until polling ended.
+    while not polling.done():
+        try:
+            await asyncio.wait_for(dispatcher.stop_polling(), 0.5)
+        except (RuntimeError, TimeoutError):
+            await asyncio.wait({polling}, timeout=0.05)
+
+
+async def register_webhook(app: App, stop: asyncio.Event) -> bool:
+    """setWebhook, retried until Telegram accepts it; False if stopped first.
+
+    Every replica registers the same address and secret, so whichever runs last changes
+    nothing. Pending updates are kept: Telegram queued them while no replica answered.
+    """
+    settings = app.settings
+    assert settings.webhook_secret is not None
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await app.bot.set_webhook(
+                settings.telegram_webhook_url,
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=app.dispatcher.resolve_used_update_types(),
+                max_connections=settings.webhook_max_connections,
+                drop_pending_updates=False,
+            )
+        except TelegramUnauthorizedError:
+            log.error("Telegram refused BOT_TOKEN (revoked?); set the new token and restart")
+        except TelegramAPIError as exc:
+            log.warning("setWebhook failed (%s); trying again in %.0f s", exc, delay)
+        else:
+            log.info("webhook registered at %s", settings.telegram_webhook_url)
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, WEBHOOK_RETRY_MAX)
+    return False
+
+
+async def run_webhook(
+    app: App, *, stop: asyncio.Event | None = None, handle_signals: bool = True
+) -> None:
+    """Webhook mode until SIGINT/SIGTERM or until `stop` is set.
+
+    Serves /telegram/webhook, /healthz and /metrics (bot/web.py), registers the webhook, and
+    runs the outbox worker and the digest schedule. Several replicas may run this against one
+    PostgreSQL behind one address. Stopping: intake stops first (new requests get 503 and go to
+    another replica or come back later), updates in flight finish, then the outbox worker
+    finishes the row it is sending and releases the rest of its claims.
+    """
+    app.settings.require_for_webhook()
+    stop = stop or asyncio.Event()
+    restore_signals = stop_on_signals(stop) if handle_signals else None
+    server = await start_web_server(app, telegram=True)
+    worker_stop = asyncio.Event()
+    worker_task = asyncio.create_task(app.worker.run(worker_stop), name="outbox-worker")
+    digest_task = start_weekly_digest(app, stop)
+    try:
+        if await register_webhook(app, stop):
+            await set_commands_softly(app)
+        await stop.wait()
+    finally:
+        stop.set()
+        log.info("stopping: intake closed, finishing updates in flight")
+        await server.stop()
+        worker_stop.set()
+        await _finish(worker_task, WORKER_GRACE)
+        await _finish(digest_task, WORKER_GRACE)
+        if restore_signals is not None:
+            restore_signals()
+        log.info("stopped")
+
+
+def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGTERM and SIGINT set `stop`; returns the function that puts the old handling back."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("%s received: shutting down", sig.name)
+        stop.set()
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+
+    def restore() -> None:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    return restore
+
+
+async def _finish(task: asyncio.Task[Any], grace: float) -> None:
+    """Let a background task end on its own for `grace` seconds, then cancel it."""
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if not done:
+        log.warning("%s did not stop within %.0f s; cancelled", task.get_name(), grace)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()

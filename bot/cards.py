@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import ServiceContext
@@ -71,6 +72,7 @@ class CardService:
             duplicate_of=duplicate_of,
             hints=hints,
             events=tuple(CardEvent(e.action, e.actor_name, e.at) for e in events),
+            flags=tuple(flag for flag in (report.intake_flags or "").split(",") if flag),
         )
 
     async def card_message(self, report: Report, body: str) -> tuple[dict[str, Any], str]:
@@ -99,6 +101,22 @@ class CardService:
             priority=OutboxPriority.URGENT if report.urgent else OutboxPriority.NORMAL,
         )
 
+    def _erased_body(self) -> str:
+        """What a card shows once retention erased the answers the bot kept for it."""
+        t = self.context.moderators_t
+        days = self.context.policy.retention.days
+        return html.italic(
+            html.quote(
+                t.plural(
+                    "The answers were removed from the bot after {n} day without changes; "
+                    "they remain in the sealed archive.",
+                    "The answers were removed from the bot after {n} days without changes; "
+                    "they remain in the sealed archive.",
+                    days,
+                )
+            )
+        )
+
     async def refresh(self, report: Report) -> None:
         """Bring the moderators' card up to date with the report's state."""
         card = await self.cards.get(report.id)
@@ -106,7 +124,8 @@ class CardService:
         if card is None or alert is None:
             return
         card.version += 1
-        message, summary = await self.card_message(report, self.cards.body(card))
+        body = self.cards.body(card) if card.body_enc is not None else self._erased_body()
+        message, summary = await self.card_message(report, body)
         now = self.context.now()
         in_flight = alert.claimed_until is not None and alert.claimed_until > now
         if alert.state == OutboxState.PENDING.value and alert.progress == 0 and not in_flight:

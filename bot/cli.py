@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.figures_cli import add_figure_commands
+from bot.logging import configure_logging, register_secrets
 from bot.settings import ConfigError, Settings, load_settings
 from storage.sealing import Keyring, generate_keys, load_keyring
 
@@ -67,14 +68,31 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     settings.require_for_run()
     if args.webhook:
-        raise ConfigError("--webhook is not available yet in this version; run without it.")
-    from bot.app import create_app, run_polling  # noqa: PLC0415
-    from storage.db import migrate  # noqa: PLC0415
+        settings.require_for_webhook()
+    from bot.app import create_app, run_polling, run_webhook, stop_on_signals  # noqa: PLC0415
+    from storage.db import migrate, wait_for_database  # noqa: PLC0415
 
     keyring = _ensure_keys(settings)
 
     async def _main() -> None:
-        await migrate(settings.effective_database_url)
+        url = settings.effective_database_url
+        if args.webhook:
+            stop = asyncio.Event()
+            stop_on_signals(stop)
+            # Waiting, not exiting, while the database is down: a supervisor would only
+            # restart us in a loop. A stop meanwhile ends it quietly.
+            if not await wait_for_database(url, stop):
+                return
+            await migrate(url)
+            app = create_app(settings, keyring)
+            try:
+                log.info("starting in webhook mode for %s", settings.telegram_webhook_url)
+                await run_webhook(app, stop=stop, handle_signals=False)
+            finally:
+                await app.close()
+            return
+        await wait_for_database(url)
+        await migrate(url)
         app = create_app(settings, keyring)
         try:
             log.info("starting long polling against %s", settings.telegram_api_url)
@@ -139,11 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Structured lines through the redacting filter (bot/logging.py), from the very first one.
+    configure_logging()
     try:
         settings = load_settings()
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        register_secrets(
+            secret.get_secret_value() if secret is not None else None
+            for secret in (
+                settings.bot_token,
+                settings.webhook_secret,
+                settings.server_key,
+                settings.subject_key,
+                settings.facebook_page_token,
+                settings.facebook_app_secret,
+                settings.facebook_verify_token,
+            )
+        )
         return int(args.func(settings, args))
     except ConfigError as exc:
         _print(f"reportbot: {exc}", err=True)

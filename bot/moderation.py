@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.access import CAN_MANAGE_STAFF, CAN_TRIAGE, role_for
 from bot.cards import CardService
 from bot.context import Actor, Outcome, ServiceContext
+from bot.messenger import CHANNEL as MESSENGER
+from bot.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
 from handlers.cards import ACTION_LABELS, STATUS_LABELS, ModCB
 from handlers.engine.text import N_, Msg
 from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
@@ -166,7 +168,35 @@ class Moderation:
         if action == "reopen":
             report.duplicate_of_id = None
         await self._record(actor, report, "duplicate" if action == "dupof" else action)
+        await self._tell_reporter_status(report)
         return Outcome(True, Msg(_DONE[action]))
+
+    async def _tell_reporter_status(self, report: Report) -> None:
+        """A short status message to the reporter, when they allowed contact in this chat.
+
+        Only verified, needs information and closed are told. A duplicate or a rejection is not:
+        "duplicate" would tell the reporter that someone else reported the same person.
+        """
+        notice = STATUS_NOTICES.get(report.status)
+        if notice is None or report.contact != "chat" or report.reporter_id is None:
+            return
+        reporter = await self.reporters.get(report.reporter_id)
+        if reporter is None or reporter.external_enc is None:
+            return
+        t = self.context.translator(reporter.language or report.language)
+        version = len(await self.events.of_report(report.id))
+        await self.outbox.enqueue(
+            kind="status",
+            target="reporter",
+            payload={
+                "messages": [
+                    {"type": "text", "html": html.quote(t(notice, code=report.public_code))}
+                ]
+            },
+            idempotency_key=f"status:{report.id}:{report.status}:{version}",
+            report_id=report.id,
+            reporter_id=reporter.id,
+        )
 
     async def _set_urgent(self, actor: Actor, report: Report, *, urgent: bool) -> Outcome:
         if report.status not in NOT_CLOSED:
@@ -280,6 +310,21 @@ class Moderation:
         if reporter is None or reporter.external_enc is None or report.status == S.CLOSED:
             await self.refuse(actor, report.id, "reporter_unreachable")
             return _refusal(N_("The reporter can no longer be reached."))
+        messenger_tag: str | None = None
+        if reporter.channel == MESSENGER:
+            window = messaging_window(
+                reporter.last_seen,
+                self.context.now(),
+                human_agent=self.context.messenger_human_agent,
+            )
+            if window == Window.CLOSED:
+                await self.refuse(actor, report.id, "messenger_window_closed")
+                return _refusal(
+                    _WINDOW_CLOSED[self.context.messenger_human_agent],
+                    code=report.public_code,
+                    when=self.context.moderators_t.datetime(reporter.last_seen),
+                )
+            messenger_tag = HUMAN_AGENT_TAG if window == Window.HUMAN_AGENT else None
         t = self.context.translator(reporter.language or report.language)
         header = t(
             N_("A message from the human-rights team about your report {code}:"),
@@ -300,7 +345,10 @@ class Moderation:
         await self.outbox.enqueue(
             kind="question",
             target="reporter",
-            payload={"messages": [{"type": "text", "html": body}]},
+            payload={
+                "messages": [{"type": "text", "html": body}],
+                **({"messenger_tag": messenger_tag} if messenger_tag else {}),
+            },
             idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
             report_id=report.id,
             reporter_id=reporter.id,
@@ -502,6 +550,18 @@ def _is_card_of(alert: Outbox, report: Report, message_id: int, message_text: st
     return any(line.startswith(report.public_code) for line in header)
 
 
+# What the reporter is told when their report reaches these statuses (with its code).
+STATUS_NOTICES: dict[str, str] = {
+    S.VERIFIED: N_(
+        "Your report {code} has been checked and verified by the human-rights team. Thank you."
+    ),
+    S.NEEDS_INFO: N_(
+        "The team needs more information about your report {code}. If they write to you here, "
+        "please reply to their message."
+    ),
+    S.CLOSED: N_("Your report {code} has been closed. Thank you for reporting."),
+}
+
 _DONE: dict[str, str] = {
     "take": N_("Taken: you are the assignee."),
     "verify": N_("Verified."),
@@ -512,6 +572,21 @@ _DONE: dict[str, str] = {
     "reject_scope": N_("Rejected as out of scope."),
     "close": N_("Closed."),
     "reopen": N_("Reopened."),
+}
+
+# Messenger lets a Page write to a person only within 24 hours of their last message (7 days
+# with the HUMAN_AGENT tag): keyed by whether the tag may be used.
+_WINDOW_CLOSED = {
+    False: N_(
+        "Not sent: the reporter of {code} wrote through Facebook Messenger, last on {when}. "
+        "Messenger lets the team write only within 24 hours of a person's last message. It "
+        "becomes possible again when the reporter writes to the Page."
+    ),
+    True: N_(
+        "Not sent: the reporter of {code} wrote through Facebook Messenger, last on {when}. "
+        "Messenger lets the team answer only within 7 days of a person's last message. It "
+        "becomes possible again when the reporter writes to the Page."
+    ),
 }
 
 _STAFF_USAGE = N_(

@@ -9,10 +9,19 @@ Any message may carry "reply_to_message_id" or "force_reply". The first message 
 main message (an alert card); the others reply to it. Alert payloads also carry "summary", the
 card's one line for burst digests.
 Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
+A reporter on Messenger is sent to through bot/messenger/delivery.py (text, photos, documents;
+"messenger_tag" in the payload names a message tag such as HUMAN_AGENT); a "photo" or "document"
+whose file_id is a Messenger attachment link is downloaded and uploaded to Telegram.
 
 Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
 so a slow Telegram never holds a database lock. A card with attachments is sent message by message
 and its progress recorded after each, so a retry resumes instead of repeating the card.
+
+A claim is a lease (`claimed_until`): several replicas share the table, and a replica that dies
+mid-send leaves rows that another takes over once the lease runs out. Before each Bot API call
+the worker makes sure its lease outlasts the call (renewing it, or skipping the row if another
+replica has taken it over), so a slow Telegram cannot make two replicas send one row. On
+shutdown the rows claimed but not yet tried are released at once.
 """
 
 from __future__ import annotations
@@ -46,9 +55,14 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
+from bot.messenger.graph import ErrorKind, GraphError
+from bot.metrics import Metrics
+from bot.outage import is_database_outage
 from bot.pacing import SlidingWindow
 from storage.models import OutboxState
 from storage.repositories import ClaimedRow, OutboxRepository, Reporters
+from storage.safety import TrackedMessages
 from storage.sealing import Keyring
 
 log = logging.getLogger(__name__)
@@ -56,6 +70,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 BACKOFF_CAP = 300.0  # seconds
 CLAIM_LEASE = dt.timedelta(minutes=2)
+UNAUTHORIZED_WAIT = 60.0  # seconds between tries while the bot token is refused
 BATCH = 20
 # Bursts (see _announce_backlog). Full cards use the group's window only while more than
 # CARD_RESERVE of its 20 slots are free: the rest is kept for digests and card edits.
@@ -76,6 +91,10 @@ PRIVATE_RATE = (1, 1.05)
 
 class PermanentFailure(Exception):
     """Sending can never succeed (the chat is gone, the reporter was erased)."""
+
+
+class LostClaim(Exception):
+    """Our lease on the row ran out and another replica claimed it: leave the row to them."""
 
 
 class NoSlot(Exception):
@@ -109,8 +128,13 @@ class OutboxWorker:
         poll_interval: float = 1.0,
         rng: random.Random | None = None,
         digests: bool = True,
+        metrics: Metrics | None = None,
+        lease: dt.timedelta = CLAIM_LEASE,
+        renew_before: dt.timedelta = dt.timedelta(seconds=45),
+        messenger: MessengerDelivery | None = None,
     ) -> None:
         self.bot = bot
+        self.messenger = messenger
         self.sessionmaker = sessionmaker
         self.keyring = keyring
         self.moderator_chat_id = moderator_chat_id
@@ -121,6 +145,11 @@ class OutboxWorker:
         self.digests = digests
         self.poll_interval = poll_interval
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self.metrics = metrics or Metrics()
+        self.lease = lease
+        # A Bot API call may take this long (timeout plus flood-control waits); the lease must
+        # still hold when it ends, or another replica could send the same row meanwhile.
+        self.renew_before = renew_before
         self._wake = asyncio.Event()
         self._global = SlidingWindow(*GLOBAL_RATE)
         self._chats: dict[int | str, SlidingWindow] = {}
@@ -134,10 +163,13 @@ class OutboxWorker:
         log.info("outbox worker started")
         while not stop.is_set():
             try:
-                progressed = await self.deliver_due()
-            except Exception:
+                progressed = await self.deliver_due(stop)
+            except Exception as exc:
                 # A database outage must not kill the worker; it retries on the next tick.
-                log.exception("outbox pass failed")
+                if is_database_outage(exc):
+                    log.warning("outbox pass failed: database unreachable (%s)", type(exc).__name__)
+                else:
+                    log.exception("outbox pass failed")
                 progressed = 0
             if progressed:
                 continue
@@ -150,10 +182,11 @@ class OutboxWorker:
                 task.cancel()
         log.info("outbox worker stopped")
 
-    async def deliver_due(self) -> int:
+    async def deliver_due(self, stop: asyncio.Event | None = None) -> int:
         """One pass: announce a backlog, then claim due rows and try each once.
 
-        Returns how many rows made progress (0 means there is nothing to do right now).
+        Returns how many rows made progress (0 means there is nothing to do right now). When
+        `stop` is set meanwhile, the rows not yet tried are released for other replicas.
         """
         progressed = await self._announce_backlog()
         # Rows for a group with no free slot stay queued instead of being claimed and released.
@@ -167,11 +200,27 @@ class OutboxWorker:
         ]
         async with self.sessionmaker() as session, session.begin():
             rows = await OutboxRepository(session, self.keyring).claim_due(
-                now=self.clock(), limit=BATCH, lease=CLAIM_LEASE, skip_targets=blocked
+                now=self.clock(), limit=BATCH, lease=self.lease, skip_targets=blocked
             )
-        for row in rows:
+        for index, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                await self._release_untried(rows[index:])
+                break
             progressed += await self._deliver(row)
         return progressed
+
+    async def _release_untried(self, rows: list[ClaimedRow]) -> None:
+        """Shutting down: give back what we claimed but did not try, due now."""
+        now = self.clock()
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            for row in rows:
+                if row.claimed_until is None or not await repo.renew_claim(
+                    row.id, held_until=row.claimed_until, until=now
+                ):
+                    continue
+                await repo.release(row.id, at=now)
+        log.info("shutdown: %s claimed outbox rows released", len(rows))
 
     # --- bursts --------------------------------------------------------------------------------
     def in_burst(self) -> bool:
@@ -200,7 +249,7 @@ class OutboxWorker:
             waited = (now - oldest).total_seconds() if oldest else 0.0
             if backlog < DIGEST_FULL and waited < DIGEST_MAX_WAIT:
                 return 0  # let the digest fill up: every slot should carry many reports
-            rows = await repo.claim_unannounced(now=now, limit=DIGEST_ROWS, lease=CLAIM_LEASE)
+            rows = await repo.claim_unannounced(now=now, limit=DIGEST_ROWS, lease=self.lease)
         chunks = _digest_chunks(rows)
         announced: list[int] = []
         try:
@@ -217,6 +266,7 @@ class OutboxWorker:
                 announced.extend(ids)
                 self._burst_until = time.monotonic() + GROUP_RATE[1]
         except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
             log.warning("burst digest not sent: %s", type(exc).__name__)
         async with self.sessionmaker() as session, session.begin():
             repo = OutboxRepository(session, self.keyring)
@@ -236,7 +286,13 @@ class OutboxWorker:
                 await self._finish(row)
                 return 1
             chat_id = await self._chat_for(row)
-            await self._send_messages(row, chat_id)
+            if isinstance(chat_id, MessengerRecipient):
+                await self._send_to_messenger(row, chat_id)
+            else:
+                await self._send_messages(row, chat_id)
+        except LostClaim:
+            log.warning("outbox row %s: our claim ran out and another took it over", row.id)
+            return 0
         except NoSlot as exc:
             async with self.sessionmaker() as session, session.begin():
                 await OutboxRepository(session, self.keyring).release(
@@ -244,21 +300,34 @@ class OutboxWorker:
                 )
             return 0
         except TelegramRetryAfter as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
             await self._retry(row, exc.retry_after, "retry_after", count=False)
         except (TelegramServerError, TelegramNetworkError) as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
             await self._retry(row, None, type(exc).__name__)
+        except TelegramUnauthorizedError as exc:
+            # The token was revoked: nothing can be sent until the new one is in place and the
+            # bot restarted. That is no reason to give up any message; wait for it.
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            log.error("Telegram refused BOT_TOKEN (revoked?); outgoing messages wait for a new one")
+            await self._retry(row, UNAUTHORIZED_WAIT, "unauthorized", count=False)
         except (
             PermanentFailure,
             TelegramForbiddenError,
             TelegramNotFound,
-            TelegramUnauthorizedError,
         ) as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
             await self._dead(row, type(exc).__name__)
         except TelegramBadRequest as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
             # Telegram's description can quote the offending text; store only the kind.
             await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
+        except GraphError as exc:
+            self.metrics.send_errors.labels(f"messenger_{exc.kind.value}").inc()
+            await self._graph_failure(row, exc)
         else:
             await self._finish(row)
+            self.metrics.sent.labels(row.kind).inc()
         return 1
 
     async def _finish(self, row: ClaimedRow) -> None:
@@ -271,7 +340,7 @@ class OutboxWorker:
         async with self.sessionmaker() as session:
             return await OutboxRepository(session, self.keyring).superseded(row)
 
-    async def _chat_for(self, row: ClaimedRow) -> int | str:
+    async def _chat_for(self, row: ClaimedRow) -> int | str | MessengerRecipient:
         if row.target == "moderators":
             return self.moderator_chat_id
         if row.target == "coordinators":
@@ -281,9 +350,10 @@ class OutboxWorker:
                 reporters = Reporters(session, self.keyring)
                 reporter = await reporters.get(row.reporter_id)
                 chat_id = reporters.chat_id(reporter) if reporter is not None else None
+                on_messenger = reporter is not None and reporter.channel == "messenger"
             if chat_id is None:
                 raise PermanentFailure("reporter erased")
-            return int(chat_id)
+            return MessengerRecipient(chat_id) if on_messenger else int(chat_id)
         raise PermanentFailure(f"unknown target {row.target}")
 
     async def _card_id(self, row: ClaimedRow) -> int:
@@ -312,6 +382,7 @@ class OutboxWorker:
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
         card_id = row.sent_message_id
         pace = self._pace(chat_id)
+        held_until = row.claimed_until
         for index in range(row.progress, len(messages)):
             if messages[index].get("type") == "edit" and "message_id" not in messages[index]:
                 messages[index] = {**messages[index], "message_id": await self._card_id(row)}
@@ -322,6 +393,7 @@ class OutboxWorker:
             if wait > 0:
                 # Never block the whole worker on one chat's pace: other chats go meanwhile.
                 raise NoSlot(wait)
+            held_until = await self._keep_claim(row, held_until)
             await self._global.acquire()
             pace.take()
             sent = await self._send_one(chat_id, messages[index], reply_to=card_id)
@@ -331,6 +403,53 @@ class OutboxWorker:
                 await OutboxRepository(session, self.keyring).record_progress(
                     row.id, index + 1, card_id if index == 0 else None
                 )
+                if row.target == "reporter" and row.reporter_id is not None and sent is not None:
+                    # What /wipe may delete from the reporter's chat later (bot/privacy.py).
+                    await TrackedMessages(session).add(
+                        row.reporter_id, [sent.message_id], self.clock()
+                    )
+
+    async def _send_to_messenger(self, row: ClaimedRow, recipient: MessengerRecipient) -> None:
+        if self.messenger is None:
+            raise PermanentFailure("the reporter is on Messenger, and the channel is off")
+        messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
+        tag = row.payload.get("messenger_tag")
+        held_until = row.claimed_until
+        for index in range(row.progress, len(messages)):
+            held_until = await self._keep_claim(row, held_until)
+            await self.messenger.send(recipient, messages[index], tag=tag)
+            async with self.sessionmaker() as session, session.begin():
+                await OutboxRepository(session, self.keyring).record_progress(
+                    row.id, index + 1, None
+                )
+
+    async def _graph_failure(self, row: ClaimedRow, exc: GraphError) -> None:
+        """Messenger's answers sorted like Telegram's; the team hears of what cannot arrive."""
+        if exc.retryable:
+            # A rate limit is Meta asking for a pause, not a failed attempt.
+            counted = exc.kind != ErrorKind.RATE_LIMITED
+            await self._retry(row, exc.retry_after, exc.describe(), count=counted)
+            return
+        await self._dead(row, exc.describe())
+        if row.target == "reporter" and self.messenger is not None:
+            await self.messenger.tell_moderators(row.id, row.report_id, exc)
+            self.notify()
+
+    async def _keep_claim(
+        self, row: ClaimedRow, held_until: dt.datetime | None
+    ) -> dt.datetime | None:
+        """Make sure our lease outlasts the next Bot API call; LostClaim if it is gone."""
+        now = self.clock()
+        if held_until is None or held_until - now >= self.renew_before:
+            return held_until
+        until = now + self.lease
+        async with self.sessionmaker() as session, session.begin():
+            renewed = await OutboxRepository(session, self.keyring).renew_claim(
+                row.id, held_until=held_until, until=until
+            )
+        if not renewed:
+            raise LostClaim(str(row.id))
+        return until
 
     async def _send_one(
         self, chat_id: int | str, message: dict[str, Any], *, reply_to: int | None
@@ -361,6 +480,13 @@ class OutboxWorker:
             extra["reply_markup"] = InlineKeyboardMarkup.model_validate(markup)
         elif message.get("force_reply"):
             extra["reply_markup"] = ForceReply(force_reply=True, selective=True)
+        if (
+            kind in ("photo", "document")
+            and self.messenger is not None
+            and is_attachment_link(str(message["file_id"]))
+        ):
+            message = await self.messenger.for_telegram(message)
+            kind = message["type"]
         caption = message.get("caption_html")
         if kind == "text":
             return await self.bot.send_message(
@@ -402,6 +528,7 @@ class OutboxWorker:
 
     async def _dead(self, row: ClaimedRow, error: str) -> None:
         log.error("outbox row %s is a dead letter: %s", row.id, error)
+        self.metrics.dead_letters.inc()
         async with self.sessionmaker() as session, session.begin():
             await OutboxRepository(session, self.keyring).mark_dead(
                 row.id, now=self.clock(), error=error
@@ -428,6 +555,11 @@ def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
     if lines:
         chunks.append((ids, lines))
     return chunks
+
+
+def _error_label(exc: Exception) -> str:
+    """A small, fixed set of metric labels: the exception class, never Telegram's text."""
+    return type(exc).__name__
 
 
 def _error_kind(description: str) -> str:

@@ -5,14 +5,17 @@ Loaded once by the composition root and passed down; nothing reads the environme
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LANGUAGES = ("kk", "ru", "en")
+# Where Telegram posts updates in webhook mode, under WEBHOOK_BASE_URL (DESIGN.md section 4).
+TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
 
 # What to tell a person whose setting is missing or wrong, per variable: one line, no traceback.
 HINTS: dict[str, str] = {
@@ -28,7 +31,41 @@ HINTS: dict[str, str] = {
     "ORG_PUBLIC_KEY": "the base64 public key printed by `reportbot keygen`",
     "SERVER_KEY": "the base64 server key written by `reportbot keygen`",
     "TELEGRAM_API_URL": "a URL such as https://api.telegram.org",
+    "CHECKIN_DELAY": "seconds after the appointment, or an ISO 8601 duration such as PT3H",
+    "CHECKIN_TIMEOUT": "seconds to wait for an answer, or an ISO 8601 duration such as PT1H",
+    "LOG_FORMAT": "text (key=value lines) or json",
+    "FACEBOOK_PAGE_TOKEN": (
+        "the Page access token from the app's Messenger settings in developers.facebook.com "
+        "(README, Facebook Messenger)"
+    ),
+    "FACEBOOK_APP_SECRET": (
+        "the app secret from the app's Settings, Basic page in developers.facebook.com"
+    ),
+    "FACEBOOK_VERIFY_TOKEN": (
+        "any long random string, the same one entered as the Verify Token of the webhook"
+    ),
+    "FACEBOOK_GRAPH_URL": "a URL such as https://graph.facebook.com/v21.0",
+    "WEBHOOK_BASE_URL": (
+        "the public https:// address Telegram should post to, without the path, "
+        "e.g. https://bot.example.org (the bot serves /telegram/webhook under it)"
+    ),
+    "WEBHOOK_SECRET": (
+        "1 to 256 characters from A-Z, a-z, 0-9, _ and -; for example the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+    ),
+    "WEBHOOK_HOST": "the local address the HTTP server listens on, e.g. 127.0.0.1 or 0.0.0.0",
+    "WEBHOOK_PORT": "a TCP port between 1 and 65535",
+    "WEBHOOK_MAX_CONNECTIONS": "how many updates Telegram may post at once, 1 to 100",
+    "TELEGRAM_TIMEOUT": "seconds to wait for one Bot API answer, 1 to 300",
+    "OUTBOX_LEASE": "seconds a replica holds an outgoing message it is sending; at least "
+    "TELEGRAM_TIMEOUT + 15",
 }
+
+# Telegram's rule for setWebhook's secret_token (core.telegram.org/bots/api#setwebhook).
+_SECRET_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+# How much longer than one Bot API call a claimed outbox row must stay ours: the flood-control
+# middleware may wait twice up to 5 s and retry (bot/telegram_session.py).
+LEASE_MARGIN = 15.0
 
 
 class ConfigError(Exception):
@@ -56,12 +93,38 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # Telegram's default is 40; each connection is one update being handled at a time.
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # One Bot API call may take this long before it counts as failed (aiogram's default is 60).
+    telegram_timeout: float = Field(default=30.0, ge=1, le=300)
+    # How long a replica's claim on an outbox row lasts before another may take it over; renewed
+    # while the row is being sent, so it only bounds recovery after a crash.
+    outbox_lease: float = Field(default=60.0, ge=5, le=3600)
     facebook_page_token: SecretStr | None = None
     facebook_app_secret: SecretStr | None = None
     facebook_verify_token: SecretStr | None = None
     facebook_graph_url: str = "https://graph.facebook.com/v21.0"
+    # Let moderators answer a Messenger reporter up to 7 days after their last message, with
+    # the HUMAN_AGENT tag; only for a Page that Meta granted the Human Agent feature.
+    facebook_human_agent: bool = False
+    # Answer comments on the Page's posts with a private invitation to report in Messenger.
+    facebook_private_replies: bool = False
     timezone: str = "Asia/Almaty"
     retention_days: int = Field(default=90, ge=1)
+    # Reporter safety (README, "Reporter safety"): flood limits, intake marks, check-ins, logs.
+    flood_messages_per_minute: int = Field(default=60, ge=5)
+    flood_reports_per_hour: int = Field(default=3, ge=1)
+    # The global cap guards against a flood of fake reports, but a wave of arrests brings
+    # thousands of real ones within days (issue 3: 1,000 a minute must get through): it is high.
+    intake_reports_per_hour: int = Field(default=5000, ge=1)
+    new_reporter_minutes: int = Field(default=30, ge=0)
+    wave_reports: int = Field(default=20, ge=2)
+    wave_minutes: int = Field(default=10, ge=1)
+    # After the summons appointment, and how long an answer may take (seconds, or e.g. PT3H).
+    checkin_delay: dt.timedelta = dt.timedelta(hours=3)
+    checkin_timeout: dt.timedelta = dt.timedelta(hours=1)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # The language of alert cards and other text in the moderator chat.
     moderator_language: str = "ru"
 
@@ -99,6 +162,13 @@ class Settings(BaseSettings):
             raise ValueError("use the sqlite+aiosqlite:// or postgresql+asyncpg:// driver")
         return value
 
+    @field_validator("checkin_delay", "checkin_timeout")
+    @classmethod
+    def _positive_duration(cls, value: dt.timedelta) -> dt.timedelta:
+        if value <= dt.timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
     @field_validator("moderator_language")
     @classmethod
     def _supported_language(cls, value: str) -> str:
@@ -126,6 +196,60 @@ class Settings(BaseSettings):
             raise ConfigError(_missing("BOT_TOKEN"))
         if self.moderator_chat_id is None:
             raise ConfigError(_missing("MODERATOR_CHAT_ID"))
+        self.require_messenger_complete()
+        if self.outbox_lease < self.telegram_timeout + LEASE_MARGIN:
+            raise ConfigError(
+                f"OUTBOX_LEASE is too short: {self.outbox_lease:g} s with TELEGRAM_TIMEOUT "
+                f"{self.telegram_timeout:g} s ({HINTS['OUTBOX_LEASE']})."
+            )
+
+    def require_for_webhook(self) -> None:
+        """Check what `reportbot run --webhook` needs besides what `run` needs."""
+        if not self.webhook_base_url:
+            raise ConfigError(_missing("WEBHOOK_BASE_URL"))
+        if not self.webhook_base_url.startswith(("https://", "http://")):
+            raise ConfigError(f"WEBHOOK_BASE_URL is malformed ({HINTS['WEBHOOK_BASE_URL']}).")
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if not secret:
+            raise ConfigError(_missing("WEBHOOK_SECRET"))
+        if len(secret) > 256 or not set(secret) <= _SECRET_ALPHABET:
+            raise ConfigError(f"WEBHOOK_SECRET is malformed ({HINTS['WEBHOOK_SECRET']}).")
+
+    @property
+    def telegram_webhook_url(self) -> str:
+        assert self.webhook_base_url is not None
+        return self.webhook_base_url.rstrip("/") + TELEGRAM_WEBHOOK_PATH
+
+    def _facebook_secrets(self) -> dict[str, SecretStr | None]:
+        return {
+            "FACEBOOK_PAGE_TOKEN": self.facebook_page_token,
+            "FACEBOOK_APP_SECRET": self.facebook_app_secret,
+            "FACEBOOK_VERIFY_TOKEN": self.facebook_verify_token,
+        }
+
+    @property
+    def messenger_enabled(self) -> bool:
+        """The Messenger channel is on when its three secrets are set (and off when none is)."""
+        return all(
+            value is not None and value.get_secret_value().strip()
+            for value in self._facebook_secrets().values()
+        )
+
+    def require_messenger_complete(self) -> None:
+        """A half-configured Messenger channel stops start-up rather than silently staying off."""
+        values = self._facebook_secrets()
+        unset = [
+            name
+            for name, value in values.items()
+            if value is None or not value.get_secret_value().strip()
+        ]
+        if unset and len(unset) < len(values):
+            present = [name for name in values if name not in unset]
+            verb = "is" if len(present) == 1 else "are"
+            raise ConfigError(
+                f"{unset[0]} is not set, but {' and '.join(present)} {verb}: the Messenger "
+                f"channel needs all three ({unset[0]}: {HINTS[unset[0]]}), or none to stay off."
+            )
 
 
 def _missing(variable: str) -> str:

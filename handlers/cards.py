@@ -54,6 +54,22 @@ ACTION_LABELS = {
     "ask": N_("asked the reporter"),
     "answer": N_("the reporter answered"),
     "refused": N_("refused a press"),
+    "erased": N_("the link to the reporter was erased"),
+    "checkin_safe": N_("check-in: safe"),
+    "checkin_help": N_("check-in: asked for help"),
+    "checkin_missed": N_("check-in: no answer"),
+}
+
+# How a report arrived, when moderators should weigh it (bot/flood.py sets them).
+FLAG_LINES = {
+    "new_reporter": N_("🆕 Sent by someone who first wrote to the bot minutes before."),
+    "wave": N_("🌊 Sent during a sudden wave of reports."),
+}
+
+
+CHANNEL_LABELS = {
+    "telegram": N_("Telegram"),
+    "messenger": N_("Facebook Messenger"),
 }
 
 
@@ -95,6 +111,7 @@ class CardView:
     duplicate_of: str | None = None
     hints: Sequence[DuplicateHint] = ()
     events: tuple[CardEvent, ...] = ()
+    flags: tuple[str, ...] = ()
 
 
 def _label(key: str | None, vocabulary: Any, t: Translator) -> str:
@@ -115,6 +132,9 @@ def render_card_header(view: CardView, t: Translator, *, now: dt.datetime) -> st
         lines.append("🚨 " + html.bold(html.quote(t(N_("URGENT")))))
     kind = _label(view.incident_type, INCIDENT_TYPES, t)
     lines.append(f"{html.bold(html.quote(view.code))} · {html.quote(kind)}")
+    if view.channel == "messenger":
+        # Moderators answer these reporters under Messenger's 24-hour rule: make it visible.
+        lines.append("💬 " + html.bold(html.quote(t(N_("Via Facebook Messenger")))))
     date = t.date(view.incident_date) if view.incident_date else "—"
     lines.append(html.quote(t(N_("Region: {region}"), region=_label(view.region, REGIONS, t))))
     lines.append(html.quote(t(N_("Date: {date}"), date=date)))
@@ -123,7 +143,9 @@ def render_card_header(view: CardView, t: Translator, *, now: dt.datetime) -> st
             t(
                 N_("Received {when} via {channel}, language {language}"),
                 when=t.datetime(view.received_at),
-                channel=view.channel,
+                channel=t(CHANNEL_LABELS[view.channel])
+                if view.channel in CHANNEL_LABELS
+                else view.channel,
                 language=view.language,
             )
         )
@@ -134,6 +156,7 @@ def render_card_header(view: CardView, t: Translator, *, now: dt.datetime) -> st
     lines.append(html.bold(html.quote(t(N_("Status: {status}"), status=status))))
     if view.assignee:
         lines.append(html.quote(t(N_("Assigned to: {name}"), name=view.assignee)))
+    lines.extend(html.quote(t(FLAG_LINES[flag])) for flag in view.flags if flag in FLAG_LINES)
     lines.extend(_hint_line(hint, t, now) for hint in view.hints[:3])
     lines.extend(html.italic(html.quote(event_line(event, t))) for event in view.events[-3:])
     return "\n".join(lines)

@@ -88,6 +88,7 @@ class Conversation:
         return reply
 
     async def _submitted(self, reply: engine.Submitted, pressed_message_id: int | None) -> None:
+        # Raises SubmissionRefused (flood limits) before anything is stored; the caller answers.
         report = await self.intake.submit(
             self.reporter,
             reply,

@@ -141,3 +141,106 @@ def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
         ),
     )
     return builder.as_markup()
+
+
+# --- reporter safety ---------------------------------------------------------------------------
+class ConsentCB(CallbackData, prefix="c1"):
+    """Version 1 of the consent buttons: "yes" or "no"."""
+
+    answer: str
+
+
+class WipeCB(CallbackData, prefix="w1"):
+    """Version 1 of the chat-clearing buttons: "keep" (the codes), "all", or "no"."""
+
+    action: str
+
+
+class ForgetCB(CallbackData, prefix="g1"):
+    """Version 1 of the /forget confirmation: "yes" or "no"."""
+
+    answer: str
+
+
+class CheckinCB(CallbackData, prefix="k1"):
+    """Version 1 of the check-in buttons: which check-in, "safe" or "help"."""
+
+    checkin: int
+    answer: str
+
+
+def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text="✅ " + t(N_("I agree")), callback_data=ConsentCB(answer="yes").pack()
+            )
+        ],
+        [InlineKeyboardButton(text=t(N_("Not now")), callback_data=ConsentCB(answer="no").pack())],
+        [
+            InlineKeyboardButton(
+                text=LANGUAGE_NAMES[lang], callback_data=LanguageCB(lang=lang).pack()
+            )
+            for lang in LANGUAGES
+        ],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboardMarkup:
+    """Clearing the chat: keep the report codes (when there are any) or not."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if codes:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="🧹 " + t(N_("Clear the chat, keep the code")),
+                    callback_data=WipeCB(action="keep").pack(),
+                )
+            ]
+        )
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text="🧹 " + t(N_("Clear the chat completely")),
+                callback_data=WipeCB(action="all").pack(),
+            )
+        ]
+    )
+    if cancel:
+        rows.append(
+            [InlineKeyboardButton(text=t(N_("Cancel")), callback_data=WipeCB(action="no").pack())]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t(N_("Erase the link")), callback_data=ForgetCB(answer="yes").pack()
+                ),
+                InlineKeyboardButton(
+                    text=t(N_("Cancel")), callback_data=ForgetCB(answer="no").pack()
+                ),
+            ]
+        ]
+    )
+
+
+def checkin_keyboard(checkin_id: int, t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="✅ " + t(N_("I am safe")),
+                    callback_data=CheckinCB(checkin=checkin_id, answer="safe").pack(),
+                ),
+                InlineKeyboardButton(
+                    text="🆘 " + t(N_("I need help")),
+                    callback_data=CheckinCB(checkin=checkin_id, answer="help").pack(),
+                ),
+            ]
+        ]
+    )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +20,10 @@ from sqlalchemy.ext.asyncio import (
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
+# pg_advisory_lock key held while migrating: replicas started together migrate one at a time.
+MIGRATION_LOCK_KEY = 0x7265706F72740001
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -80,12 +85,68 @@ def _downgrade(url: str, revision: str) -> None:
 
 
 async def migrate(url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (Alembic runs its own event loop in a thread)."""
+    """Apply migrations up to `revision` (Alembic runs its own event loop in a thread).
+
+    On PostgreSQL an advisory lock is held meanwhile: two replicas starting at once would
+    otherwise both run the same DDL, and the second would fail half-way.
+    """
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(_upgrade, url, revision)
+        await asyncio.to_thread(_upgrade, url, revision)
+        return
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as lock:
+            await lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            await lock.commit()  # the lock belongs to the session, not to a transaction
+            try:
+                await asyncio.to_thread(_upgrade, url, revision)
+            finally:
+                await lock.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                await lock.commit()
+    finally:
+        await engine.dispose()
+
+
+async def wait_for_database(
+    url: str,
+    stop: asyncio.Event | None = None,
+    *,
+    first_delay: float = 1.0,
+    max_delay: float = 30.0,
+) -> bool:
+    """Wait until the database answers, retrying with growing pauses; False if stopped first.
+
+    A bot started while its database is down waits instead of exiting: under systemd or Docker
+    an exit would only restart it, again and again, until the database came back.
+    """
+    engine = create_engine(url)
+    delay = first_delay
+    try:
+        while True:
+            try:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                return True
+            except Exception as exc:  # any failure to connect is retried: that is the point
+                log.warning(
+                    "database unreachable (%s); trying again in %.0f s", type(exc).__name__, delay
+                )
+            if stop is None:
+                await asyncio.sleep(delay)
+            else:
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                    return False
+                except TimeoutError:
+                    pass
+            delay = min(delay * 2, max_delay)
+    finally:
+        await engine.dispose()
 
 
 async def downgrade(url: str, revision: str) -> None:

@@ -96,6 +96,12 @@ class Reporter(Base):
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the reporter accepted the consent notice (no content: a facet of the reporter).
+    consented_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Flood control: a fixed one-minute window of updates from this reporter. The row is locked
+    # while an update is handled, so replicas count together.
+    rate_window_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rate_window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # A team question is open: the reporter's next message outside a draft answers it.
     answering_report_id: Mapped[int | None] = mapped_column(
         ForeignKey("reports.id", use_alter=True, name="fk_reporters_answering_report_id_reports")
@@ -129,6 +135,9 @@ class Report(Base):
         ForeignKey("reporters.id", ondelete="SET NULL"), index=True
     )
     subject_index: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Marks for moderators, comma-separated ("new_reporter", "wave"): how the report arrived,
+    # never what it says.
+    intake_flags: Mapped[str | None] = mapped_column(String(64))
     sealed_payload: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -293,3 +302,68 @@ class ScheduledRun(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Reporter safety (migration 0004) ------------------------------------------------------------
+
+
+class TrackedMessage(Base):
+    """A message in a reporter's private chat that /wipe may delete: its id, nothing else.
+
+    Telegram lets a bot delete private-chat messages for 48 hours; rows older than that are
+    useless and are swept, and a wipe or an erasure forgets them at once.
+    """
+
+    __tablename__ = "tracked_messages"
+    __table_args__ = (Index("ix_tracked_messages_reporter_id_at", "reporter_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("reporters.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Attachment(Base):
+    """A reporter's image after its metadata was stripped, waiting for the report to be sent.
+
+    Encrypted with the server key; moved into the alert's outbox payload at submission and
+    deleted, or deleted with the draft it belongs to.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(
+        ForeignKey("reporters.id", ondelete="CASCADE"), index=True
+    )
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CheckinState(enum.StrEnum):
+    SCHEDULED = "scheduled"  # waiting for the appointment plus CHECKIN_DELAY
+    ASKED = "asked"  # "are you back and safe?" queued; waiting for an answer
+    SAFE = "safe"
+    HELP = "help"  # the reporter pressed "I need help"
+    MISSED = "missed"  # no answer within CHECKIN_TIMEOUT: moderators were alerted
+    CANCELLED = "cancelled"  # the reporter's link was erased
+
+
+class Checkin(Base):
+    """A safety check-in after a summons appointment (DESIGN.md section 5)."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_state_due_at", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reporters.id", ondelete="SET NULL"), index=True
+    )
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default=CheckinState.SCHEDULED.value)
+    asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

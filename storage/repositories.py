@@ -70,10 +70,16 @@ class Reporters:
         return result.scalar_one_or_none()
 
     async def get_or_create(
-        self, channel: str, external_id: str | int, chat_id: str | int
+        self,
+        channel: str,
+        external_id: str | int,
+        chat_id: str | int,
+        *,
+        now: dt.datetime | None = None,
     ) -> tuple[Reporter, bool]:
+        """`now`: the services' clock; retention counts from last_seen."""
         reporter = await self.find(channel, external_id)
-        now = utcnow()
+        now = now or utcnow()
         if reporter is not None:
             reporter.last_seen = now
             if reporter.external_enc is None:  # erased before; they came back
@@ -155,7 +161,7 @@ class Reports:
         self.session = session
         self.keyring = keyring
 
-    async def _unused_code(self, prefix: str) -> str:
+    async def unused_code(self, prefix: str) -> str:
         for _ in range(20):
             code = prefix + "-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
             taken = await self.session.scalar(
@@ -181,9 +187,16 @@ class Reports:
         reporter_id: int | None,
         payload: dict[str, Any],
         subject_index: str | None = None,
+        public_code: str | None = None,
+        intake_flags: str | None = None,
+        created_at: dt.datetime | None = None,
     ) -> Report:
+        created_at = created_at or utcnow()
         report = Report(
-            public_code=await self._unused_code(code_prefix),
+            created_at=created_at,
+            updated_at=created_at,
+            public_code=public_code or await self.unused_code(code_prefix),
+            intake_flags=intake_flags,
             channel=channel,
             source=source,
             incident_type=incident_type,
@@ -248,6 +261,24 @@ class ClaimedRow:
     sent_message_id: int | None
     report_id: int | None = None
     priority: int = 1
+    # The claim's expiry as written; it doubles as the claim's token (see renew_claim).
+    claimed_until: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    pending: dict[str, int]  # by target
+    oldest_pending_at: dt.datetime | None
+    dead: int
+
+
+def _aggregate_time(value: Any) -> dt.datetime | None:
+    """A MIN()/MAX() of a UTC column: aggregates bypass the column type on SQLite."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value if isinstance(value, dt.datetime) else None
 
 
 class OutboxRepository:
@@ -330,6 +361,7 @@ class OutboxRepository:
                     sent_message_id=row.sent_message_id,
                     report_id=row.report_id,
                     priority=row.priority,
+                    claimed_until=until,
                 )
             )
         return claimed
@@ -382,6 +414,43 @@ class OutboxRepository:
                 claimed_until=None,
             )
         )
+
+    async def renew_claim(
+        self, row_id: int, *, held_until: dt.datetime, until: dt.datetime
+    ) -> bool:
+        """Extend our claim; False when it is no longer ours (it ran out and another took it).
+
+        The expiry we wrote is the token: another replica's claim would have written its own.
+        """
+        result = await self.session.execute(
+            update(Outbox)
+            .where(
+                Outbox.id == row_id,
+                Outbox.claimed_until == held_until,
+                Outbox.state == OutboxState.PENDING.value,
+            )
+            .values(claimed_until=until)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def backlog(self) -> OutboxBacklog:
+        """What waits in the outbox, for /healthz and /metrics."""
+        pending: dict[str, int] = {}
+        oldest: dt.datetime | None = None
+        rows = await self.session.execute(
+            select(Outbox.target, func.count(), func.min(Outbox.created_at))
+            .where(Outbox.state == OutboxState.PENDING.value)
+            .group_by(Outbox.target)
+        )
+        for target, count, first in rows:
+            pending[str(target)] = int(count)
+            first_at = _aggregate_time(first)
+            if first_at is not None and (oldest is None or first_at < oldest):
+                oldest = first_at
+        dead = await self.session.scalar(
+            select(func.count()).select_from(Outbox).where(Outbox.state == OutboxState.DEAD.value)
+        )
+        return OutboxBacklog(pending, oldest, int(dead or 0))
 
     async def release(self, row_id: int, *, at: dt.datetime) -> None:
         """Give a claimed row back untried (no slot to send it now)."""

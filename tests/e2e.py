@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from aiogram.utils.i18n import I18n
 from bot.app import App, create_app, run_polling
 from bot.settings import load_settings
 from handlers.engine.forms import FORMS, Step
-from handlers.keyboards import FlowAction, FlowCB
+from handlers.keyboards import ConsentCB, FlowAction, FlowCB
+from storage.models import utcnow
 from storage.sealing import Keyring
 from tests.emulator.handles import GroupHandle, UserHandle
 from tests.emulator.models import EmuMessage
@@ -41,7 +43,13 @@ def moderator_group(emu: TelegramEmulator) -> GroupHandle:
 
 
 async def start_bot(
-    emu: TelegramEmulator, database_url: str, keyring: Keyring, data_dir: Path, **overrides: Any
+    emu: TelegramEmulator,
+    database_url: str,
+    keyring: Keyring,
+    data_dir: Path,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
+    **overrides: Any,
 ) -> RunningBot:
     settings = load_settings(
         bot_token=TOKEN,
@@ -51,7 +59,7 @@ async def start_bot(
         data_dir=data_dir,
         **overrides,
     )
-    app = create_app(settings, keyring)
+    app = create_app(settings, keyring, clock=clock)
     app.worker.poll_interval = 0.2
     stop = asyncio.Event()
     task = asyncio.create_task(run_polling(app, stop=stop, handle_signals=False))
@@ -75,6 +83,20 @@ def button_data(message: EmuMessage) -> list[str]:
 
 def flow_buttons(message: EmuMessage) -> list[FlowCB]:
     return [FlowCB.unpack(data) for data in button_data(message) if data.startswith("f1:")]
+
+
+def is_consent(message: EmuMessage) -> bool:
+    return any(data.startswith(ConsentCB.__prefix__ + ":") for data in button_data(message))
+
+
+async def open_menu(emu: TelegramEmulator, user: UserHandle) -> EmuMessage:
+    """/new, agreeing to the consent notice when it is shown; returns the types menu."""
+    await user.send_command("/new")
+    first = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
+    if not is_consent(first):
+        return first
+    await user.press(first, ConsentCB(answer="yes").pack())
+    return await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
 
 
 def is_review(message: EmuMessage) -> bool:
@@ -113,6 +135,10 @@ async def answer_step(
         await user.send_photo(answer[1])
         after = await emu.wait_for_bot_message(user)
         await user.press(after, FlowCB(action=FlowAction.DONE, step=step.key).pack())
+    elif isinstance(answer, tuple) and answer[0] == "document":  # ("document", bytes, name)
+        await user.send_document(answer[1], answer[2])
+        after = await emu.wait_for_bot_message(user)
+        await user.press(after, FlowCB(action=FlowAction.DONE, step=step.key).pack())
     else:
         await user.send_text(str(answer))
 
@@ -129,8 +155,7 @@ async def fill_report(
 ) -> EmuMessage:
     """Report through the buttons and text like a person; returns the review message."""
     if start:
-        await user.send_command("/new")
-        menu = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
+        menu = await open_menu(emu, user)
         await user.press(menu, FlowCB(action=FlowAction.TYPE, value=form_key).pack())
     for _ in range(40):
         prompt = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))

@@ -119,6 +119,23 @@ class PostgresServer:
     fallback_reason: str | None = None  # why the system binaries were not used, if they weren't
     startup_seconds: float = 0.0
     _stopper: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    _pauser: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    _resumer: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def interrupt(self) -> None:
+        """Shut the server down (fast: sessions are ended), keeping its data for `resume()`.
+
+        For outage tests; only a cluster this suite started can be interrupted.
+        """
+        if self._pauser is None:
+            raise RuntimeError("this server was not started by the suite; it cannot be stopped")
+        self._pauser()
+
+    def resume(self) -> None:
+        """Start an interrupted server again on the same port and wait until it is ready."""
+        if self._resumer is None:
+            raise RuntimeError("this server was not started by the suite; it cannot be resumed")
+        self._resumer()
 
     def stop(self) -> None:
         """Stop the server (if this suite started it). Safe to call more than once."""
@@ -554,12 +571,42 @@ def _start_cluster(bin_dir: Path | None, base_dir: Path, label: str) -> Postgres
         stop()
         raise
 
+    def interrupt() -> None:
+        with lock:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)  # = pg_ctl stop -m fast
+                    proc.wait(timeout=60)
+
+    def resume() -> None:
+        with lock:
+            if any(proc.poll() is None for proc in procs):
+                return
+            procs.clear()
+            with log.open("ab") as log_file:
+                proc = subprocess.Popen(
+                    [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=run_dir,
+                    start_new_session=True,
+                    preexec_fn=_parent_death_signal(),  # noqa: PLW1509 - it only calls prctl(2)
+                    **as_user,
+                )
+            procs.append(proc)
+            if not _wait_until_ready(proc, dsn):
+                raise RuntimeError(f"postgres did not come back: {_tail(log)}")
+
     atexit.register(stop)
     return PostgresServer(
         url=f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{port}/postgres",
         dsn=dsn,
         source=f"{label} {version}",
         _stopper=stop,
+        _pauser=interrupt,
+        _resumer=resume,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from bot.demo import (
@@ -34,7 +36,7 @@ from bot.demo import (
 )
 from bot.settings import ConfigError
 from handlers.engine.forms import FORMS, Step, StepKind
-from handlers.keyboards import FlowAction, FlowCB
+from handlers.keyboards import ConsentCB, FlowAction, FlowCB
 from storage.db import create_engine, create_sessionmaker, migrate
 from storage.models import Report
 from tests.emulator.files import make_png
@@ -162,7 +164,16 @@ async def test_report_through_the_page_api_reaches_the_moderator_pane(demo: Demo
         await page.until(lambda s: s["panes"]["reporter"]["messages"] == [])
         assert page.state["language"] == "en"
         await page.act(op="text", pane="reporter", text="/start")
-        menu = await page.until(_prompt_after(set()))
+        # First the consent notice; nothing is asked before the reporter agrees.
+        consent = await page.until(_prompt_after(set()))
+        assert gettext("Do you agree?") in consent["text"]
+        await page.act(
+            op="press",
+            pane="reporter",
+            message_id=consent["id"],
+            data=ConsentCB(answer="yes").pack(),
+        )
+        menu = await page.until(_prompt_after({consent["id"]}))
         assert gettext("What do you want to report?") in menu["text"]
         await page.act(
             op="press",
@@ -221,7 +232,11 @@ async def test_report_through_the_page_api_reaches_the_moderator_pane(demo: Demo
         assert photo_message["reply_to"]["id"] == card["id"]
         async with http.get(demo.url + photo_message["photo"]["url"].lstrip("/")) as response:
             assert response.content_type == "image/png"
-            assert await response.read() == photo
+            sent = await response.read()
+        # A new file rebuilt from the pixels (bot/media.py), never the reporter's original.
+        assert sent != photo
+        with Image.open(io.BytesIO(sent)) as got, Image.open(io.BytesIO(photo)) as original:
+            assert got.convert("RGB").tobytes() == original.convert("RGB").tobytes()
         # Answered prompts lost their buttons (edits are applied); only the last one had them.
         bot_prompts = [m for m in page.messages("reporter") if m["from_bot"]]
         assert sum(1 for m in bot_prompts if m["keyboard"]) <= 1
@@ -268,7 +283,8 @@ async def test_language_switch_makes_a_fresh_reporter_in_that_language(demo: Dem
     await demo.perform({"op": "text", "pane": "reporter", "text": "/start"})
     assert demo.app is not None
     welcome = await demo.emu.wait_for_bot_message(demo.reporter, lambda m: bool(m.keyboard))
-    assert demo.app.i18n.gettext("What do you want to report?", locale="kk") in (welcome.text or "")
+    # The consent notice comes first, in the reporter's language.
+    assert demo.app.i18n.gettext("Do you agree?", locale="kk") in (welcome.text or "")
     state = demo.snapshot()
     assert state["language"] == "kk"
     assert [c["command"] for c in state["panes"]["reporter"]["commands"]][:2] == ["start", "new"]
@@ -432,6 +448,9 @@ class BrowserReporter:
         gettext = self.gettext
         await self.pane.locator(".start").click()
         handled: set[str] = set()
+        message_id, consent = await self.prompt_after(handled)
+        handled.add(message_id)
+        await self.button(consent, "✅ " + gettext("I agree"))
         message_id, menu = await self.prompt_after(handled)
         handled.add(message_id)
         await self.button(menu, gettext("Detention"))

@@ -18,6 +18,7 @@ from tests.e2e import (
     RunningBot,
     fill_report,
     moderator_group,
+    open_menu,
     running_bot,
     start_bot,
     step_of,
@@ -185,8 +186,7 @@ async def test_back_skip_edit_and_cancel(
     emu: TelegramEmulator, group: GroupHandle, bot: RunningBot, migrated_url: str
 ) -> None:
     user = emu.user(language_code="en")
-    await user.send_command("/new")
-    menu = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
+    menu = await open_menu(emu, user)
     await user.press(menu, FlowCB(action=FlowAction.TYPE, value="search").pack())
     first = await emu.wait_for_bot_message(user)
     assert step_of(bot.app.i18n, first, "search", "en").key == "relation"
@@ -234,8 +234,7 @@ async def test_restart_in_the_middle_of_a_report_loses_nothing(
 ) -> None:
     user = emu.user(language_code="ru")
     first = await start_bot(emu, migrated_url, keyring, tmp_path)
-    await user.send_command("/new")
-    menu = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
+    menu = await open_menu(emu, user)
     await user.press(menu, FlowCB(action=FlowAction.TYPE, value="detention").pack())
     prompt = await emu.wait_for_bot_message(user)
     await user.press(prompt, FlowCB(action=FlowAction.PICK, step="relation", value="self").pack())

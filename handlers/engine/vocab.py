@@ -16,6 +16,9 @@ from handlers.engine.text import N_
 class Option:
     key: str
     label: str  # msgid
+    # A shorter msgid for buttons with a length limit (Messenger's quick replies take 20
+    # characters), where the label does not fit in some language. Never a cut label.
+    short_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,9 @@ class Vocabulary:
         return None
 
 
-def _vocab(name: str, pairs: Iterable[tuple[str, str]]) -> Vocabulary:
-    return Vocabulary(name, tuple(Option(key, label) for key, label in pairs))
+def _vocab(name: str, pairs: Iterable[tuple[str, str] | tuple[str, str, str]]) -> Vocabulary:
+    """Options as (key, label) or (key, label, short label)."""
+    return Vocabulary(name, tuple(Option(*pair) for pair in pairs))
 
 
 INCIDENT_TYPES = _vocab(
@@ -42,9 +46,9 @@ INCIDENT_TYPES = _vocab(
     [
         ("detention", N_("Detention")),
         ("search", N_("Search")),
-        ("account_freeze", N_("Frozen bank account")),
-        ("summons", N_("Summons for questioning")),
-        ("other", N_("Other persecution")),
+        ("account_freeze", N_("Frozen bank account"), N_("Frozen account")),
+        ("summons", N_("Summons for questioning"), N_("Summons")),
+        ("other", N_("Other persecution"), N_("Other pressure")),
     ],
 )
 
@@ -59,18 +63,18 @@ REGIONS = _vocab(
         ("aktobe", N_("Aktobe Region")),
         ("almaty_region", N_("Almaty Region")),
         ("atyrau", N_("Atyrau Region")),
-        ("east_kazakhstan", N_("East Kazakhstan Region")),
+        ("east_kazakhstan", N_("East Kazakhstan Region"), N_("East Kazakhstan")),
         ("jambyl", N_("Jambyl Region")),
         ("jetisu", N_("Jetisu Region")),
-        ("karaganda", N_("Karaganda Region")),
+        ("karaganda", N_("Karaganda Region"), N_("Karaganda reg.")),
         ("kostanay", N_("Kostanay Region")),
-        ("kyzylorda", N_("Kyzylorda Region")),
-        ("mangystau", N_("Mangystau Region")),
-        ("north_kazakhstan", N_("North Kazakhstan Region")),
+        ("kyzylorda", N_("Kyzylorda Region"), N_("Kyzylorda reg.")),
+        ("mangystau", N_("Mangystau Region"), N_("Mangystau reg.")),
+        ("north_kazakhstan", N_("North Kazakhstan Region"), N_("North Kazakhstan")),
         ("pavlodar", N_("Pavlodar Region")),
-        ("turkistan", N_("Turkistan Region")),
+        ("turkistan", N_("Turkistan Region"), N_("Turkistan reg.")),
         ("ulytau", N_("Ulytau Region")),
-        ("west_kazakhstan", N_("West Kazakhstan Region")),
+        ("west_kazakhstan", N_("West Kazakhstan Region"), N_("West Kazakhstan")),
         ("abroad", N_("Abroad")),
         ("undisclosed", N_("Prefer not to say")),
     ],
@@ -80,12 +84,12 @@ AGENCIES = _vocab(
     "agency",
     [
         ("police", N_("Police")),
-        ("knb", N_("National Security Committee (KNB)")),
-        ("anti_extremism", N_("Police anti-extremism unit")),
+        ("knb", N_("National Security Committee (KNB)"), N_("KNB")),
+        ("anti_extremism", N_("Police anti-extremism unit"), N_("Anti-extremism unit")),
         ("special_forces", N_("Special forces")),
         ("prosecutor", N_("Prosecutor's office")),
-        ("anti_corruption", N_("Anti-Corruption Agency")),
-        ("financial_monitoring", N_("Financial Monitoring Agency")),
+        ("anti_corruption", N_("Anti-Corruption Agency"), N_("Anti-corruption")),
+        ("financial_monitoring", N_("Financial Monitoring Agency"), N_("AFM")),
         ("military", N_("Military")),
         ("unknown", N_("Unknown")),
     ],
@@ -94,14 +98,14 @@ AGENCIES = _vocab(
 ARTICLES = _vocab(
     "article",
     [
-        ("cc405", N_('Art. 405: banned "extremist" organisation')),
-        ("cc258", N_("Art. 258: financing extremism")),
-        ("cc174", N_("Art. 174: inciting discord")),
-        ("cc274", N_("Art. 274: false information")),
-        ("cc272", N_("Art. 272: mass disorder")),
-        ("cc269", N_("Art. 269: attack on buildings")),
-        ("cc255", N_("Art. 255: terrorism")),
-        ("ac488", N_("Admin. Code 488: assemblies")),
+        ("cc405", N_('Art. 405: banned "extremist" organisation'), N_("Art. 405")),
+        ("cc258", N_("Art. 258: financing extremism"), N_("Art. 258")),
+        ("cc174", N_("Art. 174: inciting discord"), N_("Art. 174")),
+        ("cc274", N_("Art. 274: false information"), N_("Art. 274")),
+        ("cc272", N_("Art. 272: mass disorder"), N_("Art. 272")),
+        ("cc269", N_("Art. 269: attack on buildings"), N_("Art. 269")),
+        ("cc255", N_("Art. 255: terrorism"), N_("Art. 255")),
+        ("ac488", N_("Admin. Code 488: assemblies"), N_("Admin. Code 488")),
         ("other", N_("Other article")),
         ("unknown", N_("Unknown")),
     ],
@@ -130,10 +134,10 @@ DETENTION_PLACES = _vocab(
     "held_where",
     [
         ("police_department", N_("Police department")),
-        ("ivs", N_("Temporary detention facility (IVS)")),
-        ("sizo", N_("Pre-trial detention (SIZO)")),
-        ("special_reception", N_("Special reception centre")),
-        ("psychiatric", N_("Psychiatric hospital")),
+        ("ivs", N_("Temporary detention facility (IVS)"), N_("IVS")),
+        ("sizo", N_("Pre-trial detention (SIZO)"), N_("SIZO")),
+        ("special_reception", N_("Special reception centre"), N_("Special reception")),
+        ("psychiatric", N_("Psychiatric hospital"), N_("Psychiatric ward")),
         ("unknown", N_("Unknown")),
     ],
 )
@@ -161,7 +165,7 @@ PRESENT_AT_SEARCH = _vocab(
     [
         ("lawyer", N_("A lawyer")),
         ("witnesses", N_("Attesting witnesses")),
-        ("both", N_("Both")),
+        ("both", N_("Both"), N_("Both of them")),
         ("neither", N_("Neither")),
         ("unknown", N_("Don't know")),
     ],
@@ -181,8 +185,8 @@ FREEZE_REASONS = _vocab(
     "freeze_reason",
     [
         ("court", N_("Court decision")),
-        ("investigator", N_("Investigator's order")),
-        ("financial_monitoring", N_("Financial monitoring")),
+        ("investigator", N_("Investigator's order"), N_("By the investigator")),
+        ("financial_monitoring", N_("Financial monitoring"), N_("Monitoring (AFM)")),
         ("none", N_("No reason given")),
         ("unknown", N_("Unknown")),
     ],
@@ -192,7 +196,7 @@ CASE_STATUS = _vocab(
     "case_status",
     [
         ("witness", N_("Witness")),
-        ("witness_defence", N_("Witness with the right to defence")),
+        ("witness_defence", N_("Witness with the right to defence"), N_("Witness w/ defence")),
         ("suspect", N_("Suspect")),
         ("unknown", N_("Unknown")),
     ],
@@ -202,11 +206,11 @@ OTHER_KINDS = _vocab(
     "other_kind",
     [
         ("threats", N_("Threats")),
-        ("admin_arrest", N_("Administrative arrest")),
+        ("admin_arrest", N_("Administrative arrest"), N_("Admin. arrest")),
         ("travel_ban", N_("Travel ban")),
-        ("dismissal", N_("Dismissal from work or study")),
-        ("assembly_refused", N_("Refusal of an assembly")),
-        ("torture", N_("Torture or ill-treatment")),
+        ("dismissal", N_("Dismissal from work or study"), N_("Dismissal")),
+        ("assembly_refused", N_("Refusal of an assembly"), N_("Assembly refused")),
+        ("torture", N_("Torture or ill-treatment"), N_("Torture")),
         ("family_pressure", N_("Pressure on family")),
         ("other", N_("Something else")),
     ],
@@ -215,10 +219,10 @@ OTHER_KINDS = _vocab(
 RELATIONS = _vocab(
     "relation",
     [
-        ("self", N_("It happened to me")),
+        ("self", N_("It happened to me"), N_("It was me")),
         ("family", N_("A family member")),
-        ("friend", N_("A friend or colleague")),
-        ("lawyer", N_("Their lawyer")),
+        ("friend", N_("A friend or colleague"), N_("Friend or colleague")),
+        ("lawyer", N_("Their lawyer"), N_("Lawyer")),
         ("witness", N_("A witness")),
     ],
 )
@@ -227,16 +231,16 @@ CONTACT = _vocab(
     "contact",
     [
         ("chat", N_("Here, in this chat")),
-        ("other", N_("Another way (I'll write it)")),
-        ("none", N_("Do not contact me")),
+        ("other", N_("Another way (I'll write it)"), N_("Another way")),
+        ("none", N_("Do not contact me"), N_("No contact")),
     ],
 )
 
 CONSENT = _vocab(
     "consent",
     [
-        ("named", N_("Publicly, with names")),
-        ("anonymised", N_("Only anonymised")),
+        ("named", N_("Publicly, with names"), N_("Public, named")),
+        ("anonymised", N_("Only anonymised"), N_("Anonymised")),
         ("statistics", N_("Only in statistics")),
     ],
 )

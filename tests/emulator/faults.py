@@ -14,11 +14,15 @@ Examples::
     emu.faults.retry_after_next(7, method="sendMessage")   # 429 retry_after=7
     emu.faults.lose_answer_next(method="sendMessage")      # message is sent, answer is 500
     emu.faults.set_random_failures(0.2, seed=42)           # 20 % of calls fail with 500
+    emu.faults.set_random_failures(                        # 10 %: 5xx, 429, lost, too slow
+        0.1, kinds=("error", "retry_after", "lose_answer", "slow"), retry_after=2, delay=4.0
+    )
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _DESCRIPTIONS = {
@@ -64,6 +68,9 @@ class Faults:
         self._rng = random.Random(0)
         self._rate_status = 500
         self._rate_methods: frozenset[str] | None = None
+        self._rate_kinds: tuple[str, ...] = ("error",)
+        self._rate_retry_after = 1
+        self._rate_delay = 0.0
 
     def _add(self, rule: FaultRule) -> FaultRule:
         if rule.remaining < 1:
@@ -107,14 +114,25 @@ class Faults:
         seed: int = 0,
         status: int = 500,
         methods: list[str] | None = None,
+        kinds: Sequence[str] = ("error",),
+        retry_after: int = 1,
+        delay: float = 0.0,
     ) -> None:
         """Fail a fraction ``rate`` of calls (seeded, reproducible). ``rate=0`` switches off.
 
         ``methods`` limits it to those method names; by default every method except
-        getUpdates and downloads.
+        getUpdates and downloads. ``kinds`` mixes fault kinds, one picked at random per hit:
+        "error" (``status``), "retry_after" (429 with ``retry_after``), "lose_answer" (the
+        call is performed, its answer is a 500) and "slow" (answered after ``delay`` s).
         """
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
+        unknown = set(kinds) - {"error", "retry_after", "lose_answer", "slow"}
+        if not kinds or unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        self._rate_kinds = tuple(kinds)
+        self._rate_retry_after = retry_after
+        self._rate_delay = delay
         self._rate = rate
         self._rng = random.Random(seed)
         self._rate_status = status
@@ -146,5 +164,15 @@ class Faults:
                 else key not in _UNTARGETED
             )
             if eligible and self._rng.random() < self._rate:
-                return FaultRule("error", 1, method, self._rate_status)
+                kinds = self._rate_kinds
+                # One kind only: no draw, so seeded runs give the same faults as before kinds.
+                kind = kinds[0] if len(kinds) == 1 else self._rng.choice(kinds)
+                return FaultRule(
+                    kind,
+                    1,
+                    method,
+                    429 if kind == "retry_after" else self._rate_status,
+                    delay=self._rate_delay,
+                    retry_after=self._rate_retry_after,
+                )
         return None

@@ -319,6 +319,8 @@ class ApiCall:
     injected: bool = False
     #: "http" or "webhook_reply" (a method returned in a webhook response body).
     via: str = "http"
+    #: seconds an injected slow-down (fault "slow") held the answer back.
+    delayed: float = 0.0
 
 
 @dataclass

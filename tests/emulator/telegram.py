@@ -25,8 +25,12 @@ Group privacy mode is on by default (``privacy_mode``), rate limits too (``rate_
 
 Known simplifications: no MarkdownV2 (400 "unsupported by the emulator"), no automatic
 url/mention/hashtag entity detection in bot messages, no inline mode, no video/audio/voice
-sending, webhook deliveries are sequential (one update per POST, in update_id order),
-photos get a single PhotoSize.
+sending, photos get a single PhotoSize.
+
+Webhook delivery works like Telegram's Bot API server (tdlib/telegram-bot-api, WebhookActor):
+one update per POST; updates of one chat in order, the next only after the previous one was
+answered 2xx; different chats in parallel, up to ``max_connections`` at once; a failed delivery
+is retried after ``webhook_retry_delay`` or after the ``Retry-After`` header's seconds.
 """
 
 from __future__ import annotations
@@ -125,6 +129,21 @@ class _Queued:
 def update_kind(update: Mapping[str, Any]) -> str:
     """The payload key of an update ("message", "callback_query", ...)."""
     return next((key for key in update if key != "update_id"), "unknown")
+
+
+def _queue_key(update: Mapping[str, Any], update_id: int) -> Any:
+    """Which of Telegram's per-chat delivery queues an update joins (its chat, else its sender)."""
+    body = update.get(update_kind(update))
+    if isinstance(body, dict):
+        message = body.get("message")
+        for holder in (body, message if isinstance(message, dict) else {}):
+            chat = holder.get("chat")
+            if isinstance(chat, dict) and "id" in chat:
+                return ("chat", chat["id"])
+        sender = body.get("from")
+        if isinstance(sender, dict) and "id" in sender:
+            return ("chat", sender["id"])
+    return ("update", update_id)
 
 
 def chat_id_of(chat: ChatLike) -> int:
@@ -836,29 +855,62 @@ class TelegramEmulator:
         return info
 
     async def _webhook_loop(self) -> None:
-        while not self._closing and self.webhook_url:
-            batch = sorted(self._queue, key=lambda q: q.update_id)[:1]
-            if not batch:
-                await self._wait_change(1.0)
-                continue
-            entry = batch[0]
-            ok, error, reply = await self._post_update(entry.update)
+        in_flight: dict[Any, asyncio.Task[None]] = {}
+        retry_at: dict[Any, float] = {}  # queue key -> loop time of the next attempt
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._closing and self.webhook_url:
+                now = loop.time()
+                heads: set[Any] = set()
+                for entry in sorted(self._queue, key=lambda q: q.update_id):
+                    key = _queue_key(entry.update, entry.update_id)
+                    if key in heads:
+                        continue  # a chat's later updates wait for its first one
+                    heads.add(key)
+                    if key in in_flight or retry_at.get(key, 0.0) > now:
+                        continue
+                    if len(in_flight) >= self.webhook_max_connections:
+                        break
+                    retry_at.pop(key, None)
+                    in_flight[key] = asyncio.create_task(
+                        self._deliver_one(entry, key, in_flight, retry_at)
+                    )
+                waits = [at - now for at in retry_at.values() if at > now]
+                await self._wait_change(min([1.0, *waits]))
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    async def _deliver_one(
+        self,
+        entry: _Queued,
+        key: Any,
+        in_flight: dict[Any, asyncio.Task[None]],
+        retry_at: dict[Any, float],
+    ) -> None:
+        try:
+            entry.delivered = True
+            ok, error, reply, retry_after = await self._post_update(entry.update)
             if ok:
                 if entry in self._queue:
                     self._queue.remove(entry)
                 self.stats.webhook_deliveries += 1
-                self.notify()
                 if reply is not None:
                     await self.dispatch(reply[0], reply[1], via="webhook_reply")
             else:
                 self.stats.webhook_failures += 1
                 self.webhook_last_error_date = self.now()
                 self.webhook_last_error_message = error
-                await asyncio.sleep(self.webhook_retry_delay)
+                delay = max(self.webhook_retry_delay, float(retry_after or 0))
+                retry_at[key] = asyncio.get_running_loop().time() + delay
+        finally:
+            in_flight.pop(key, None)
+            self.notify()
 
     async def _post_update(
         self, update: dict[str, Any]
-    ) -> tuple[bool, str, tuple[str, dict[str, Any]] | None]:
+    ) -> tuple[bool, str, tuple[str, dict[str, Any]] | None, int | None]:
         assert self._session is not None
         headers = {}
         if self.webhook_secret:
@@ -871,14 +923,16 @@ class TelegramEmulator:
                 timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
             ) as response:
                 if not 200 <= response.status < 300:
+                    retry_after = response.headers.get("Retry-After", "")
                     return (
                         False,
                         f"Wrong response from the webhook: {response.status} {response.reason}",
                         None,
+                        int(retry_after) if retry_after.isdigit() else None,
                     )
-                return True, "", await self._read_webhook_reply(response)
+                return True, "", await self._read_webhook_reply(response), None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return False, f"Connection failed: {type(exc).__name__}: {exc}", None
+            return False, f"Connection failed: {type(exc).__name__}: {exc}", None, None
 
     @staticmethod
     async def _read_webhook_reply(
@@ -922,10 +976,12 @@ class TelegramEmulator:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         name, handler = entry
         lose_answer = False
+        delayed = 0.0
         rule = self.faults.take(name) if via == "http" else None
         if rule is not None:
             self.stats.faults_injected += 1
             if rule.kind == "slow":
+                delayed = rule.delay
                 await asyncio.sleep(rule.delay)
             elif rule.kind == "lose_answer":
                 lose_answer = True
@@ -976,7 +1032,7 @@ class TelegramEmulator:
             )
             return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}
         if not (name == "getUpdates" and result == []):
-            self._record(ApiCall(name, params, True, 200, result=result, via=via))
+            self._record(ApiCall(name, params, True, 200, result=result, via=via, delayed=delayed))
         return 200, {"ok": True, "result": result}
 
     def _record(self, call: ApiCall) -> None:

@@ -1,0 +1,119 @@
+"""Helpers for the reporter-safety tests: a clock to move, database reads, report answers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.keyboards import ConsentCB, WipeCB
+from storage.db import create_engine, create_sessionmaker
+from storage.models import Base, utcnow
+from storage.sealing import Keyring
+from tests.e2e import RunningBot, is_consent, start_bot
+from tests.emulator.handles import UserHandle
+from tests.emulator.models import EmuMessage
+from tests.emulator.ratelimit import RateLimitConfig
+from tests.emulator.telegram import TelegramEmulator
+
+T = TypeVar("T", bound=Base)
+
+# Telegram's documented limits, with private chats tolerant of test users' speed (as elsewhere).
+LIMITS = RateLimitConfig(private_per_second=10, private_burst=30)
+
+# A short report: the "other" form, contact in this chat.
+OTHER = {
+    "other_kind": ("pick", "threats"),
+    "relation": ("pick", "self"),
+    "subject": "Айдос Серікұлы",
+    "when": "yesterday",
+    "region": ("pick", "almaty"),
+    "account": "Phone calls at night.",
+    "media": "done",
+    "contact": ("pick", "chat"),
+    "consent": ("pick", "anonymised"),
+}
+
+
+CANARY_MAKE = "CanaryPhone-Make-7731"
+GPS_IFD = 0x8825
+# Almaty, to the second: what a phone writes into every photo it takes.
+GPS = {1: "N", 2: (43.0, 14.0, 51.0), 3: "E", 4: (76.0, 53.0, 45.0)}
+
+
+def jpeg_with_gps(size: tuple[int, int] = (64, 48)) -> bytes:
+    image = Image.new("RGB", size, (40, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = CANARY_MAKE  # Make
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    exif[GPS_IFD] = GPS
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes(), comment=b"canary-comment")
+    return out.getvalue()
+
+
+class MovableClock:
+    """The bot's clock: real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return utcnow() + self.offset
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.offset += delta
+
+
+@asynccontextmanager
+async def session_for(url: str) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def rows(url: str, model: type[T], *where: Any) -> list[T]:
+    async with session_for(url) as session:
+        return list((await session.execute(select(model).where(*where))).scalars())
+
+
+@asynccontextmanager
+async def bot_running(
+    emu: TelegramEmulator, url: str, keyring: Keyring, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[RunningBot]:
+    bot = await start_bot(emu, url, keyring, tmp_path, **overrides)
+    try:
+        yield bot
+        # Updates still being handled (one waiting out a 429, say) would call the Bot API after
+        # the app closed its HTTP session, and open a new one nobody closes. run_polling does
+        # not wait for them (aiogram runs each update as its own task), so the test does.
+        tasks = bot.app.dispatcher._handle_update_tasks  # noqa: SLF001 - see above
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
+    finally:
+        await bot.shutdown()
+
+
+async def agree(emu: TelegramEmulator, user: UserHandle) -> EmuMessage:
+    """/start and accept the consent notice; returns the types menu."""
+    await user.send_command("/start")
+    consent = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
+    assert is_consent(consent)
+    await user.press(consent, ConsentCB(answer="yes").pack())
+    return await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
+
+
+def has_wipe_buttons(message: EmuMessage) -> bool:
+    return any(
+        b.get("callback_data", "").startswith(WipeCB.__prefix__ + ":") for b in message.buttons
+    )

@@ -1,0 +1,280 @@
+"""Webhook mode in this process: the secret, durable acknowledgement, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiogram import Router
+from aiogram.types import Message
+
+from bot.app import App, create_app, run_polling
+from bot.settings import ConfigError, load_settings
+from bot.web import MAX_FAILURES, SECRET_HEADER, start_web_server
+from storage.sealing import Keyring
+from tests.e2e import MODERATOR_CHAT_ID, TOKEN, fill_report, moderator_group, submit
+from tests.emulator.handles import GroupHandle
+from tests.emulator.ratelimit import RateLimitConfig
+from tests.emulator.telegram import TelegramEmulator
+from tests.webhook import SECRET, WebhookBot, free_port, start_webhook_bot
+
+CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
+ANSWERS = {
+    "relation": ("pick", "family"),
+    "subject": "Нурлан Ахметов",
+    "when": "вчера 14:30",
+    "region": ("pick", "almaty"),
+    "agency": ("pick", "knb"),
+    "held_where": ("pick", "ivs"),
+    "article": ("pick", "cc405"),
+    "lawyer": ("pick", "no"),
+    "contact": ("pick", "chat"),
+    "consent": ("pick", "anonymised"),
+    "media": "done",
+    "account": "Пришли утром.",
+}
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[TelegramEmulator]:
+    limits = RateLimitConfig(private_per_second=10, private_burst=30)
+    async with TelegramEmulator(rate_limits=limits) as emulator:
+        yield emulator
+        assert emulator.internal_errors == []
+
+
+@pytest.fixture
+def group(emu: TelegramEmulator) -> GroupHandle:
+    return moderator_group(emu)
+
+
+@pytest.fixture
+async def hook(
+    emu: TelegramEmulator, group: GroupHandle, migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> AsyncIterator[WebhookBot]:
+    running = await start_webhook_bot(emu, migrated_url, keyring, tmp_path)
+    try:
+        yield running
+    finally:
+        await running.shutdown()
+
+
+async def _get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> aiohttp.ClientResponse:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as response,
+    ):
+        await response.read()
+        return response
+
+
+async def test_a_report_through_the_webhook_with_health_and_metrics(
+    emu: TelegramEmulator, group: GroupHandle, hook: WebhookBot
+) -> None:
+    info = await hook.app.bot.get_webhook_info()
+    assert info.url == f"{hook.url}/telegram/webhook"
+    assert emu.webhook_secret == SECRET
+    assert "message" in (info.allowed_updates or []) and info.max_connections == 40
+
+    user = emu.user(language_code="ru")
+    review = await fill_report(emu, hook.app.i18n, user, "detention", ANSWERS, language="ru")
+    await submit(emu, user, review)
+    receipt = await emu.wait_for_bot_message(user, lambda m: CODE.search(m.text or ""))
+    code = CODE.search(receipt.text or "")
+    assert code is not None
+    await emu.wait_for_bot_message(group, lambda m: code.group(1) in (m.text or ""))
+    assert emu.stats.webhook_failures == 0
+
+    status, body = await _get(f"{hook.url}/healthz")
+    assert status == 200 and '"database": "ok"' in body and '"status": "ok"' in body
+    assert (await _get(f"{hook.url}/healthz/live"))[0] == 200
+    status, metrics = await _get(f"{hook.url}/metrics")
+    assert status == 200
+    assert 'reportbot_reports_submitted_total{channel="telegram",type="detention"} 1.0' in metrics
+    assert re.search(
+        r'reportbot_updates_total\{kind="callback_query",outcome="handled"\} \d', metrics
+    )
+    assert 'reportbot_outbox_sent_total{kind="alert"} 1.0' in metrics
+    assert "reportbot_database_up 1.0" in metrics
+    assert "reportbot_outbox_oldest_pending_seconds" in metrics
+
+
+async def test_requests_without_the_secret_are_refused(
+    emu: TelegramEmulator, hook: WebhookBot
+) -> None:
+    user = emu.user(language_code="en")
+    update = json.dumps(
+        {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": user.id, "type": "private"},
+                "from": {"id": user.id, "is_bot": False, "first_name": "M"},
+                "text": "/start",
+            },
+        }
+    ).encode()
+    url = f"{hook.url}/telegram/webhook"
+    for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: SECRET + "x"}):
+        response = await _post(url, update, {"Content-Type": "application/json", **headers})
+        assert response.status == 401
+    # With the secret, an unreadable body is acknowledged and dropped: Telegram would only send
+    # it again and again.
+    for body in (b"not json", b"[1, 2]", b'{"update_id": "x"}'):
+        response = await _post(url, body, {SECRET_HEADER: SECRET})
+        assert response.status == 200
+    await asyncio.sleep(0.2)
+    assert user.bot_messages() == []
+    _, metrics = await _get(f"{hook.url}/metrics")
+    assert 'reportbot_webhook_rejected_total{reason="secret"} 3.0' in metrics
+    assert 'reportbot_webhook_rejected_total{reason="body"} 3.0' in metrics
+
+
+async def test_an_update_is_acknowledged_only_once_handled_and_never_handled_twice(
+    emu: TelegramEmulator, hook: WebhookBot
+) -> None:
+    user = emu.user(language_code="en")
+    # Telegram fails the bot's answer: the update's transaction rolls back, the webhook answers
+    # 503, and the update comes again; it is then handled once.
+    emu.faults.fail_next(method="sendMessage")
+    sent = await user.send_command("/new")
+    menu = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
+    await emu.wait_for_updates_consumed()
+    assert emu.stats.webhook_failures == 1
+    assert len(user.bot_messages()) == 1
+
+    # A redelivery of an update already handled changes nothing.
+    emu.redeliver(sent)
+    await emu.wait_for_updates_consumed()
+    await asyncio.sleep(0.2)
+    assert user.bot_messages() == [menu]
+    _, metrics = await _get(f"{hook.url}/metrics")
+    assert 'reportbot_updates_total{kind="message",outcome="duplicate"} 1.0' in metrics
+
+
+async def test_an_update_that_keeps_failing_is_given_up(
+    emu: TelegramEmulator, migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    # Stands for a bug: a handler that raises on one message every time.
+    broken = Router(name="broken")
+
+    @broken.message(lambda message: message.text == "boom")
+    async def boom(message: Message) -> None:
+        raise RuntimeError("a bug")
+
+    running = await start_webhook_bot(emu, migrated_url, keyring, tmp_path)
+    try:
+        dispatcher = running.app.dispatcher
+        dispatcher.include_router(broken)
+        dispatcher.sub_routers.insert(0, dispatcher.sub_routers.pop())  # before the catch-alls
+        user = emu.user(language_code="en")
+        await user.send_text("boom")
+        await user.send_command("/help")  # the same chat's next update must get through
+        await emu.wait_for_bot_message(user)
+        await emu.wait_for_updates_consumed()
+        assert emu.stats.webhook_failures == MAX_FAILURES - 1
+        assert emu.stats.webhook_deliveries == 2
+    finally:
+        await running.shutdown()
+
+
+async def test_a_draining_process_sends_updates_back(
+    emu: TelegramEmulator, migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    """Between SIGTERM and exit nothing new is taken in: Telegram is asked to come back."""
+    port = free_port()
+    settings = load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=emu.base_url,
+        database_url=migrated_url,
+        moderator_chat_id=MODERATOR_CHAT_ID,
+        data_dir=tmp_path,
+        webhook_base_url=f"http://127.0.0.1:{port}",
+        webhook_secret=SECRET,
+        webhook_port=port,
+    )
+    app = create_app(settings, keyring)
+    server = await start_web_server(app, telegram=True)
+    try:
+        assert (await _get(f"http://127.0.0.1:{port}/healthz/live"))[0] == 200
+        server.state.draining = True
+        assert (await _get(f"http://127.0.0.1:{port}/healthz/live"))[0] == 503
+        assert (await _get(f"http://127.0.0.1:{port}/healthz"))[0] == 503
+        response = await _post(
+            f"http://127.0.0.1:{port}/telegram/webhook", b"{}", {SECRET_HEADER: SECRET}
+        )
+        assert response.status == 503 and response.headers["Retry-After"] == "1"
+    finally:
+        await server.stop()
+        await app.close()
+
+
+def _settings(**values: object) -> None:
+    load_settings(
+        bot_token=TOKEN, moderator_chat_id=MODERATOR_CHAT_ID, **values
+    ).require_for_webhook()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"webhook_secret": SECRET}, "WEBHOOK_BASE_URL is not set"),
+        (
+            {"webhook_base_url": "ftp://x", "webhook_secret": SECRET},
+            "WEBHOOK_BASE_URL is malformed",
+        ),
+        ({"webhook_base_url": "https://bot.example.org"}, "WEBHOOK_SECRET is not set"),
+        (
+            {"webhook_base_url": "https://bot.example.org", "webhook_secret": "with space"},
+            "WEBHOOK_SECRET is malformed",
+        ),
+    ],
+)
+def test_webhook_settings_are_checked_in_one_line(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as error:
+        _settings(**values)
+    assert "\n" not in str(error.value)
+
+
+def test_outbox_lease_must_outlast_a_bot_api_call() -> None:
+    settings = load_settings(
+        bot_token=TOKEN, moderator_chat_id=MODERATOR_CHAT_ID, telegram_timeout=60, outbox_lease=30
+    )
+    with pytest.raises(ConfigError, match="OUTBOX_LEASE is too short"):
+        settings.require_for_run()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.005, 0.02, 0.05])
+async def test_polling_stops_whenever_the_stop_comes(
+    emu: TelegramEmulator, migrated_url: str, keyring: Keyring, tmp_path: Path, delay: float
+) -> None:
+    """A stop asked before or while start_polling takes its lock is not lost."""
+    settings = load_settings(
+        bot_token=TOKEN,
+        telegram_api_url=emu.base_url,
+        database_url=migrated_url,
+        moderator_chat_id=MODERATOR_CHAT_ID,
+        data_dir=tmp_path,
+    )
+    moderator_group(emu)
+    app: App = create_app(settings, keyring)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_polling(app, stop=stop, handle_signals=False))
+    try:
+        if delay:
+            await asyncio.sleep(delay)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await app.close()
