@@ -20,6 +20,7 @@ from handlers.engine.engine import Submitted
 from handlers.engine.forms import StepKind
 from handlers.engine.text import N_
 from handlers.engine.vocab import INCIDENT_TYPES, REGIONS
+from handlers.keyboards import RowId
 from handlers.render import Translator, format_answer
 
 # Telegram's limit is 4,096 characters after entity parsing; the header may grow as moderators
@@ -77,8 +78,8 @@ class ModCB(CallbackData, prefix="m1"):
     """Version 1 of the card buttons: which action on which report, nothing else."""
 
     action: str
-    report: int
-    other: int = 0  # the suggested original, for "duplicate of"
+    report: RowId
+    other: RowId = 0  # the suggested original, for "duplicate of"
 
 
 @dataclass(frozen=True)
@@ -234,8 +235,16 @@ def card_keyboard(view: CardView, t: Translator) -> InlineKeyboardMarkup:
     status = view.status
     rows: list[list[InlineKeyboardButton]] = []
     if status in ("new", "needs_info", "in_review"):
-        rows.append([button(N_("Take"), "take"), button(N_("Verify"), "verify")])
-        rows.append([button(N_("Needs info"), "needs_info"), button(N_("Duplicate…"), "duplicate")])
+        # Only what this state allows (bot/moderation.py TRANSITIONS): a new report is taken
+        # before it is verified or sent back for information, so its card offers neither.
+        first = [button(N_("Take"), "take")]
+        if status != "new":
+            first.append(button(N_("Verify"), "verify"))
+        rows.append(first)
+        second = [button(N_("Duplicate…"), "duplicate")]
+        if status == "in_review":
+            second.insert(0, button(N_("Needs info"), "needs_info"))
+        rows.append(second)
         rows.extend(
             [button(N_("Duplicate of {code}"), "dupof", hint.report_id, code=hint.code)]
             for hint in view.hints[:2]

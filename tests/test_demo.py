@@ -484,7 +484,7 @@ class BrowserReporter:
         raise AssertionError("the report never reached the review screen")
 
 
-async def test_browser_reports_a_detention_and_the_card_reaches_the_moderators(
+async def test_browser_reports_a_detention_that_is_verified_and_the_reporter_is_told(
     demo: Demo, tmp_path: Path
 ) -> None:
     from playwright.async_api import async_playwright, expect  # noqa: PLC0415
@@ -544,7 +544,20 @@ async def test_browser_reports_a_detention_and_the_card_reaches_the_moderators(
             # ... and the bot passes it on to the reporter, signed by the team.
             relayed = reporter.pane.locator('.msg[data-from="bot"]', has_text="still at the IVS")
             await expect(relayed).to_be_visible()
-            # Triage continues from `card`, e.g. card.get_by_role("button", name=...).click().
+
+            # The moderator takes the report and verifies it from the card: the card changes in
+            # place and the reporter, who allowed contact in this chat, is told.
+            await expect(card.get_by_role("button", name=gettext("Verify"))).to_have_count(0)
+            await card.get_by_role("button", name=gettext("Take"), exact=True).click()
+            await card.get_by_role("button", name=gettext("Verify"), exact=True).click()
+            await expect(card.get_by_role("button", name=gettext("Reopen"))).to_be_visible()
+            await expect(card.get_by_role("button", name=gettext("Verify"))).to_have_count(0)
+            told = gettext(
+                "Your report {code} has been checked and verified by the human-rights team. "
+                "Thank you."
+            ).format(code=code)
+            status = reporter.pane.locator('.msg[data-from="bot"]', has_text=told)
+            await expect(status).to_have_count(1)
 
             desktop = tmp_path / "demo-desktop.png"
             await page.screenshot(path=str(desktop))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,9 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.access import ChatMembership
-from handlers.cards import ModCB
+from bot.moderation import TRANSITIONS
+from handlers.cards import CardView, DuplicateHint, ModCB, card_keyboard
 from storage.db import create_engine, create_sessionmaker
-from storage.models import ModerationEvent, Report, StaffRole
+from storage.models import ModerationEvent, Report, ReportStatus, StaffRole
 from storage.repositories import StaffRepository
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, fill_report, moderator_group, start_bot, submit
@@ -325,3 +327,32 @@ async def test_chat_members_count_as_moderators_when_configured(
             assert not await membership(former.id)
         finally:
             await bot.shutdown()
+
+
+@pytest.mark.parametrize("status", [s.value for s in ReportStatus])
+def test_a_card_offers_only_what_its_state_allows(status: str) -> None:
+    """No button on a card is refused for the state the card shows, and none is missing."""
+    view = CardView(
+        report_id=7,
+        code="D-7K3F",
+        incident_type="detention",
+        region="almaty",
+        incident_date=dt.date(2026, 11, 20),
+        urgent=True,
+        status=status,
+        channel="telegram",
+        language="ru",
+        received_at=dt.datetime(2026, 11, 20, 14, 30, tzinfo=dt.UTC),
+        hints=(
+            DuplicateHint(
+                report_id=3, code="D-3ACE", created_at=dt.datetime(2026, 11, 19, tzinfo=dt.UTC)
+            ),
+        ),
+    )
+    offered = {
+        ModCB.unpack(button.callback_data or "").action
+        for row in card_keyboard(view, lambda text, **params: text.format(**params)).inline_keyboard
+        for button in row
+    }
+    allowed = {action for action, (starts, _) in TRANSITIONS.items() if status in starts}
+    assert offered & set(TRANSITIONS) == allowed
