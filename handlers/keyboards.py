@@ -6,9 +6,12 @@ checks the step against the draft, so a stale or forged button changes nothing.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
 from bot.settings import LANGUAGES
 from handlers.engine.engine import AskStep, ShowReview
@@ -27,6 +30,12 @@ class FlowAction:
     CANCEL = "c"
     EDIT = "e"
     SUBMIT = "x"
+
+
+# A database row id in button data. Button data comes back from the person's client and can be
+# forged: a number beyond a 32-bit column would fail in the database rather than find nothing,
+# so it does not unpack at all (the press is answered as an invalid button).
+RowId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class FlowCB(CallbackData, prefix="f1"):
@@ -165,7 +174,7 @@ class ForgetCB(CallbackData, prefix="g1"):
 class CheckinCB(CallbackData, prefix="k1"):
     """Version 1 of the check-in buttons: which check-in, "safe" or "help"."""
 
-    checkin: int
+    checkin: RowId
     answer: str
 
 

@@ -199,6 +199,15 @@ async def test_edits_are_ignored_on_purpose(
     assert _errors(errors) == []
 
 
+# Button data in our own shapes (prefix:field:field), with numbers no button carries: negative,
+# beyond a database integer, or not ASCII digits at all.
+_forged_data = st.builds(
+    lambda prefix, number, word: f"{prefix}:{number}:{word}"[:64],
+    st.sampled_from(["f1", "l1", "c1", "w1", "g1", "k1", "m1:verify"]),
+    st.one_of(st.integers(), st.just("²"), st.just("٣")),
+    st.sampled_from(["safe", "help", "0", "", "yes", "x"]),
+)
+
 # One person's session: texts of any Unicode (controls and right-to-left included), forged
 # button data, and odd messages, in any order.
 _inputs = st.lists(
@@ -211,6 +220,7 @@ _inputs = st.lists(
         ),
         # Button data is at most 64 bytes: 16 characters of up to 4 bytes each always fit.
         st.tuples(st.just("press"), st.text(min_size=1, max_size=16)),
+        st.tuples(st.just("press"), _forged_data),
         st.tuples(st.just("odd"), st.sampled_from(sorted(ODD_MESSAGES))),
     ),
     min_size=1,
@@ -250,6 +260,30 @@ async def test_any_input_is_answered_and_never_raises(
             continue
         answer = await _answer_to(emu, user, before)
         assert _translated(answer.text or "", language), answer.text
+    await emu.wait_for_updates_consumed(10)
+    assert emu.stats.webhook_failures == 0
+    assert _errors(errors) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "k1:99999999999999999999:safe",  # beyond any database integer
+        "k1:-5:help",
+        "k1:²:safe",  # a digit to str.isdigit(), not to int()
+        "m1:verify:99999999999999999999:0",
+        "m1:dupof:1:-99999999999999999999",
+        "f1:x:subject:99999999999999999999",
+    ],
+)
+async def test_forged_numbers_in_button_data_are_refused_plainly(
+    emu: TelegramEmulator, hook: WebhookBot, errors: list[logging.LogRecord], data: str
+) -> None:
+    user = emu.user(language_code="ru")
+    await _mid_report(emu, user, "ru")
+    target = next(iter(reversed(user.bot_messages())))
+    answer = await emu.wait_for_callback_answer(await user.press(target, data, force=True), 10)
+    assert answer is not None
     await emu.wait_for_updates_consumed(10)
     assert emu.stats.webhook_failures == 0
     assert _errors(errors) == []

@@ -138,6 +138,12 @@ def match_option(vocabulary: Vocabulary, text: str, t: Translator) -> str | None
     return None
 
 
+def _small_number(text: str) -> int:
+    """A check-in id or a page from a payload; 0 for anything else (a payload can be forged,
+    and a row id is a 32-bit integer in the database)."""
+    return int(text) if text.isdecimal() and len(text) <= 9 else 0
+
+
 def _file_name(item: Attachment) -> str | None:
     """Meta's file links end in the file's name (…/report.pdf?…); images' do not matter."""
     if item.name:
@@ -292,7 +298,7 @@ class MessengerConversation:
             await self.send(self._say(WIPE_EXPLAINED))
         elif action == Action.CHECKIN:
             answer = await self.intake.checkins.answer(
-                self.reporter, int(payload.step) if payload.step.isdigit() else 0, payload.value
+                self.reporter, _small_number(payload.step), payload.value
             )
             await self.send(text_messages(self.t.msg(answer)))
         elif action == Action.NEW:
@@ -300,7 +306,7 @@ class MessengerConversation:
             await self._apply(None, source, [engine.Show()])
         elif action == Action.MORE:
             draft, source = await self._load()
-            page = int(payload.value) if payload.value.isdigit() else 0
+            page = _small_number(payload.value)
             same_step = draft is not None and draft.step == payload.step
             await self._apply(draft, source, [engine.Show()], page=page if same_step else 0)
         elif action == Action.EDIT_MENU:

@@ -90,6 +90,10 @@ def _str(value: Any) -> str | None:
     return None
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _ref(referral: Any) -> str | None:
     return _str(referral.get("ref")) if isinstance(referral, dict) else None
 
@@ -169,15 +173,15 @@ def _comment(change: Mapping[str, Any], page_id: str | None) -> CommentEvent | N
 
 def parse_delivery(body: Mapping[str, Any]) -> list[Event]:
     events: list[Event] = []
-    for entry in body.get("entry") or []:
+    for entry in _list(body.get("entry")):
         if not isinstance(entry, dict):
             continue
         page_id = _str(entry.get("id"))
-        for item in entry.get("messaging") or []:
+        for item in _list(entry.get("messaging")):
             parsed = _messaging(item) if isinstance(item, dict) else None
             if parsed is not None:
                 events.append(parsed)
-        for change in entry.get("changes") or []:
+        for change in _list(entry.get("changes")):
             comment = _comment(change, page_id) if isinstance(change, dict) else None
             if comment is not None:
                 events.append(comment)
