@@ -38,11 +38,7 @@ from bot.outage import StorageUnavailable
 from bot.outbox import OutboxWorker
 from bot.safety import start_safety_jobs
 from bot.settings import LEASE_MARGIN, Settings
-from bot.telegram_session import (
-    KeepResponseModels,
-    RetryAfterMiddleware,
-    StaleCallbackAnswerMiddleware,
-)
+from bot.telegram_session import RetryAfterMiddleware, StaleCallbackAnswerMiddleware
 from bot.tracking import SentMessagesMiddleware
 from bot.web import start_web_server
 from handlers import get_routers
@@ -92,7 +88,6 @@ def create_bot(settings: Settings) -> Bot:
         api=TelegramAPIServer.from_base(settings.telegram_api_url),
         timeout=settings.telegram_timeout,
     )
-    session.middleware(KeepResponseModels())
     session.middleware(RetryAfterMiddleware())
     session.middleware(StaleCallbackAnswerMiddleware())
     session.middleware(SentMessagesMiddleware())  # what /wipe may delete later
@@ -359,7 +354,8 @@ async def run_webhook(
     """Webhook mode until SIGINT/SIGTERM or until `stop` is set.
 
     Serves /telegram/webhook, /healthz and /metrics (bot/web.py), registers the webhook, and
-    runs the outbox worker and the digest schedule. Several replicas may run this against one
+    runs the outbox worker, the digest schedule and the reporter-safety jobs (check-ins,
+    retention). Several replicas may run this against one
     PostgreSQL behind one address. Stopping: intake stops first (new requests get 503 and go to
     another replica or come back later), updates in flight finish, then the outbox worker
     finishes the row it is sending and releases the rest of its claims.
@@ -371,6 +367,7 @@ async def run_webhook(
     worker_stop = asyncio.Event()
     worker_task = asyncio.create_task(app.worker.run(worker_stop), name="outbox-worker")
     digest_task = start_weekly_digest(app, stop)
+    safety_task = start_safety_jobs(app, stop)
     try:
         if await register_webhook(app, stop):
             await set_commands_softly(app)
@@ -382,6 +379,7 @@ async def run_webhook(
         worker_stop.set()
         await _finish(worker_task, WORKER_GRACE)
         await _finish(digest_task, WORKER_GRACE)
+        await _finish(safety_task, WORKER_GRACE)
         if restore_signals is not None:
             restore_signals()
         log.info("stopped")

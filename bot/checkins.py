@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cards import CardService
 from bot.context import ServiceContext
+from bot.outage import log_pass_failure
 from handlers.engine.engine import answer_as_datetime
 from handlers.engine.text import N_, Msg
 from handlers.keyboards import checkin_keyboard
@@ -295,9 +296,9 @@ class CheckinScheduler:
         while not stop.is_set():
             try:
                 await self.run_due()
-            except Exception:
+            except Exception as exc:
                 # A database outage must not end the schedule; the next pass retries.
-                log.exception("check-in pass failed")
+                log_pass_failure(log, "check-in pass failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
         log.info("check-in scheduler stopped")

@@ -36,6 +36,7 @@ from bot.figures import (
     render_png,
     render_table,
 )
+from bot.outage import log_pass_failure
 from handlers.engine.text import N_
 from handlers.render import Catalogs, Translator
 from storage.repositories import OutboxRepository
@@ -141,9 +142,9 @@ class DigestScheduler:
         while not stop.is_set():
             try:
                 await self.run_due()
-            except Exception:
+            except Exception as exc:
                 # A database outage must not end the schedule; the next check retries.
-                log.exception("weekly digest check failed")
+                log_pass_failure(log, "weekly digest check failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
         log.info("weekly digest scheduler stopped")

@@ -44,10 +44,12 @@ def is_database_outage(error: BaseException) -> bool:
     """Whether an error means "the database is unreachable" rather than a bug.
 
     SQLAlchemy reports a lost or refused connection as OperationalError or InterfaceError (or
-    any DBAPIError with connection_invalidated); asyncpg's own connect errors and timeouts are
-    OSError subclasses and may reach us unwrapped. The causes are followed, since SQLAlchemy
-    wraps; a Bot API error ends the search, because aiogram wraps aiohttp's connection errors
-    (OSErrors too) and those are Telegram's outages, not ours.
+    any DBAPIError with connection_invalidated), but a server that is shutting down refuses a
+    new connection with an error it wraps as a plain DBAPIError: its SQLSTATE tells. asyncpg's
+    own connect errors and timeouts are OSError subclasses and may reach us unwrapped. The
+    causes are followed, since SQLAlchemy wraps; a Bot API error ends the search, because
+    aiogram wraps aiohttp's connection errors (OSErrors too) and those are Telegram's outages,
+    not ours.
     """
     seen: set[int] = set()
     current: BaseException | None = error
@@ -65,13 +67,27 @@ def is_database_outage(error: BaseException) -> bool:
             return True
         if isinstance(current, OSError):
             return True
-        if (
-            type(current).__module__.startswith("asyncpg")
-            and "Connection" in type(current).__name__
+        # PostgreSQL's own word for it (asyncpg errors carry the SQLSTATE): class 08 is a
+        # connection exception, 57P01-57P03 a server shutting down, crashed or starting up.
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
         ):
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def log_pass_failure(logger: logging.Logger, what: str, error: BaseException) -> None:
+    """A background pass (outbox, digest, check-ins, retention) failed; the next one retries.
+
+    A database outage is expected and shown by /healthz and the metrics: one warning line, no
+    traceback. Anything else is a bug: the whole traceback at ERROR.
+    """
+    if is_database_outage(error):
+        logger.warning("%s: database unreachable (%s)", what, type(error).__name__)
+    else:
+        logger.error("%s", what, exc_info=error)
 
 
 class OutageNotifier:

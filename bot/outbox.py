@@ -58,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
 from bot.messenger.graph import ErrorKind, GraphError
 from bot.metrics import Metrics
-from bot.outage import is_database_outage
+from bot.outage import log_pass_failure
 from bot.pacing import SlidingWindow
 from storage.models import OutboxState
 from storage.repositories import ClaimedRow, OutboxRepository, Reporters
@@ -166,10 +166,7 @@ class OutboxWorker:
                 progressed = await self.deliver_due(stop)
             except Exception as exc:
                 # A database outage must not kill the worker; it retries on the next tick.
-                if is_database_outage(exc):
-                    log.warning("outbox pass failed: database unreachable (%s)", type(exc).__name__)
-                else:
-                    log.exception("outbox pass failed")
+                log_pass_failure(log, "outbox pass failed", exc)
                 progressed = 0
             if progressed:
                 continue

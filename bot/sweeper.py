@@ -30,6 +30,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import ServiceContext
+from bot.outage import log_pass_failure
 from storage.safety import Attachments, Erasure, Sweeps, TrackedMessages
 
 log = logging.getLogger(__name__)
@@ -98,9 +99,9 @@ class Sweeper:
         while not stop.is_set():
             try:
                 await self.run_due()
-            except Exception:
+            except Exception as exc:
                 # A database outage must not end retention; the next pass retries.
-                log.exception("retention sweep failed")
+                log_pass_failure(log, "retention sweep failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
         log.info("retention sweeper stopped")

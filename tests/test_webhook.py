@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from aiogram import Router
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import GetMe
 from aiogram.types import Message
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.app import App, create_app, run_polling
+from bot.outage import is_database_outage, log_pass_failure
 from bot.settings import ConfigError, load_settings
 from bot.web import MAX_FAILURES, SECRET_HEADER, start_web_server
 from storage.sealing import Keyring
@@ -278,3 +284,46 @@ async def test_polling_stops_whenever_the_stop_comes(
         await asyncio.wait_for(task, 10)
     finally:
         await app.close()
+
+
+def _wrapped(error: Exception) -> Exception:
+    """The error as SQLAlchemy hands it over: a DBAPIError caused by the driver's own."""
+    try:
+        try:
+            raise error
+        except Exception as cause:
+            raise DBAPIError("SELECT 1", {}, cause) from cause
+    except DBAPIError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    ("error", "outage"),
+    [
+        (asyncpg.exceptions.CannotConnectNowError("the database system is shutting down"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"), True),
+        (ConnectionRefusedError(111, "Connect call failed"), True),
+        (OperationalError("SELECT 1", {}, Exception("database is locked")), True),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+        (TelegramNetworkError(method=GetMe(), message="connection refused"), False),
+        (RuntimeError("a bug"), False),
+    ],
+)
+def test_database_outages_are_told_from_bugs(error: Exception, outage: bool) -> None:
+    assert is_database_outage(_wrapped(error)) is outage
+
+
+def test_a_failed_pass_is_a_warning_in_an_outage_and_an_error_for_a_bug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("tests.pass")
+    with caplog.at_level(logging.INFO, logger="tests.pass"):
+        log_pass_failure(logger, "check-in pass failed", _wrapped(ConnectionRefusedError(111, "")))
+        log_pass_failure(logger, "check-in pass failed", RuntimeError("a bug"))
+    outage, bug = caplog.records
+    assert (outage.levelno, outage.exc_info) == (logging.WARNING, None)
+    assert "database unreachable (DBAPIError)" in outage.getMessage()
+    assert bug.levelno == logging.ERROR
+    assert bug.exc_info is not None
+    assert isinstance(bug.exc_info[1], RuntimeError)
