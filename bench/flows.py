@@ -141,6 +141,16 @@ class EchoProcess:
             await self.process.wait()
 
 
+async def stagger(n: int, people: int, interval: float) -> None:
+    """Spread the first actions of paced people evenly over one interval.
+
+    Started together they would act together, in bursts of `people` updates, and measure how
+    a burst queues rather than the latency at an even load.
+    """
+    if n <= people:
+        await asyncio.sleep((n - 1) * interval / people)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -196,6 +206,7 @@ async def measure_reportbot(
             people = max(1, int(args.load * 2))  # each acts every 2 s: `load` updates a second
 
             async def paced_flow(n: int) -> None:
+                await stagger(n, people, people / args.load)
                 flow = new_flow(emu, 10_000 + n, paced)
                 flow.interval = people / args.load
                 await flow.run()
@@ -247,11 +258,12 @@ async def measure_echo(
             await asyncio.gather(*(echo_round_trips(emu, u, steps, [], 0) for u in warm))
             paced: list[float] = []
             people = max(1, int(args.load * 2))
-            await for_a_while(
-                people,
-                args.seconds,
-                lambda n: echo_round_trips(emu, emu.user(), steps, paced, people / args.load),
-            )
+
+            async def paced_echo(n: int) -> None:
+                await stagger(n, people, people / args.load)
+                await echo_round_trips(emu, emu.user(), steps, paced, people / args.load)
+
+            await for_a_while(people, args.seconds, paced_echo)
             cpu = cpu_seconds(echo.process.pid)
             flows, elapsed = await for_a_while(
                 args.users,
