@@ -38,7 +38,11 @@ from bot.outage import StorageUnavailable
 from bot.outbox import OutboxWorker
 from bot.safety import start_safety_jobs
 from bot.settings import LEASE_MARGIN, Settings
-from bot.telegram_session import RetryAfterMiddleware, StaleCallbackAnswerMiddleware
+from bot.telegram_session import (
+    KeepResponseModels,
+    RetryAfterMiddleware,
+    StaleCallbackAnswerMiddleware,
+)
 from bot.tracking import SentMessagesMiddleware
 from bot.web import start_web_server
 from handlers import get_routers
@@ -88,6 +92,7 @@ def create_bot(settings: Settings) -> Bot:
         api=TelegramAPIServer.from_base(settings.telegram_api_url),
         timeout=settings.telegram_timeout,
     )
+    session.middleware(KeepResponseModels())
     session.middleware(RetryAfterMiddleware())
     session.middleware(StaleCallbackAnswerMiddleware())
     session.middleware(SentMessagesMiddleware())  # what /wipe may delete later
