@@ -2,8 +2,8 @@
 
 Real processes (`python -m bot run --webhook`) behind a round-robin load balancer, so one
 person's consecutive updates land on different replicas: they share conversations (drafts), the
-outbox (claimed with FOR UPDATE SKIP LOCKED) and the weekly digest (a lease), and nothing is
-handled or sent twice.
+outbox (claimed with FOR UPDATE SKIP LOCKED), the weekly digest (a lease) and the safety
+check-ins (rows locked per pass), and nothing is handled or sent twice.
 """
 
 from __future__ import annotations
@@ -13,16 +13,26 @@ import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.checkins import ASK
 from bot.digest import DIGEST_KIND, due_week
 from bot.i18n import create_i18n
 from storage.db import create_engine, create_sessionmaker, migrate
-from storage.models import Outbox, OutboxState, ProcessedUpdate, Report, utcnow
+from storage.models import (
+    Checkin,
+    CheckinState,
+    Outbox,
+    OutboxState,
+    ProcessedUpdate,
+    Report,
+    utcnow,
+)
 from storage.schedule import ScheduledRuns
 from storage.sealing import Keyring
 from storage.stats import Period
@@ -44,6 +54,7 @@ from tests.webhook import (
 pytestmark = [pytest.mark.postgres, pytest.mark.faults]
 
 COORDINATORS = -1001777000222
+CHECKINS = 4
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
@@ -81,6 +92,52 @@ async def _seed_digest_due(url: str) -> None:
         await engine.dispose()
 
 
+async def _seed_checkins_due(url: str, count: int) -> list[int]:
+    """Safety check-ins for the first `count` reports, due now (as after a summons)."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            reports = (await session.scalars(select(Report).order_by(Report.id).limit(count))).all()
+            rows = [
+                Checkin(
+                    report_id=report.id,
+                    reporter_id=report.reporter_id,
+                    due_at=utcnow(),
+                    created_at=utcnow(),
+                )
+                for report in reports
+            ]
+            session.add_all(rows)
+            await session.flush()
+            return [row.id for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def _checkin_states(url: str, ids: list[int]) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = await session.execute(
+                select(Checkin.state, func.count())
+                .where(Checkin.id.in_(ids))
+                .group_by(Checkin.state)
+            )
+            return {str(row[0]): int(row[1]) for row in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+def _asked(flows: list[ReportFlow], i18n: Any) -> int:
+    """How many "are you back and safe?" messages the reporters got, in their languages."""
+    return sum(
+        1
+        for flow in flows
+        for message in flow.user.bot_messages()
+        if i18n.gettext(ASK, locale=flow.language) in (message.text or "")
+    )
+
+
 async def _metrics(url: str) -> str:
     async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
         return await response.text()
@@ -97,7 +154,7 @@ def _sum(metrics: list[str], name: str, **labels: str) -> float:
     return total
 
 
-async def test_two_replicas_share_conversations_outbox_and_digest(
+async def test_two_replicas_share_conversations_outbox_digest_and_checkins(
     emu: TelegramEmulator, postgres_server: PostgresServer, keyring: Keyring, tmp_path: Path
 ) -> None:
     group = moderator_group(emu)
@@ -135,6 +192,9 @@ async def test_two_replicas_share_conversations_outbox_and_digest(
         await emu.wait_until(lambda: codes <= _cards(emu, group).keys(), 60)
         # The digest that fell due is sent once: one chart, though both replicas look for it.
         await emu.wait_until(lambda: _photos(emu, coordinators) >= 1, 60)
+        # Check-ins that fall due are asked once, though both replicas pass every 15 s.
+        due = await _seed_checkins_due(url, CHECKINS)
+        await emu.wait_until(lambda: _asked(flows, i18n) >= CHECKINS, 60)
         await emu.wait_for_updates_consumed(10)
         await asyncio.sleep(1.5)  # a second copy of anything would have come by now
         metrics = [await _metrics(replica.url) for replica in replicas]
@@ -173,6 +233,8 @@ async def test_two_replicas_share_conversations_outbox_and_digest(
         receipts = [m for m in flow.user.bot_messages() if CODE.search(m.text or "")]
         assert len(receipts) == 1
     assert _photos(emu, coordinators) == 1
+    assert _asked(flows, i18n) == CHECKINS
+    assert await _checkin_states(url, due) == {CheckinState.ASKED.value: CHECKINS}
     assert _sum(metrics, "reportbot_outbox_sent_total", kind="alert") == len(codes)
     for replica in replicas:
         assert unexpected_errors(replica.log_text()) == [], replica.log_tail()
