@@ -94,6 +94,8 @@ class Moderation:
     async def refuse(self, actor: Actor, report_id: int | None, reason: str) -> None:
         """Write a refused attempt to the audit trail: who, which report, why. No content."""
         log.warning("refused %s by user %s on report %s", reason, actor.user_id, report_id)
+        if report_id is not None and await self.reports.get(report_id) is None:
+            report_id = None  # forged button data naming no report: audited without a link
         await self.events.add(
             report_id=report_id,
             actor=actor.user_id,

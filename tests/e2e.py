@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from aiogram.utils.i18n import I18n
+from sqlalchemy import func, select
 
 from bot.app import App, create_app, run_polling
 from bot.settings import load_settings
 from handlers.engine.forms import FORMS, Step
 from handlers.keyboards import ConsentCB, FlowAction, FlowCB
-from storage.models import utcnow
+from storage.models import Outbox, OutboxState, utcnow
 from storage.sealing import Keyring
 from tests.emulator.handles import GroupHandle, UserHandle
 from tests.emulator.models import EmuMessage
@@ -170,3 +171,20 @@ async def submit(emu: TelegramEmulator, user: UserHandle, review: EmuMessage) ->
     query = await user.press(review, FlowCB(action=FlowAction.SUBMIT).pack())
     await emu.wait_for_callback_answer(query)
     return query
+
+
+async def outbox_settled(app: App, timeout: float = 10) -> None:  # noqa: ASYNC109 - a test helper
+    """Until nothing in the outbox is pending.
+
+    A message appears in the emulator before the worker's commit marks its row sent, so a test
+    that reads the outbox right after seeing the message must wait for that commit.
+    """
+    pending_rows = (
+        select(func.count()).select_from(Outbox).where(Outbox.state == OutboxState.PENDING)
+    )
+    async with asyncio.timeout(timeout):
+        while True:
+            async with app.sessionmaker() as session:
+                if not await session.scalar(pending_rows):
+                    return
+            await asyncio.sleep(0.05)

@@ -19,6 +19,7 @@ from tests.e2e import (
     fill_report,
     moderator_group,
     open_menu,
+    outbox_settled,
     running_bot,
     start_bot,
     step_of,
@@ -289,6 +290,7 @@ async def test_alert_survives_server_errors_and_rate_limits(
     card = await emu.wait_for_bot_message(group, lambda m: CODE.search(m.text or ""), timeout=20)
     assert card.text
     await emu.wait_for_bot_message(user, lambda m: CODE.search(m.text or ""), timeout=20)
+    await outbox_settled(bot.app)
     engine = create_engine(migrated_url)
     try:
         async with create_sessionmaker(engine)() as session:

@@ -273,6 +273,7 @@ async def test_any_input_is_answered_and_never_raises(
         "k1:²:safe",  # a digit to str.isdigit(), not to int()
         "m1:verify:99999999999999999999:0",
         "m1:dupof:1:-99999999999999999999",
+        "m1:verify:0:0",  # no such report, in a private chat
         "f1:x:subject:99999999999999999999",
     ],
 )

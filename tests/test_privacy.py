@@ -24,7 +24,7 @@ from storage.models import (
     TrackedMessage,
 )
 from storage.sealing import Keyring
-from tests.e2e import fill_report, is_consent, moderator_group, submit
+from tests.e2e import fill_report, is_consent, moderator_group, outbox_settled, submit
 from tests.emulator.telegram import TelegramEmulator
 from tests.safety import (
     LIMITS,
@@ -214,6 +214,7 @@ async def test_retention_erases_idle_links_drafts_and_payloads_on_a_moved_clock(
         await emu.wait_for_bot_message(group, lambda m: CODE.search(m.text or ""))
         await emu.wait_for_bot_message(early, lambda m: CODE.search(m.text or ""))
         await emu.wait_until(lambda: early.messages()[-1].from_bot)
+        await outbox_settled(bot.app)
         first = await sweeper.run_due()
         # The alert's payload (the card and its files) once sent; the worker drops the others.
         assert first["payloads"] == 1
