@@ -217,7 +217,10 @@ async def test_retention_erases_idle_links_drafts_and_payloads_on_a_moved_clock(
         await outbox_settled(bot.app)
         first = await sweeper.run_due()
         # The alert's payload (the card and its files) once sent; the worker drops the others.
-        assert first["payloads"] == 1
+        # The bot's own sweeper makes its first pass as it starts, and on a busy machine that
+        # pass may come after the alert went out and erase it first: either pass may count it.
+        assert first["payloads"] in (0, 1)
+        assert all(row.payload_enc is None for row in await rows(migrated_url, Outbox))
         assert first["reporters_erased"] == 0
 
         clock.advance(dt.timedelta(days=89))

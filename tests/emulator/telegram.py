@@ -560,7 +560,7 @@ class TelegramEmulator:
     async def wait_until(
         self,
         predicate: Callable[[], Any],
-        timeout: float = 5.0,  # noqa: ASYNC109 - a test helper, not a network call
+        timeout: float = 15.0,  # noqa: ASYNC109 - a test helper, not a network call
         *,
         message: str | None = None,
     ) -> Any:
@@ -587,7 +587,7 @@ class TelegramEmulator:
         self,
         chat: ChatLike,
         predicate: Callable[[EmuMessage], Any] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 15.0,  # noqa: ASYNC109
         *,
         after: int | None = None,
     ) -> EmuMessage:
@@ -623,7 +623,7 @@ class TelegramEmulator:
         self,
         message: EmuMessage,
         predicate: Callable[[EmuMessage], Any] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 15.0,  # noqa: ASYNC109
     ) -> EmuMessage:
         """Wait until ``message`` is edited after the last user action (and matches)."""
         threshold = self._last_action_seq
@@ -645,7 +645,7 @@ class TelegramEmulator:
     async def wait_for_callback_answer(
         self,
         query_id: str,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 15.0,  # noqa: ASYNC109
     ) -> CallbackAnswer:
         """Wait until the bot answers callback query ``query_id``."""
         answer: CallbackAnswer = await self.wait_until(
@@ -657,7 +657,7 @@ class TelegramEmulator:
 
     async def wait_for_updates_consumed(
         self,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 15.0,  # noqa: ASYNC109
     ) -> None:
         """Wait until every queued update was confirmed (polling) or delivered (webhook)."""
         await self.wait_until(
