@@ -43,7 +43,6 @@ from bot.telegram_session import (
     RetryAfterMiddleware,
     StaleCallbackAnswerMiddleware,
 )
-from bot.tracking import SentMessagesMiddleware
 from bot.web import start_web_server
 from handlers import get_routers
 from handlers.engine.text import N_
@@ -95,7 +94,6 @@ def create_bot(settings: Settings) -> Bot:
     session.middleware(KeepResponseModels())
     session.middleware(RetryAfterMiddleware())
     session.middleware(StaleCallbackAnswerMiddleware())
-    session.middleware(SentMessagesMiddleware())  # what /wipe may delete later
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -129,7 +127,8 @@ def create_dispatcher(
             context=context,
             i18n=i18n,
             moderator_chat_id=settings.moderator_chat_id,
-            on_outbox=worker.notify,
+            deliver=worker.deliver_now,
+            notify=worker.notify,
             member_check=member_check,
         )
     )

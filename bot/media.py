@@ -23,6 +23,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import Message
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
@@ -127,6 +128,37 @@ async def receive(
     if not is_image(kind, mime, name):
         return None
     return await fetch_clean(bot, file_id, size=size)
+
+
+@dataclass(frozen=True)
+class ReceivedFile:
+    """A photo or document a reporter sent, fetched and cleaned before the update's transaction
+    opens (bot/middlewares.py): the download and the decoding never hold a database lock."""
+
+    kind: str  # "photo" or "document"
+    file_id: str
+    mime: str | None
+    name: str | None
+    clean: CleanImage | None  # the picture rebuilt without metadata; None for other files
+    refused: str | None = None  # why a picture could not be cleaned (CannotClean.reason)
+
+
+async def prefetch_file(bot: Bot, message: Message) -> ReceivedFile | None:
+    """The file of a reporter's message, cleaned if it is a picture; None for other messages."""
+    if message.photo:
+        largest = message.photo[-1]  # Telegram lists the sizes smallest first
+        kind, file_id, size, mime, name = "photo", largest.file_id, largest.file_size, None, None
+    elif message.document is not None:
+        document = message.document
+        kind, file_id, size = "document", document.file_id, document.file_size
+        mime, name = document.mime_type, document.file_name
+    else:
+        return None
+    try:
+        clean = await receive(bot, kind, file_id, size=size, mime=mime, name=name)
+    except CannotClean as exc:
+        return ReceivedFile(kind, file_id, mime, name, None, exc.reason)
+    return ReceivedFile(kind, file_id, mime, name, clean)
 
 
 def upload_message(image: CleanImage, kind: str, filename_stem: str) -> dict[str, Any]:

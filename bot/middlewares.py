@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, html
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,23 +19,27 @@ from bot.flood import TOO_FAST, Admission, FloodGuard
 from bot.i18n import language_for
 from bot.intake import Intake
 from bot.logging import mark_sensitive
+from bot.media import prefetch_file
 from bot.metrics import DUPLICATE_KEY
 from bot.moderation import MemberCheck, Moderation
 from bot.outage import OutageNotifier, StorageUnavailable, is_database_outage
 from bot.privacy import Privacy
-from bot.tracking import collect_sent_messages
+from bot.replies import Replies
 from storage.models import Reporter
-from storage.repositories import ProcessedUpdates
+from storage.repositories import OutboxRepository, ProcessedUpdates, QueuedRow
 from storage.safety import TrackedMessages
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+Deliver = Callable[[list[int]], Awaitable[None]]
 
 # Polling mode passes `outage_hold` (seconds) in the update data: there nobody would deliver the
 # update again, so it is held and retried here. In webhook mode it is 0 and Telegram redelivers.
 OUTAGE_RETRY_FIRST = 1.0
 OUTAGE_RETRY_MAX = 15.0
+# Pictures decoded at once (each can take a few hundred MB for a moment): more wait their turn.
+DECODE_SLOTS = 2
 
 
 class UpdateContextMiddleware(BaseMiddleware):
@@ -42,8 +47,13 @@ class UpdateContextMiddleware(BaseMiddleware):
 
     Opens one session and transaction for the whole update, records the update id first (a
     redelivered update is dropped inside the same transaction that would repeat its effects),
-    finds the reporter in private chats, and sets the reader's language. After the commit it
-    wakes the outbox worker if the update queued messages.
+    finds the reporter in private chats, and sets the reader's language. Handlers say what to
+    answer through `replies` (bot/replies.py); it is stored in the same transaction. After the
+    commit the button press is answered and the update's outbox rows are sent at once, still in
+    the person's turn, so one person's answers keep their order.
+
+    Nothing in the transaction waits for the network: a file is downloaded and cleaned before it
+    opens, and a moderator-chat membership check is asked (and cached) before it too.
 
     When the database is unreachable the reporter is told so (bot/outage.py) and the update
     ends in StorageUnavailable, with nothing of it stored, so it can be delivered again.
@@ -56,7 +66,8 @@ class UpdateContextMiddleware(BaseMiddleware):
         context: ServiceContext,
         i18n: I18n,
         moderator_chat_id: int,
-        on_outbox: Callable[[], None],
+        deliver: Deliver,
+        notify: Callable[[], None],
         member_check: MemberCheck | None = None,
         outage: OutageNotifier | None = None,
     ) -> None:
@@ -64,10 +75,12 @@ class UpdateContextMiddleware(BaseMiddleware):
         self.context = context
         self.i18n = i18n
         self.moderator_chat_id = moderator_chat_id
-        self.on_outbox = on_outbox
+        self.deliver = deliver
+        self.notify = notify
         self.member_check = member_check
         self.outage = outage or OutageNotifier(context)
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock and how many hold or wait
+        self._decode_slots = asyncio.Semaphore(DECODE_SLOTS)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -84,6 +97,7 @@ class UpdateContextMiddleware(BaseMiddleware):
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
+                await self._before_transaction(event, data, chat, user)
                 return await self._handle_or_hold(handler, event, data)
         finally:
             lock, users = self._locks[key]
@@ -91,6 +105,17 @@ class UpdateContextMiddleware(BaseMiddleware):
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    async def _before_transaction(
+        self, event: Update, data: dict[str, Any], chat: Chat | None, user: User | None
+    ) -> None:
+        """The network work an update needs, done before its transaction opens."""
+        bot: Bot = data["bot"]
+        if chat is not None and chat.type == "private" and event.message is not None:
+            async with self._decode_slots:
+                data["received_file"] = await prefetch_file(bot, event.message)
+        elif self.member_check is not None and user is not None and chat is not None:
+            await self.member_check(user.id)  # cached: the transaction's check finds it there
 
     async def _handle_or_hold(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
         hold: float = data.get("outage_hold", 0.0)
@@ -116,6 +141,8 @@ class UpdateContextMiddleware(BaseMiddleware):
             delay = min(delay * 2, OUTAGE_RETRY_MAX)
 
     async def _handle(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
+        replies = Replies(target=None, update_key=f"telegram:{event.update_id}")
+        data["replies"] = replies
         async with self.sessionmaker() as session:
             async with session.begin():
                 if not await ProcessedUpdates(session).record("telegram", event.update_id):
@@ -135,16 +162,59 @@ class UpdateContextMiddleware(BaseMiddleware):
                 data["t"] = intake.translator(language)
                 data["privacy"] = Privacy(session, self.context)
                 reporter: Reporter | None = data.get("reporter")
-                sent = collect_sent_messages()
+                self._address(replies, data.get("event_chat"), reporter)
                 with self.i18n.context(), self.i18n.use_locale(language):
                     result = None
                     if reporter is None or await self._admitted(session, reporter, event, data):
                         result = await handler(event, data)
                 if reporter is not None:
-                    await self._track(session, reporter, event, data, sent)
-            if session.info.get("outbox_enqueued"):
-                self.on_outbox()
+                    await self._track(session, reporter, event, data)
+                await replies.store(OutboxRepository(session, self.context.keyring))
+            queued: list[QueuedRow] = list(session.info.get("outbox_rows", []))
+        await self._after_commit(data["bot"], event, replies, queued)
         return result
+
+    def _address(self, replies: Replies, chat: Chat | None, reporter: Reporter | None) -> None:
+        """Where this update's answers go: the reporter's chat, or the moderators' chat."""
+        if chat is None:
+            return
+        if chat.type == "private" and reporter is not None:
+            replies.target, replies.reporter_id = "reporter", reporter.id
+        elif chat.id == self.moderator_chat_id:
+            replies.target = "moderators"
+
+    async def _after_commit(
+        self, bot: Bot, event: Update, replies: Replies, queued: list[QueuedRow]
+    ) -> None:
+        """Answer the press and send what the update queued for this chat at once; the rest
+        (alerts, card edits, messages to others) is the worker's, which is woken."""
+        work: list[Awaitable[None]] = []
+        if event.callback_query is not None:
+            work.append(self._answer_press(bot, event.callback_query.id, replies))
+        own = [row.id for row in queued if replies.owns(row)]
+        if own:
+            work.append(self._deliver_safely(own))
+        if len(own) < len(queued):
+            self.notify()
+        await asyncio.gather(*work)
+
+    async def _answer_press(self, bot: Bot, query_id: str, replies: Replies) -> None:
+        press = replies.press
+        try:
+            await bot.answer_callback_query(
+                query_id,
+                text=press.text if press else None,
+                show_alert=press.show_alert if press else None,
+            )
+        except TelegramAPIError as exc:
+            # Only the spinner on the person's button depends on it; nothing is lost.
+            log.info("button press not answered: %s", type(exc).__name__)
+
+    async def _deliver_safely(self, queued: list[int]) -> None:
+        try:
+            await self.deliver(queued)
+        except Exception as exc:  # noqa: BLE001 - the rows are committed; the worker sends them
+            log.warning("sending right after the commit failed (%s); the worker retries", exc)
 
     async def _admitted(
         self, session: AsyncSession, reporter: Reporter, event: Update, data: dict[str, Any]
@@ -157,13 +227,12 @@ class UpdateContextMiddleware(BaseMiddleware):
             "update %s dropped: reporter %s over the message limit", event.update_id, reporter.id
         )
         if admission is Admission.REFUSE_AND_SAY:
-            bot: Bot = data["bot"]
+            replies: Replies = data["replies"]
             text = data["t"].msg(TOO_FAST)
-            chat: Chat | None = data.get("event_chat")
             if event.callback_query is not None:
-                await bot.answer_callback_query(event.callback_query.id, text=text, show_alert=True)
-            elif chat is not None:
-                await bot.send_message(chat.id, html.quote(text))
+                replies.answer(text, show_alert=True)
+            else:
+                replies.send(html.quote(text))
         return False
 
     async def _track(
@@ -172,17 +241,16 @@ class UpdateContextMiddleware(BaseMiddleware):
         reporter: Reporter,
         event: Update,
         data: dict[str, Any],
-        sent: list[tuple[int, int]],
     ) -> None:
-        """Remember this update's messages in the reporter's chat, for /wipe."""
+        """Remember the reporter's own message, for /wipe (the outbox worker remembers the
+        bot's messages as it sends them)."""
         chat: Chat | None = data.get("event_chat")
         if reporter.erased_at is not None or chat is None:
             return  # /forget just ran: nothing is remembered about this chat any more
-        ids = [message_id for chat_id, message_id in sent if chat_id == chat.id]
         if event.message is not None:
-            ids.insert(0, event.message.message_id)
-        if ids:
-            await TrackedMessages(session).add(reporter.id, ids, self.context.now())
+            await TrackedMessages(session).add(
+                reporter.id, [event.message.message_id], self.context.now()
+            )
 
     async def _language(self, intake: Intake, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")

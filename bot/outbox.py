@@ -4,10 +4,20 @@ A row's payload is {"messages": [...]}, each message one of:
   {"type": "text", "html": ..., "reply_markup"?: {...}}
   {"type": "photo" | "document", "file_id": ..., "caption_html"?: ...}
   {"type": "photo_upload" | "document_upload", "data": base64, "filename": ..., "caption_html"?}
-  {"type": "edit", "html": ..., "reply_markup"?: {...}} (edits the card of the row's report)
+  {"type": "edit", "html": ..., "reply_markup"?: {...}, "message_id"?: ...} (edits the given
+      message, else the card of the row's report)
+  {"type": "clear_buttons", "message_id"?: ...} (takes the buttons off a message; without an id,
+      off the last question sent into the reporter's chat)
+  {"type": "delete", "message_ids": [...]} (deletes what Telegram still lets the bot delete)
 Any message may carry "reply_to_message_id" or "force_reply". The first message is the row's
 main message (an alert card); the others reply to it. Alert payloads also carry "summary", the
 card's one line for burst digests.
+Rows of kind "reply" are an update's answers in a chat (bot/replies.py): their messages do not
+thread under the first one, a message marked "prompt" records its id as the row's
+sent_message_id (the question the next answer takes the buttons off), and they are sent at once
+after the update's commit (`deliver_now`). Rows to one reporter go out in the order they were
+queued. A payload may carry "chat_id" (a reporter erased in the same update: the confirmation
+still reaches the chat) and "version" (absent in rows queued before it existed: version 1).
 Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
 A reporter on Messenger is sent to through bot/messenger/delivery.py (text, photos, documents;
 "messenger_tag" in the payload names a message tag such as HUMAN_AGENT); a "photo" or "document"
@@ -28,11 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiogram import Bot, html
@@ -58,8 +69,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
 from bot.messenger.graph import ErrorKind, GraphError
 from bot.metrics import Metrics
-from bot.outage import log_pass_failure
+from bot.outage import is_database_outage, log_pass_failure
 from bot.pacing import SlidingWindow
+from bot.replies import REPLY_KIND
 from storage.models import OutboxState
 from storage.repositories import ClaimedRow, OutboxRepository, Reporters
 from storage.safety import TrackedMessages
@@ -87,10 +99,18 @@ GROUP_RATE = (20, 61.0)
 # The spacing at which the group can take messages for ever (about 3 s).
 GROUP_INTERVAL = GROUP_RATE[1] / GROUP_RATE[0]
 PRIVATE_RATE = (1, 1.05)
+# deleteMessages takes at most 100 ids a call (core.telegram.org/bots/api#deletemessages).
+DELETE_BATCH = 100
+# A reply row waiting behind an earlier row to the same chat looks again this soon.
+ORDER_WAIT = 0.3
 
 
 class PermanentFailure(Exception):
     """Sending can never succeed (the chat is gone, the reporter was erased)."""
+
+
+class RecordingDeferred(Exception):
+    """Sent in a person's turn, but the database is away: recording goes on in the background."""
 
 
 class LostClaim(Exception):
@@ -154,6 +174,7 @@ class OutboxWorker:
         self._global = SlidingWindow(*GLOBAL_RATE)
         self._chats: dict[int | str, SlidingWindow] = {}
         self._burst_until = float("-inf")
+        self._background: set[asyncio.Task[None]] = set()
 
     def notify(self) -> None:
         """Wake the worker now (called after a transaction that queued messages commits)."""
@@ -205,6 +226,18 @@ class OutboxWorker:
                 break
             progressed += await self._deliver(row)
         return progressed
+
+    async def deliver_now(self, row_ids: list[int]) -> None:
+        """Send these rows now, in order, if no one else holds them (an update's replies, right
+        after its commit). What cannot go now stays queued for the worker, which is woken."""
+        async with self.sessionmaker() as session, session.begin():
+            rows = await OutboxRepository(session, self.keyring).claim_rows(
+                row_ids, now=self.clock(), lease=self.lease
+            )
+        for row in rows:
+            await self._deliver(row, in_turn=True)
+        if len(rows) < len(row_ids):
+            self.notify()
 
     async def _release_untried(self, rows: list[ClaimedRow]) -> None:
         """Shutting down: give back what we claimed but did not try, due now."""
@@ -277,16 +310,22 @@ class OutboxWorker:
         return len(announced)
 
     # --- one row -------------------------------------------------------------------------------
-    async def _deliver(self, row: ClaimedRow) -> int:
+    async def _deliver(self, row: ClaimedRow, *, in_turn: bool = False) -> int:
+        """Try a claimed row once. `in_turn`: sent in a person's turn (deliver_now), which must
+        not wait for a database that is away; the worker may."""
         try:
             if row.kind == "card_edit" and await self._superseded(row):
                 await self._finish(row)
                 return 1
+            if await self._behind_earlier_row(row):
+                raise NoSlot(ORDER_WAIT)
             chat_id = await self._chat_for(row)
             if isinstance(chat_id, MessengerRecipient):
                 await self._send_to_messenger(row, chat_id)
             else:
-                await self._send_messages(row, chat_id)
+                await self._send_messages(row, chat_id, in_turn=in_turn)
+        except RecordingDeferred:
+            return 0
         except LostClaim:
             log.warning("outbox row %s: our claim ran out and another took it over", row.id)
             return 0
@@ -333,6 +372,10 @@ class OutboxWorker:
                 row.id, now=self.clock(), keep_payload=row.kind == "alert"
             )
 
+    async def _behind_earlier_row(self, row: ClaimedRow) -> bool:
+        async with self.sessionmaker() as session:
+            return await OutboxRepository(session, self.keyring).earlier_pending(row)
+
     async def _superseded(self, row: ClaimedRow) -> bool:
         async with self.sessionmaker() as session:
             return await OutboxRepository(session, self.keyring).superseded(row)
@@ -342,6 +385,9 @@ class OutboxWorker:
             return self.moderator_chat_id
         if row.target == "coordinators":
             return self.coordinator_chat_id
+        direct = row.payload.get("chat_id")
+        if row.target == "reporter" and isinstance(direct, int):
+            return direct
         if row.target == "reporter" and row.reporter_id is not None:
             async with self.sessionmaker() as session, session.begin():
                 reporters = Reporters(session, self.keyring)
@@ -375,36 +421,120 @@ class OutboxWorker:
             self._chats[chat_id] = pace
         return pace
 
-    async def _send_messages(self, row: ClaimedRow, chat_id: int | str) -> None:
+    async def _send_messages(
+        self, row: ClaimedRow, chat_id: int | str, *, in_turn: bool = False
+    ) -> None:
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
-        card_id = row.sent_message_id
+        threaded = row.kind != REPLY_KIND  # a card's attachments reply to the card
+        card_id = row.sent_message_id if threaded else None
         pace = self._pace(chat_id)
+        # An update's answers in a private chat are the person's own conversation: Telegram
+        # tolerates short bursts there ("avoid more than one message per second in a single
+        # chat", core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this), and
+        # making someone wait a second per message would undo the point of answering at once.
+        paced = not (row.kind == REPLY_KIND and row.target == "reporter")
+        # The reporter was erased in this update: nothing more is remembered about the chat.
+        track = row.target == "reporter" and row.reporter_id is not None
+        track = track and "chat_id" not in row.payload
         held_until = row.claimed_until
         for index in range(row.progress, len(messages)):
-            if messages[index].get("type") == "edit" and "message_id" not in messages[index]:
-                messages[index] = {**messages[index], "message_id": await self._card_id(row)}
+            message = messages[index]
+            if message.get("type") == "edit" and "message_id" not in message:
+                message = {**message, "message_id": await self._card_id(row)}
+            if message.get("type") == "clear_buttons" and "message_id" not in message:
+                message = {**message, "message_id": await self._last_prompt(row)}
             held_back = self.in_burst() or pace.available() <= CARD_RESERVE
             if row.kind == "alert" and self.digests and held_back:
                 raise NoSlot(max(pace.free_in(), GROUP_INTERVAL))
-            wait = pace.free_in()
+            wait = pace.free_in() if paced else 0.0
             if wait > 0:
                 # Never block the whole worker on one chat's pace: other chats go meanwhile.
                 raise NoSlot(wait)
             held_until = await self._keep_claim(row, held_until)
             await self._global.acquire()
             pace.take()
-            sent = await self._send_one(chat_id, messages[index], reply_to=card_id)
-            if card_id is None and sent is not None:
+            sent = await self._send_one(chat_id, message, reply_to=card_id)
+            if threaded and card_id is None and sent is not None:
                 card_id = sent.message_id
-            async with self.sessionmaker() as session, session.begin():
-                await OutboxRepository(session, self.keyring).record_progress(
-                    row.id, index + 1, card_id if index == 0 else None
+            recorded = card_id if threaded and index == 0 else None
+            if not threaded and message.get("prompt") and sent is not None:
+                recorded = sent.message_id
+            tracked = sent.message_id if track and sent is not None else None
+            try:
+                await self._record_sent(row, index + 1, recorded, tracked, held_until, once=in_turn)
+            except Exception as exc:
+                if not (in_turn and is_database_outage(exc)):
+                    raise
+                # The person's next update must not wait for the database to come back: the
+                # record is kept trying in the background, then the rest of the row is released.
+                self._spawn(
+                    self._record_then_release(row, index + 1, recorded, tracked, held_until)
                 )
-                if row.target == "reporter" and row.reporter_id is not None and sent is not None:
-                    # What /wipe may delete from the reporter's chat later (bot/privacy.py).
-                    await TrackedMessages(session).add(
-                        row.reporter_id, [sent.message_id], self.clock()
+                raise RecordingDeferred(str(row.id)) from exc
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _record_then_release(
+        self,
+        row: ClaimedRow,
+        progress: int,
+        message_id: int | None,
+        tracked: int | None,
+        held_until: dt.datetime | None,
+    ) -> None:
+        try:
+            await self._record_sent(row, progress, message_id, tracked, held_until)
+            async with self.sessionmaker() as session, session.begin():
+                await OutboxRepository(session, self.keyring).release(row.id, at=self.clock())
+        except Exception as exc:  # noqa: BLE001 - the lease runs out and the row is tried again
+            log_pass_failure(log, f"outbox row {row.id}: recording failed", exc)
+            return
+        self.notify()
+
+    async def _record_sent(
+        self,
+        row: ClaimedRow,
+        progress: int,
+        message_id: int | None,
+        tracked: int | None,
+        held_until: dt.datetime | None,
+        *,
+        once: bool = False,
+    ) -> None:
+        """Record that a message went out. It did go out: if the database is away for a moment,
+        try again while our claim holds, rather than leave the row to be sent a second time."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await OutboxRepository(session, self.keyring).record_progress(
+                        row.id, progress, message_id
                     )
+                    if tracked is not None and row.reporter_id is not None:
+                        # What /wipe may delete from the reporter's chat later (bot/privacy.py).
+                        await TrackedMessages(session).add(row.reporter_id, [tracked], self.clock())
+            except Exception as exc:
+                expires = held_until is not None and self.clock() + dt.timedelta(
+                    seconds=delay
+                ) >= held_until - dt.timedelta(seconds=1)
+                if once or not is_database_outage(exc) or expires:
+                    raise
+                log.warning("outbox row %s sent; recording it waits for the database", row.id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                return
+
+    async def _last_prompt(self, row: ClaimedRow) -> int | None:
+        if row.reporter_id is None:
+            return None
+        async with self.sessionmaker() as session:
+            return await OutboxRepository(session, self.keyring).last_prompt(
+                row.reporter_id, before=row.id, kind=REPLY_KIND
+            )
 
     async def _send_to_messenger(self, row: ClaimedRow, recipient: MessengerRecipient) -> None:
         if self.messenger is None:
@@ -459,6 +589,12 @@ class OutboxWorker:
                 message_id=reply_to, allow_sending_without_reply=True
             )
         markup = message.get("reply_markup")
+        if kind == "clear_buttons":
+            await self._clear_buttons(chat_id, message.get("message_id"))
+            return None
+        if kind == "delete":
+            await self._delete(chat_id, list(message.get("message_ids") or []))
+            return None
         if kind == "edit":
             try:
                 result = await self.bot.edit_message_text(
@@ -471,7 +607,15 @@ class OutboxWorker:
             except TelegramBadRequest as exc:
                 if "not modified" in exc.message:
                     return None
-                raise
+                if not message.get("prompt") or not _gone(exc.message):
+                    raise
+                # The question the person pressed was deleted meanwhile: ask it anew.
+                return await self.bot.send_message(
+                    chat_id,
+                    message["html"],
+                    reply_markup=InlineKeyboardMarkup.model_validate(markup),
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
             return result if isinstance(result, Message) else None
         if markup:
             extra["reply_markup"] = InlineKeyboardMarkup.model_validate(markup)
@@ -505,6 +649,22 @@ class OutboxWorker:
                 return await self.bot.send_photo(chat_id, upload, caption=caption, **extra)
             return await self.bot.send_document(chat_id, upload, caption=caption, **extra)
         raise PermanentFailure(f"unknown message type {kind!r}")
+
+    async def _clear_buttons(self, chat_id: int | str, message_id: int | None) -> None:
+        if message_id is None:
+            return
+        # Already without buttons, too old, or deleted by the person: nothing to tidy.
+        with contextlib.suppress(TelegramBadRequest):
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
+
+    async def _delete(self, chat_id: int | str, message_ids: list[int]) -> None:
+        for start in range(0, len(message_ids), DELETE_BATCH):
+            # Messages the person already deleted, or older than 48 hours, are skipped by
+            # Telegram; a batch with none left to delete is refused. Neither is a failure here.
+            with contextlib.suppress(TelegramBadRequest):
+                await self.bot.delete_messages(chat_id, message_ids[start : start + DELETE_BATCH])
 
     async def _retry(
         self, row: ClaimedRow, after: float | None, error: str, *, count: bool = True
@@ -552,6 +712,12 @@ def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
     if lines:
         chunks.append((ids, lines))
     return chunks
+
+
+def _gone(description: str) -> bool:
+    """Telegram's answer for a message that can no longer be edited (deleted, or too old)."""
+    lowered = description.lower()
+    return "not found" in lowered or "can't be edited" in lowered
 
 
 def _error_label(exc: Exception) -> str:

@@ -5,13 +5,11 @@ This is the Telegram adapter's whole job; every rule about what to ask lives in 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aiogram import Bot, html
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import html
 from aiogram.types import InlineKeyboardMarkup
 
 from handlers import keyboards
@@ -23,49 +21,38 @@ from storage.models import Reporter
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
     from bot.intake import Intake
+    from bot.replies import Replies
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-# Message ids remembered per draft (for cleaning the chat up later); older ones are dropped.
-MAX_TRACKED_MESSAGES = 200
 
 
 @dataclass
 class Conversation:
-    bot: Bot
-    chat_id: int
+    replies: Replies
     reporter: Reporter
     intake: Intake
     t: Translator
 
     async def handle(
-        self,
-        event: engine.Input,
-        *,
-        incoming_message_id: int | None = None,
-        pressed_message_id: int | None = None,
+        self, event: engine.Input, *, pressed_message_id: int | None = None
     ) -> engine.Reply:
-        draft, message_ids = await self.intake.load_draft(self.reporter)
+        draft, _ = await self.intake.load_draft(self.reporter)
         result = engine.advance(draft, event, now=self.intake.now().astimezone(self.t.tz))
-        # The bot's reply is always the last id recorded, so this is the question just answered.
-        previous_prompt = message_ids[-1] if message_ids else None
-        if incoming_message_id is not None:
-            message_ids.append(incoming_message_id)
         reply = result.reply
         if isinstance(reply, engine.Submitted):
             await self._submitted(reply, pressed_message_id)
             return reply
         if isinstance(reply, engine.Cancelled):
-            await self._close_prompt(pressed_message_id or previous_prompt)
+            self._close_prompt(pressed_message_id, had_draft=draft is not None)
             await self.intake.save_draft(self.reporter, None, [])
-            await self.bot.send_message(
-                self.chat_id,
+            self.replies.send(
                 html.quote(
                     self.t(
                         N_("The report was cancelled and nothing was sent. /new starts a new one.")
                     )
-                ),
+                )
             )
             return reply
         # Toggling an option of a multi-choice step redraws the same message.
@@ -76,15 +63,13 @@ class Conversation:
             and isinstance(event, engine.Pick)
             and pressed_message_id is not None
         ):
-            await self._edit(pressed_message_id, *self._render(reply))
-        else:
-            await self._close_prompt(pressed_message_id or previous_prompt)
             text, markup = self._render(reply)
-            sent = await self.bot.send_message(self.chat_id, text, reply_markup=markup)
-            message_ids.append(sent.message_id)
-        await self.intake.save_draft(
-            self.reporter, result.draft, message_ids[-MAX_TRACKED_MESSAGES:]
-        )
+            self.replies.edit(pressed_message_id, text, reply_markup=markup)
+        else:
+            self._close_prompt(pressed_message_id, had_draft=draft is not None)
+            text, markup = self._render(reply)
+            self.replies.send(text, reply_markup=markup, prompt=True)
+        await self.intake.save_draft(self.reporter, result.draft, [])
         return reply
 
     async def _submitted(self, reply: engine.Submitted, pressed_message_id: int | None) -> None:
@@ -97,7 +82,15 @@ class Conversation:
         )
         log.info("report %s submitted (%s)", report.id, report.incident_type)
         if pressed_message_id is not None:
-            await self._remove_keyboard(pressed_message_id)
+            self.replies.clear_buttons(pressed_message_id)
+
+    def _close_prompt(self, pressed_message_id: int | None, *, had_draft: bool) -> None:
+        """Take the buttons off the question just answered so old taps cannot be confused: the
+        one pressed, else the last one asked (its id is known only once it was sent)."""
+        if pressed_message_id is not None:
+            self.replies.clear_buttons(pressed_message_id)
+        elif had_draft:
+            self.replies.clear_buttons()
 
     def _render(self, reply: engine.Reply) -> tuple[str, InlineKeyboardMarkup | None]:
         t = self.t
@@ -141,27 +134,6 @@ class Conversation:
             current = format_answer(step, reply.value, t)
             lines.append(html.quote(t(N_("Current answer: {answer}"), answer=_short(current))))
         return "\n\n".join(lines), keyboards.step_keyboard(reply, t)
-
-    async def _edit(self, message_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
-        try:
-            await self.bot.edit_message_text(
-                text=text, chat_id=self.chat_id, message_id=message_id, reply_markup=markup
-            )
-        except TelegramBadRequest as exc:
-            if "not modified" not in exc.message:
-                raise
-
-    async def _close_prompt(self, message_id: int | None) -> None:
-        """Take the buttons off the previous question so old taps cannot be confused."""
-        if message_id is not None:
-            await self._remove_keyboard(message_id)
-
-    async def _remove_keyboard(self, message_id: int) -> None:
-        # Already without buttons, too old, or deleted by the person: nothing to tidy.
-        with contextlib.suppress(TelegramBadRequest):
-            await self.bot.edit_message_reply_markup(
-                chat_id=self.chat_id, message_id=message_id, reply_markup=None
-            )
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -15,21 +15,24 @@ from handlers.render import Translator
 
 if TYPE_CHECKING:  # the services import the card renderer from this package
     from bot.moderation import Moderation
+    from bot.replies import Replies
 
 
 def _actor(user: User) -> Actor:
     return Actor(user_id=user.id, name=user.full_name[:64])
 
 
-async def _say(message: Message, result: Outcome | list[str], t: Translator) -> None:
-    if isinstance(result, list):
-        await message.reply("\n".join(result))
-    else:
-        await message.reply(html.quote(t.msg(result.message)))
+def _say(replies: Replies, message: Message, result: Outcome | list[str], t: Translator) -> None:
+    text = "\n".join(result) if isinstance(result, list) else html.quote(t.msg(result.message))
+    replies.send(text, reply_to=message.message_id)
 
 
 async def on_card_button(
-    query: CallbackQuery, callback_data: ModCB, moderation: Moderation, t: Translator
+    query: CallbackQuery,
+    callback_data: ModCB,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
 ) -> None:
     message = query.message if isinstance(query.message, Message) else None
     outcome = await moderation.press(
@@ -39,16 +42,20 @@ async def on_card_button(
         message_text=(message.text or "") if message else "",
         data=callback_data,
     )
-    await query.answer(t.msg(outcome.message), show_alert=not outcome.ok)
+    replies.answer(t.msg(outcome.message), show_alert=not outcome.ok)
 
 
-async def on_invalid_button(query: CallbackQuery, moderation: Moderation, t: Translator) -> None:
+async def on_invalid_button(
+    query: CallbackQuery, moderation: Moderation, replies: Replies, t: Translator
+) -> None:
     """Buttons whose data no router understands: forged, or from an older version of the bot."""
     await moderation.refuse(_actor(query.from_user), None, "unknown_button")
-    await query.answer(t(N_("This button is not valid.")), show_alert=True)
+    replies.answer(t(N_("This button is not valid.")), show_alert=True)
 
 
-async def on_reply(message: Message, moderation: Moderation, t: Translator) -> None:
+async def on_reply(
+    message: Message, moderation: Moderation, replies: Replies, t: Translator
+) -> None:
     assert message.reply_to_message is not None and message.from_user is not None
     outcome = await moderation.reply_in_chat(
         _actor(message.from_user),
@@ -58,22 +65,31 @@ async def on_reply(message: Message, moderation: Moderation, t: Translator) -> N
         text=message.text or "",
     )
     if outcome is not None:
-        await _say(message, outcome, t)
+        _say(replies, message, outcome, t)
 
 
 async def on_history(
-    message: Message, command: CommandObject, moderation: Moderation, t: Translator
+    message: Message,
+    command: CommandObject,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
 ) -> None:
     assert message.from_user is not None
     if not command.args:
-        await message.reply(html.quote(t(N_("Usage: /history CODE, for example /history D-7K3F"))))
+        usage = t(N_("Usage: /history CODE, for example /history D-7K3F"))
+        replies.send(html.quote(usage), reply_to=message.message_id)
         return
     result = await moderation.history(_actor(message.from_user), message.chat.id, command.args)
-    await _say(message, result, t)
+    _say(replies, message, result, t)
 
 
 async def on_staff(
-    message: Message, command: CommandObject, moderation: Moderation, t: Translator
+    message: Message,
+    command: CommandObject,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
 ) -> None:
     assert message.from_user is not None
     words = (command.args or "list").split()
@@ -86,13 +102,15 @@ async def on_staff(
     result = await moderation.manage_staff(
         _actor(message.from_user), message.chat.id, words[0].lower(), user_id, role
     )
-    await _say(message, result, t)
+    _say(replies, message, result, t)
 
 
-async def on_outbox(message: Message, moderation: Moderation, t: Translator) -> None:
+async def on_outbox(
+    message: Message, moderation: Moderation, replies: Replies, t: Translator
+) -> None:
     assert message.from_user is not None
     result = await moderation.outbox_report(_actor(message.from_user), message.chat.id)
-    await _say(message, result, t)
+    _say(replies, message, result, t)
 
 
 def create_buttons_router() -> Router:

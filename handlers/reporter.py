@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, F, Router, html
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import F, Router, html
 from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.flood import SubmissionRefused
-from bot.media import CannotClean, CleanImage, receive, upload_message
+from bot.media import ReceivedFile, upload_message
 from handlers.conversation import Conversation
 from handlers.engine import engine
 from handlers.engine.text import N_
@@ -36,62 +34,54 @@ if TYPE_CHECKING:  # the intake service imports the card renderer from this pack
     from bot.intake import Intake
     from bot.moderation import Moderation
     from bot.privacy import Privacy
-
-# Telegram's deleteMessages takes at most 100 ids per call.
-DELETE_BATCH = 100
+    from bot.replies import Replies
 
 
 def _conversation(
-    bot: Bot, chat_id: int, reporter: Reporter, intake: Intake, t: Translator
+    replies: Replies, reporter: Reporter, intake: Intake, t: Translator
 ) -> Conversation:
-    return Conversation(bot=bot, chat_id=chat_id, reporter=reporter, intake=intake, t=t)
+    return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
 
 
 # --- consent -----------------------------------------------------------------------------------
-async def _ask_consent(bot: Bot, chat_id: int, privacy: Privacy, t: Translator) -> None:
-    await bot.send_message(
-        chat_id, html.quote(privacy.consent_text(t)), reply_markup=consent_keyboard(t)
-    )
+def _ask_consent(replies: Replies, privacy: Privacy, t: Translator) -> None:
+    replies.send(html.quote(privacy.consent_text(t)), reply_markup=consent_keyboard(t))
 
 
 async def on_consent(
     query: CallbackQuery,
     callback_data: ConsentCB,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
-        await query.answer()
         return
-    await _remove_keyboard(bot, query.message)
+    replies.clear_buttons(query.message.message_id)
     if callback_data.answer != "yes":
-        await query.answer()
-        await bot.send_message(
-            query.message.chat.id,
-            html.quote(t(N_("All right, nothing was sent. If you change your mind, send /start."))),
+        replies.send(
+            html.quote(t(N_("All right, nothing was sent. If you change your mind, send /start.")))
         )
         return
     privacy.accept_consent(reporter)
-    await query.answer(t(N_("Thank you.")))
-    conversation = _conversation(bot, query.message.chat.id, reporter, intake, t)
-    await conversation.handle(engine.Show())
+    replies.answer(t(N_("Thank you.")))
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
 
 async def on_start(
     message: Message,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if privacy.needs_consent(reporter):
-        await _ask_consent(bot, message.chat.id, privacy, t)
+        _ask_consent(replies, privacy, t)
         return
-    await message.answer(
+    replies.send(
         html.quote(
             t(
                 N_(
@@ -105,35 +95,32 @@ async def on_start(
             )
         )
     )
-    conversation = _conversation(bot, message.chat.id, reporter, intake, t)
-    await conversation.handle(engine.Show(), incoming_message_id=message.message_id)
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
 
 async def on_new(
     message: Message,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if privacy.needs_consent(reporter):
-        await _ask_consent(bot, message.chat.id, privacy, t)
+        _ask_consent(replies, privacy, t)
         return
     await intake.save_draft(reporter, None, [])
-    conversation = _conversation(bot, message.chat.id, reporter, intake, t)
-    await conversation.handle(engine.Show(), incoming_message_id=message.message_id)
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
 
 async def on_cancel(
-    message: Message, bot: Bot, reporter: Reporter, intake: Intake, t: Translator
+    message: Message, replies: Replies, reporter: Reporter, intake: Intake, t: Translator
 ) -> None:
-    conversation = _conversation(bot, message.chat.id, reporter, intake, t)
-    await conversation.handle(engine.Cancel(), incoming_message_id=message.message_id)
+    await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
 
 
-async def on_help(message: Message, t: Translator) -> None:
-    await message.answer(
+async def on_help(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(
         html.quote(
             t(
                 N_(
@@ -156,32 +143,30 @@ async def on_help(message: Message, t: Translator) -> None:
     )
 
 
-async def on_language(message: Message, t: Translator) -> None:
-    await message.answer(html.quote(t(N_("Choose a language:"))), reply_markup=language_keyboard())
+async def on_language(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(html.quote(t(N_("Choose a language:"))), reply_markup=language_keyboard())
 
 
 async def on_language_chosen(
     query: CallbackQuery,
     callback_data: LanguageCB,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if callback_data.lang not in ("kk", "ru", "en") or query.message is None:
-        await query.answer()
         return
     reporter.language = callback_data.lang
     t = intake.translator(callback_data.lang)
-    await query.answer(t(N_("Language changed.")))
+    replies.answer(t(N_("Language changed.")))
     if privacy.needs_consent(reporter):
         # The language buttons under the consent text: show it again in the new language.
-        await _remove_keyboard(bot, query.message)
-        await _ask_consent(bot, query.message.chat.id, privacy, t)
+        replies.clear_buttons(query.message.message_id)
+        _ask_consent(replies, privacy, t)
         return
-    conversation = _conversation(bot, query.message.chat.id, reporter, intake, t)
-    await conversation.handle(engine.Show())
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
 
 _SIMPLE_ACTIONS: dict[str, engine.Input] = {
@@ -212,32 +197,28 @@ def _input_from(data: FlowCB) -> engine.Input:
 async def on_flow_button(
     query: CallbackQuery,
     callback_data: FlowCB,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
-        await query.answer()
         return
     if privacy.needs_consent(reporter):  # a button from before consent was asked
-        await query.answer()
-        await _ask_consent(bot, query.message.chat.id, privacy, t)
+        _ask_consent(replies, privacy, t)
         return
-    conversation = _conversation(bot, query.message.chat.id, reporter, intake, t)
+    conversation = _conversation(replies, reporter, intake, t)
     try:
         reply = await conversation.handle(
             _input_from(callback_data), pressed_message_id=query.message.message_id
         )
     except SubmissionRefused as refused:
         # Too many reports: nothing was stored, the review screen stays for a later Send.
-        await query.answer(t.msg(refused.message), show_alert=True)
+        replies.answer(t.msg(refused.message), show_alert=True)
         return
     if isinstance(reply, engine.Submitted):
-        await query.answer(t(N_("Sending…")))
-    else:
-        await query.answer()
+        replies.answer(t(N_("Sending…")))
 
 
 async def _team_question(
@@ -252,7 +233,7 @@ async def _team_question(
 
 
 async def _forward_to_team(
-    message: Message,
+    replies: Replies,
     reporter: Reporter,
     report: Report,
     moderation: Moderation,
@@ -260,7 +241,7 @@ async def _forward_to_team(
     content: dict[str, Any],
 ) -> None:
     await moderation.forward_answer(reporter, report, content)
-    await message.answer(
+    replies.send(
         html.quote(
             t(
                 N_(
@@ -274,7 +255,7 @@ async def _forward_to_team(
 
 async def on_text(
     message: Message,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
@@ -285,61 +266,54 @@ async def on_text(
     report = await _team_question(message, reporter, intake, moderation)
     if report is not None:
         content = {"type": "text", "html": html.quote(text)}
-        await _forward_to_team(message, reporter, report, moderation, t, content)
+        await _forward_to_team(replies, reporter, report, moderation, t, content)
         return
     if privacy.needs_consent(reporter):
-        await _ask_consent(bot, message.chat.id, privacy, t)
+        _ask_consent(replies, privacy, t)
         return
-    conversation = _conversation(bot, message.chat.id, reporter, intake, t)
-    await conversation.handle(engine.Text(text), incoming_message_id=message.message_id)
+    await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
 
 
-async def _receive_file(
+async def on_file(
     message: Message,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
     privacy: Privacy,
     t: Translator,
-    *,
-    kind: str,
-    file_id: str,
-    size: int | None,
-    mime: str | None = None,
-    name: str | None = None,
+    received_file: ReceivedFile | None = None,
 ) -> None:
     """A photo or a document: for the team's question, or for the report being written.
 
-    Images are rebuilt without metadata first (bot/media.py); only the clean copy goes on.
+    The file was fetched, and a picture rebuilt without metadata, before this update's
+    transaction began (bot/media.py, bot/middlewares.py); only the clean copy goes on.
     """
+    if received_file is None:  # the middleware fetches every private photo and document
+        return
     report = await _team_question(message, reporter, intake, moderation)
     if report is None and privacy.needs_consent(reporter):
-        await _ask_consent(bot, message.chat.id, privacy, t)
+        _ask_consent(replies, privacy, t)
         return
-    try:
-        clean: CleanImage | None = await receive(
-            bot, kind, file_id, size=size, mime=mime, name=name
-        )
-    except CannotClean as exc:
-        await message.answer(html.quote(t(_CANNOT_CLEAN[exc.reason])))
+    if received_file.refused is not None:
+        replies.send(html.quote(t(_CANNOT_CLEAN[received_file.refused])))
         return
+    kind, clean = received_file.kind, received_file.clean
     if report is not None:
         content = (
             upload_message(clean, kind, f"{report.public_code}-answer")
             if clean is not None
-            else {"type": kind, "file_id": file_id}
+            else {"type": kind, "file_id": received_file.file_id}
         )
-        await _forward_to_team(message, reporter, report, moderation, t, content)
+        await _forward_to_team(replies, reporter, report, moderation, t, content)
         return
     if clean is not None:
         ref = await intake.store_attachment(reporter, clean)
         # The original name stays behind too: camera names carry the date and time.
         media = engine.Media(kind, ref, None, clean.mime)
     else:
-        media = engine.Media(kind, file_id, name, mime)
-    conversation = _conversation(bot, message.chat.id, reporter, intake, t)
-    await conversation.handle(media, incoming_message_id=message.message_id)
+        media = engine.Media(kind, received_file.file_id, received_file.name, received_file.mime)
+    await _conversation(replies, reporter, intake, t).handle(media)
 
 
 _CANNOT_CLEAN = {
@@ -351,62 +325,12 @@ _CANNOT_CLEAN = {
 }
 
 
-async def on_photo(
-    message: Message,
-    bot: Bot,
-    reporter: Reporter,
-    intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
-    t: Translator,
-) -> None:
-    assert message.photo  # guaranteed by the filter
-    largest = message.photo[-1]
-    await _receive_file(
-        message,
-        bot,
-        reporter,
-        intake,
-        moderation,
-        privacy,
-        t,
-        kind="photo",
-        file_id=largest.file_id,
-        size=largest.file_size,
-    )
-
-
-async def on_document(
-    message: Message,
-    bot: Bot,
-    reporter: Reporter,
-    intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
-    t: Translator,
-) -> None:
-    assert message.document  # guaranteed by the filter
-    document = message.document
-    await _receive_file(
-        message,
-        bot,
-        reporter,
-        intake,
-        moderation,
-        privacy,
-        t,
-        kind="document",
-        file_id=document.file_id,
-        size=document.file_size,
-        mime=document.mime_type,
-        name=document.file_name,
-    )
-
-
 # --- leaving no trace ---------------------------------------------------------------------------
-async def on_wipe(message: Message, reporter: Reporter, privacy: Privacy, t: Translator) -> None:
+async def on_wipe(
+    message: Message, replies: Replies, reporter: Reporter, privacy: Privacy, t: Translator
+) -> None:
     codes = await privacy.recent_codes(reporter)
-    await message.answer(
+    replies.send(
         html.quote(
             t(
                 N_(
@@ -421,33 +345,23 @@ async def on_wipe(message: Message, reporter: Reporter, privacy: Privacy, t: Tra
     )
 
 
-async def _delete_messages(bot: Bot, chat_id: int, message_ids: Sequence[int]) -> None:
-    for start in range(0, len(message_ids), DELETE_BATCH):
-        # Messages the person already deleted, or older than 48 hours, are skipped by
-        # Telegram; a batch with none left to delete is refused. Neither is a failure here.
-        with contextlib.suppress(TelegramBadRequest):
-            await bot.delete_messages(chat_id, list(message_ids[start : start + DELETE_BATCH]))
-
-
 async def on_wipe_button(
     query: CallbackQuery,
     callback_data: WipeCB,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
-        await query.answer()
         return
-    chat_id = query.message.chat.id
     if callback_data.action not in ("keep", "all"):
-        await _remove_keyboard(bot, query.message)
-        await query.answer(t(N_("Nothing was deleted.")))
+        replies.clear_buttons(query.message.message_id)
+        replies.answer(t(N_("Nothing was deleted.")))
         return
 
     async def delete(message_ids: Sequence[int]) -> None:
-        await _delete_messages(bot, chat_id, message_ids)
+        replies.delete(list(message_ids))
 
     codes = await privacy.wipe(
         reporter,
@@ -455,13 +369,12 @@ async def on_wipe_button(
         keep_codes=callback_data.action == "keep",
         also=[query.message.message_id],
     )
-    await query.answer()
     lines = [html.quote(privacy.neutral_line(t)), *(html.code(html.quote(c)) for c in codes)]
-    await bot.send_message(chat_id, "\n".join(lines))
+    replies.send("\n".join(lines))
 
 
-async def on_forget(message: Message, t: Translator) -> None:
-    await message.answer(
+async def on_forget(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(
         html.quote(
             t(
                 N_(
@@ -480,22 +393,21 @@ async def on_forget(message: Message, t: Translator) -> None:
 async def on_forget_button(
     query: CallbackQuery,
     callback_data: ForgetCB,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
-        await query.answer()
         return
-    await _remove_keyboard(bot, query.message)
+    replies.clear_buttons(query.message.message_id)
     if callback_data.answer != "yes":
-        await query.answer(t(N_("Nothing was erased.")))
+        replies.answer(t(N_("Nothing was erased.")))
         return
     await privacy.forget(reporter)
-    await query.answer()
-    await bot.send_message(
-        query.message.chat.id,
+    # The reporter no longer has a chat id; this last answer carries it (bot/replies.py).
+    replies.direct_chat_id = query.message.chat.id
+    replies.send(
         html.quote(
             t(
                 N_(
@@ -503,7 +415,7 @@ async def on_forget_button(
                     "you start as a new reporter."
                 )
             )
-        ),
+        )
     )
 
 
@@ -511,30 +423,20 @@ async def on_forget_button(
 async def on_checkin_button(
     query: CallbackQuery,
     callback_data: CheckinCB,
-    bot: Bot,
+    replies: Replies,
     reporter: Reporter,
     intake: Intake,
     t: Translator,
 ) -> None:
     if query.message is None:
-        await query.answer()
         return
     reply = await intake.checkins.answer(reporter, callback_data.checkin, callback_data.answer)
-    await _remove_keyboard(bot, query.message)
-    await query.answer()
-    await bot.send_message(query.message.chat.id, html.quote(t.msg(reply)))
+    replies.clear_buttons(query.message.message_id)
+    replies.send(html.quote(t.msg(reply)))
 
 
-async def _remove_keyboard(bot: Bot, message: Message | InaccessibleMessage) -> None:
-    # Too old, or deleted by the person: nothing to tidy.
-    with contextlib.suppress(TelegramBadRequest):
-        await bot.edit_message_reply_markup(
-            chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
-        )
-
-
-async def on_anything_else(message: Message, t: Translator) -> None:
-    await message.answer(
+async def on_anything_else(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(
         html.quote(
             t(
                 N_(
@@ -563,8 +465,7 @@ def create_router() -> Router:
     router.callback_query.register(on_checkin_button, CheckinCB.filter())
     router.callback_query.register(on_flow_button, FlowCB.filter())
     router.message.register(on_text, F.text)
-    router.message.register(on_photo, F.photo)
-    router.message.register(on_document, F.document)
+    router.message.register(on_file, F.photo | F.document)
     # Catch-all for this chat, registered last: stickers, voice, locations and the like.
     router.message.register(on_anything_else)
     return router

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiogram import Router, html
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import figures  # a module, not its names: bot.figures imports this package's engine
@@ -24,6 +24,7 @@ from storage.stats import CountRule, PeriodError, StatsRepository, parse_period
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
     from bot.intake import Intake
+    from bot.replies import Replies
 
 REFUSAL = N_(
     "Sorry, figures are only for the coalition's coordinators. "
@@ -47,24 +48,25 @@ async def on_stats(
     session: AsyncSession,
     settings: Settings,
     intake: Intake,
+    replies: Replies,
     t: Translator,
 ) -> None:
     user = message.from_user
     role = await role_for(session, user.id, settings.admin_ids) if user is not None else None
     if role not in CAN_SEE_FIGURES:
-        await message.answer(html.quote(t(REFUSAL)))
+        replies.send(html.quote(t(REFUSAL)))
         return
     try:
         period = parse_period(command.args, now=intake.now(), tz=settings.tz)
     except PeriodError:
-        await message.answer(html.quote(t(USAGE)))
+        replies.send(html.quote(t(USAGE)))
         return
     counted = await StatsRepository(session).figures(period, CountRule(timezone=settings.timezone))
     # The chart takes a moment of CPU; other chats must not wait for it.
     rendered = await asyncio.to_thread(figures.render_all, counted, t)
-    await message.answer(rendered.html)
-    await message.answer_photo(BufferedInputFile(rendered.png, f"{rendered.stem}.png"))
-    await message.answer_document(BufferedInputFile(rendered.csv, f"{rendered.stem}.csv"))
+    replies.send(rendered.html)
+    replies.upload("photo", rendered.png, f"{rendered.stem}.png")
+    replies.upload("document", rendered.csv, f"{rendered.stem}.csv")
 
 
 def create_router() -> Router:

@@ -250,6 +250,16 @@ class Reports:
 
 
 @dataclass(frozen=True)
+class QueuedRow:
+    """A row queued in the current transaction (listed in session.info["outbox_rows"])."""
+
+    id: int
+    kind: str
+    target: str
+    reporter_id: int | None
+
+
+@dataclass(frozen=True)
 class ClaimedRow:
     id: int
     kind: str
@@ -296,7 +306,12 @@ class OutboxRepository:
         report_id: int | None = None,
         reporter_id: int | None = None,
         priority: int = OutboxPriority.NORMAL,
-    ) -> None:
+    ) -> int | None:
+        """Queue a row; its id, or None when a row with the same idempotency key exists.
+
+        The rows queued in this session are listed in `session.info["outbox_rows"]`, so that the
+        update middleware can have its own chat's sent right after its commit (bot/replies.py).
+        """
         stmt = _insert_ignoring_conflicts(
             self.session,
             Outbox,
@@ -316,8 +331,13 @@ class OutboxRepository:
                 "created_at": utcnow(),
             },
         )
-        await self.session.execute(stmt)
+        row_id = await self.session.scalar(stmt.returning(Outbox.id))
         self.session.info["outbox_enqueued"] = True
+        if row_id is None:
+            return None
+        queued = QueuedRow(int(row_id), kind, target, reporter_id)
+        self.session.info.setdefault("outbox_rows", []).append(queued)
+        return queued.id
 
     async def claim_due(
         self,
@@ -343,6 +363,60 @@ class OutboxRepository:
         )
         rows = (await self.session.execute(query)).scalars().all()
         return self._claim(rows, now + lease)
+
+    async def claim_rows(
+        self, row_ids: Sequence[int], *, now: dt.datetime, lease: dt.timedelta
+    ) -> list[ClaimedRow]:
+        """Claim these rows, in id order, if they are due and nobody holds them."""
+        if not row_ids:
+            return []
+        query = (
+            select(Outbox)
+            .where(
+                Outbox.id.in_(row_ids),
+                Outbox.state == OutboxState.PENDING.value,
+                Outbox.next_attempt_at <= now,
+                or_(Outbox.claimed_until.is_(None), Outbox.claimed_until < now),
+            )
+            .order_by(Outbox.id)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self.session.execute(query)).scalars().all()
+        return self._claim(rows, now + lease)
+
+    async def earlier_pending(self, row: ClaimedRow) -> bool:
+        """Whether a row queued before this one for the same reporter is still unsent: messages
+        into one chat go out in the order they were queued."""
+        if row.target != "reporter" or row.reporter_id is None:
+            return False
+        earlier = await self.session.scalar(
+            select(Outbox.id)
+            .where(
+                Outbox.reporter_id == row.reporter_id,
+                Outbox.target == "reporter",
+                Outbox.state == OutboxState.PENDING.value,
+                Outbox.id < row.id,
+            )
+            .limit(1)
+        )
+        return earlier is not None
+
+    async def last_prompt(self, reporter_id: int, *, before: int, kind: str) -> int | None:
+        """The message id of the last question sent into a reporter's chat before row `before`
+        (rows of `kind` record their question's id as they send it)."""
+        found = await self.session.scalar(
+            select(Outbox.sent_message_id)
+            .where(
+                Outbox.reporter_id == reporter_id,
+                Outbox.target == "reporter",
+                Outbox.kind == kind,
+                Outbox.sent_message_id.is_not(None),
+                Outbox.id < before,
+            )
+            .order_by(Outbox.id.desc())
+            .limit(1)
+        )
+        return int(found) if found is not None else None
 
     def _claim(self, rows: Sequence[Outbox], until: dt.datetime) -> list[ClaimedRow]:
         claimed = []

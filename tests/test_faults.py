@@ -290,7 +290,9 @@ async def test_bot_api_faults_deliver_every_alert_with_duplicates_only_for_lost_
         injected = emu.stats.faults_injected
         emu.faults.clear()
         assert await bot.stop() == 0
-    assert injected > 30
+    # Enough faults to mean something (about 10 % of some 300 calls; a failed answer is retried by
+    # the outbox, not by Telegram redelivering the whole update, so calls are not multiplied).
+    assert injected >= 20
     # A card is repeated only where Telegram performed the call but its answer never reached
     # the bot: an answer lost, or one that came after the bot had stopped waiting.
     to_group = [c for c in emu.calls_to("sendMessage") if c.params.get("chat_id") == group.id]

@@ -154,13 +154,15 @@ async def test_an_update_is_acknowledged_only_once_handled_and_never_handled_twi
     emu: TelegramEmulator, hook: WebhookBot
 ) -> None:
     user = emu.user(language_code="en")
-    # Telegram fails the bot's answer: the update's transaction rolls back, the webhook answers
-    # 503, and the update comes again; it is then handled once.
+    # Telegram fails the bot's answer: the update and its answer were stored before anything was
+    # sent, so the update is acknowledged once and the outbox sends the answer again, once.
     emu.faults.fail_next(method="sendMessage")
     sent = await user.send_command("/new")
     menu = await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard))
     await emu.wait_for_updates_consumed()
-    assert emu.stats.webhook_failures == 1
+    assert emu.stats.faults_injected == 1
+    assert emu.stats.webhook_failures == 0
+    assert emu.stats.webhook_deliveries == 1
     assert len(user.bot_messages()) == 1
 
     # A redelivery of an update already handled changes nothing.
