@@ -40,6 +40,7 @@ from handlers.keyboards import FlowAction, FlowCB
 from storage.sealing import Keyring
 from tests.emulator.models import EmuMessage
 from tests.emulator.telegram import TelegramEmulator
+from tests.webhook import unexpected_errors
 
 BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 #: the issue's target: the slowest answer grows by at most this many round trips.
@@ -58,6 +59,9 @@ class Samples:
     answer: list[float] = field(default_factory=list)  # either: everything the bot answers
     calls: Counter[str] = field(default_factory=Counter)  # Bot API calls during the bursts
     actions: int = 0
+    spread: float = 0.0  # the longest time from a burst's first update delivered to its last
+    errors: int = 0  # ERROR lines and tracebacks in the bot's log (the whole run)
+    refused: int = 0  # webhook deliveries the bot answered with an error (the whole run)
 
 
 @dataclass
@@ -128,6 +132,8 @@ async def burst(
     await asyncio.gather(*(answered(person) for person in people))
     await quiet(emu)
     if samples is not None:
+        delivered = [emu.delivered_at[person.update_id] for person in people]
+        samples.spread = max(samples.spread, max(delivered) - min(delivered))
         samples.calls.update(f"{kind}: {call.method}" for call in emu.calls[first_call:])
         samples.actions += len(people)
 
@@ -169,8 +175,13 @@ async def measure(
                         f"{round_trip * 1000:.0f} ms: {time.monotonic() - started:.0f} s",
                         flush=True,
                     )
+            refused = emu.stats.webhook_failures
         finally:
             await bot.stop()
+    errors = len(unexpected_errors(bot.log_text()))
+    for samples in results.values():
+        samples.errors = errors
+        samples.refused = refused
     return results
 
 
@@ -214,6 +225,14 @@ def report(results: dict[str, dict[float, Samples]], args: argparse.Namespace) -
             f"{name} {count / (s.actions / 2):.1f}" for name, count in sorted(s.calls.items())
         )
         out(f"  {BACKEND_NAMES[backend]}: {per_action}")
+    for backend, by_round_trip in results.items():
+        spread = max(s.spread for s in by_round_trip.values())
+        s = by_round_trip[high]
+        out(
+            f"{BACKEND_NAMES[backend]}: each burst's updates reached the bot within "
+            f"{spread * 1000:.0f} ms; {s.refused} deliveries refused by the bot (delivered "
+            f"again); {s.errors} error lines in its log"
+        )
 
 
 async def main() -> None:
