@@ -12,8 +12,12 @@ limits). Everything is measured in one run, so the ratios compare across machine
 3. Resident memory with N open drafts: N people each start a report (consent, type, first
    question) and leave it open; the bot's RSS before and after.
 
+`--latency` holds every Bot API call for a round trip after the warm-up (both bots);
+`--load 0` leaves out the step latency at a steady load.
+
     uv run python bench/flows.py                          # SQLite and PostgreSQL
     uv run python bench/flows.py --backend sqlite --drafts 0 --seconds 20
+    uv run python bench/flows.py --drafts 0 --load 0 --latency 0.2 --users 10 --seconds 20
 """
 
 from __future__ import annotations
@@ -151,6 +155,26 @@ async def stagger(n: int, people: int, interval: float) -> None:
         await asyncio.sleep((n - 1) * interval / people)
 
 
+async def at_a_steady_load(
+    args: argparse.Namespace, person: Callable[[int, float, list[float]], Awaitable[None]]
+) -> list[float]:
+    """Step latencies while people pace themselves so that `args.load` updates a second reach
+    the bot, for `args.seconds`; `person(n, interval, latencies)` acts once every interval.
+    None measured with `--load 0`."""
+    latencies: list[float] = []
+    if args.load <= 0:
+        return latencies
+    people = max(1, int(args.load * 2))  # each acts every 2 s: `load` updates a second
+    interval = people / args.load
+
+    async def one(n: int) -> None:
+        await stagger(n, people, interval)
+        await person(n, interval, latencies)
+
+    await for_a_while(people, args.seconds, one)
+    return latencies
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -185,33 +209,66 @@ async def open_draft(emu: TelegramEmulator, index: int) -> None:
     await emu.wait_for_bot_message(user, lambda m: bool(m.keyboard), 120, after=seen)
 
 
+def new_keyring() -> Keyring:
+    return Keyring(PrivateKey.generate().public_key, random_bytes(32), random_bytes(32))
+
+
+class Databases:
+    """A fresh database per measurement: a SQLite file, or one on a PostgreSQL server started
+    the way the test suite starts it (`tests/postgres.py`), once, until `close()`."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.server: PostgresServer | None = None
+        self.created = 0
+
+    def url(self, backend: str, workdir: Path) -> str:
+        if backend == "sqlite":
+            return f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        if self.server is None:
+            self.server = start_postgres(self.base / "pg")
+        self.created += 1
+        return self.server.create_database(f"bench{self.created}")
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+async def start_reportbot(
+    emu: TelegramEmulator, url: str, keyring: Keyring, workdir: Path
+) -> BotProcess:
+    """`python -m bot run --webhook` on the emulator, as in production, its moderator group set."""
+    moderator_group(emu)
+    port = free_port()
+    env = bot_env(
+        emu, url, keyring, workdir / "data", port=port, base_url=f"http://127.0.0.1:{port}"
+    )
+    bot = BotProcess("reportbot", env, workdir)
+    await bot.start()
+    return bot
+
+
 async def measure_reportbot(
     url: str, keyring: Keyring, workdir: Path, args: argparse.Namespace
 ) -> dict[str, float]:
     async with TelegramEmulator(rate_limits=False, webhook_timeout=60) as emu:
-        moderator_group(emu)
-        port = free_port()
-        env = bot_env(
-            emu, url, keyring, workdir / "data", port=port, base_url=f"http://127.0.0.1:{port}"
-        )
-        bot = BotProcess("reportbot", env, workdir)
-        await bot.start()
+        bot = await start_reportbot(emu, url, keyring, workdir)
         try:
             assert bot.process is not None
-            # Warm-up: caches, pools, the first compilations.
+            # Warm-up: caches, pools, the first compilations (with no round trip: quicker).
             await asyncio.gather(*(new_flow(emu, i, []).run() for i in range(args.users)))
+            emu.faults.set_latency(args.latency)
+
             # Latency first, on a quiet bot: afterwards the outbox holds the throughput run's
             # alerts, which Telegram's pace lets into the group for minutes.
-            paced: list[float] = []
-            people = max(1, int(args.load * 2))  # each acts every 2 s: `load` updates a second
-
-            async def paced_flow(n: int) -> None:
-                await stagger(n, people, people / args.load)
-                flow = new_flow(emu, 10_000 + n, paced)
-                flow.interval = people / args.load
+            async def paced_flow(n: int, interval: float, latencies: list[float]) -> None:
+                flow = new_flow(emu, 10_000 + n, latencies)
+                flow.interval = interval
                 await flow.run()
 
-            await for_a_while(people, args.seconds, paced_flow)
+            paced = await at_a_steady_load(args, paced_flow)
             deliveries = emu.stats.webhook_deliveries
             cpu = cpu_seconds(bot.process.pid)
             flows, elapsed = await for_a_while(
@@ -223,7 +280,7 @@ async def measure_reportbot(
                 "flows_per_s": flows / elapsed,
                 "updates_per_flow": updates,
                 "updates_per_s": flows * updates / elapsed,
-                "p50": statistics.median(paced),
+                "p50": statistics.median(paced) if paced else float("nan"),
                 "p99": percentile(paced, 0.99),
                 "steps_measured": len(paced),
             }
@@ -256,14 +313,12 @@ async def measure_echo(
             assert echo.process is not None
             warm = [emu.user() for _ in range(args.users)]
             await asyncio.gather(*(echo_round_trips(emu, u, steps, [], 0) for u in warm))
-            paced: list[float] = []
-            people = max(1, int(args.load * 2))
+            emu.faults.set_latency(args.latency)
 
-            async def paced_echo(n: int) -> None:
-                await stagger(n, people, people / args.load)
-                await echo_round_trips(emu, emu.user(), steps, paced, people / args.load)
+            async def paced_echo(n: int, interval: float, latencies: list[float]) -> None:
+                await echo_round_trips(emu, emu.user(), steps, latencies, interval)
 
-            await for_a_while(people, args.seconds, paced_echo)
+            paced = await at_a_steady_load(args, paced_echo)
             cpu = cpu_seconds(echo.process.pid)
             flows, elapsed = await for_a_while(
                 args.users,
@@ -275,7 +330,7 @@ async def measure_echo(
                 "cpu": cpu,
                 "flows_per_s": flows / elapsed,
                 "updates_per_s": flows * steps / elapsed,
-                "p50": statistics.median(paced),
+                "p50": statistics.median(paced) if paced else float("nan"),
                 "p99": percentile(paced, 0.99),
                 "rss_idle_mb": rss_mb(echo.process.pid),
             }
@@ -292,22 +347,24 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="per measurement")
     parser.add_argument("--load", type=float, default=10.0, help="updates a second (latency)")
     parser.add_argument("--drafts", type=int, default=10_000, help="open drafts (memory); 0 skips")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="Bot API round trip in seconds after the warm-up (emu.faults.set_latency)",
+    )
     args = parser.parse_args()
-    keyring = Keyring(PrivateKey.generate().public_key, random_bytes(32), random_bytes(32))
+    keyring = new_keyring()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     results: dict[str, dict[str, float]] = {}
-    server: PostgresServer | None = None
     with tempfile.TemporaryDirectory(prefix="reportbot-bench-") as folder:
         base = Path(folder)
+        databases = Databases(base)
         try:
             for backend in backends:
                 workdir = base / backend
                 workdir.mkdir()
-                if backend == "sqlite":
-                    url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-                else:
-                    server = start_postgres(base / "pg")
-                    url = server.create_database("bench")
+                url = databases.url(backend, workdir)
                 print(f"measuring reportbot on {backend}…", flush=True)  # noqa: T201
                 results[backend] = await measure_reportbot(url, keyring, workdir, args)
             per_flow = statistics.mean(r["updates_per_flow"] for r in results.values())
@@ -316,8 +373,7 @@ async def main() -> None:
             echo_dir.mkdir()
             echo = await measure_echo(echo_dir, args, per_flow)
         finally:
-            if server is not None:
-                server.stop()
+            databases.close()
     report(results, echo, args)
 
 
@@ -325,12 +381,19 @@ def report(
     results: dict[str, dict[str, float]], echo: dict[str, float], args: argparse.Namespace
 ) -> None:
     out = print  # noqa: T202
-    out(f"\n{args.users} people at once, {args.seconds:.0f} s per measurement, Telegram limits off")
+    out(
+        f"\n{args.users} people at once, {args.seconds:.0f} s per measurement, Telegram limits "
+        f"off, Bot API round trip {args.latency * 1000:.0f} ms"
+    )
+    steady = (
+        f"p50 {echo['p50'] * 1000:.0f} ms, p99 {echo['p99'] * 1000:.0f} ms at {args.load:g} "
+        "updates/s, "
+        if args.load > 0
+        else ""
+    )
     out(
         f"echo bot: {echo['flows_per_s']:.2f} flows/s ({echo['updates_per_s']:.0f} updates/s, "
-        f"{echo.get('cpu', 0):.0%} of a core), "
-        f"p50 {echo['p50'] * 1000:.0f} ms, p99 {echo['p99'] * 1000:.0f} ms at {args.load:g} "
-        f"updates/s, RSS {echo['rss_idle_mb']:.0f} MB"
+        f"{echo.get('cpu', 0):.0%} of a core), {steady}RSS {echo['rss_idle_mb']:.0f} MB"
     )
     for backend, r in results.items():
         out(
@@ -340,11 +403,12 @@ def report(
             f"ratio to echo {r['flows_per_s'] / echo['flows_per_s']:.2f} (target >= 0.5: "
             f"{'met' if r['flows_per_s'] / echo['flows_per_s'] >= 0.5 else 'NOT met'})"
         )
-        out(
-            f"  step latency at {args.load:g} updates/s: p50 {r['p50'] * 1000:.0f} ms "
-            f"({r['p50'] / echo['p50']:.1f}x echo), p99 {r['p99'] * 1000:.0f} ms "
-            f"({r['p99'] / echo['p99']:.1f}x echo), {r['steps_measured']:.0f} steps"
-        )
+        if args.load > 0:
+            out(
+                f"  step latency at {args.load:g} updates/s: p50 {r['p50'] * 1000:.0f} ms "
+                f"({r['p50'] / echo['p50']:.1f}x echo), p99 {r['p99'] * 1000:.0f} ms "
+                f"({r['p99'] / echo['p99']:.1f}x echo), {r['steps_measured']:.0f} steps"
+            )
         if "rss_after_mb" in r:
             grown = r["rss_after_mb"] - r["rss_before_mb"]
             out(

@@ -266,6 +266,7 @@ async def test_long_poll_receives_text_and_button_press(emu: TelegramEmulator, b
     assert message is not None and message.text == "hello"
     assert message.from_user is not None and message.from_user.language_code == "kk"
     assert updates[0].update_id == sent.update_id
+    assert emu.delivered_at[updates[0].update_id] == emu.clock()  # benchmarks time from it
 
     menu = await bot.send_message(alice.id, "menu", reply_markup=keyboard([("Report", "r:1")]))
     query_id = await alice.press_button(emu.message(alice, menu.message_id), "Rep")
@@ -276,6 +277,7 @@ async def test_long_poll_receives_text_and_button_press(emu: TelegramEmulator, b
     assert isinstance(query.message, Message) and query.message.message_id == menu.message_id
     await bot.answer_callback_query(query.id, text="ok")
     assert emu.callback_answers[query_id].text == "ok"
+    assert emu.callback_answers[query_id].created_at == emu.clock()
     with pytest.raises(TelegramBadRequest, match="query is too old"):
         await bot.answer_callback_query(query.id, text="twice")
 
@@ -468,6 +470,43 @@ async def test_fault_injection(emu: TelegramEmulator, bot: Bot) -> None:
     assert 0 < outcomes.count(False) < 20
     emu.faults.clear()
     assert emu.stats.faults_injected >= 5 + outcomes.count(False)
+
+
+async def test_latency_holds_every_call_and_download_for_the_round_trip(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    alice = emu.user(started=True)
+    incoming = await alice.send_photo(make_png(4, 4))
+    assert incoming.photo is not None
+    file_id = incoming.photo[-1]["file_id"]
+
+    async def timed_calls() -> list[float]:
+        """Seconds taken by a sendMessage, a getFile and the file's download."""
+        took = []
+        started = time.monotonic()
+        await bot.send_message(alice.id, "hello")
+        took.append(time.monotonic() - started)
+        started = time.monotonic()
+        file = await bot.get_file(file_id)
+        took.append(time.monotonic() - started)
+        assert file.file_path is not None
+        started = time.monotonic()
+        assert await bot.download_file(file.file_path) is not None
+        took.append(time.monotonic() - started)
+        return took
+
+    emu.faults.set_latency(0.3)
+    assert emu.faults.latency == 0.3
+    assert all(seconds >= 0.3 for seconds in await timed_calls())
+    assert emu.faults.pending == 0  # not a rule: it stays on
+    assert all(seconds >= 0.3 for seconds in await timed_calls())
+    emu.faults.set_latency(0)
+    assert all(seconds < 0.3 for seconds in await timed_calls())
+    emu.faults.set_latency(0.3)
+    emu.faults.clear()
+    assert emu.faults.latency == 0
+    with pytest.raises(ValueError, match="negative"):
+        emu.faults.set_latency(-1)
 
 
 # ---------------------------------------------------------------------- files
@@ -680,9 +719,12 @@ async def test_webhook_delivery_with_secret_and_retry(emu: TelegramEmulator, bot
         with pytest.raises(TelegramConflictError):
             await bot.get_updates(timeout=0)
         alice = emu.user()
+        emu.faults.set_latency(5)  # holds back neither the delivery nor the webhook's reply
         sent = await alice.send_text("via webhook")
-        reply = await emu.wait_for_bot_message(alice)
+        reply = await emu.wait_for_bot_message(alice, timeout=2)
+        emu.faults.set_latency(0)
         assert reply.text == "got it"
+        assert sent.update_id in emu.delivered_at
         assert attempts == 2
         assert received == [("s3cr3t_token", emu.updates_log[sent.update_id or 0])]
         info = await bot.get_webhook_info()

@@ -702,6 +702,7 @@ class BotApi:
             show_alert=p.boolean("show_alert"),
             url=p.text("url"),
             cache_time=p.integer("cache_time"),
+            created_at=self.emu.clock(),
         )
         self.emu.notify()
         return True

@@ -17,6 +17,10 @@ Examples::
     emu.faults.set_random_failures(                        # 10 %: 5xx, 429, lost, too slow
         0.1, kinds=("error", "retry_after", "lose_answer", "slow"), retry_after=2, delay=4.0
     )
+    emu.faults.set_latency(0.2)                            # every call: a 200 ms round trip
+
+The latency is not a rule: it holds back every request the bot makes over HTTP, getUpdates
+and file downloads included, until switched off with ``set_latency(0)`` or :meth:`clear`.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class Faults:
         self._rate_kinds: tuple[str, ...] = ("error",)
         self._rate_retry_after = 1
         self._rate_delay = 0.0
+        self._latency = 0.0
 
     def _add(self, rule: FaultRule) -> FaultRule:
         if rule.remaining < 1:
@@ -138,10 +143,30 @@ class Faults:
         self._rate_status = status
         self._rate_methods = frozenset(m.lower() for m in methods) if methods else None
 
+    def set_latency(self, seconds: float) -> None:
+        """Hold every Bot API call and file download for ``seconds`` (real time) before serving it.
+
+        A network round trip between the bot and Telegram (from a server in Europe, 50 to 300
+        ms), so that benchmarks see what the bot does while it waits for answers. The whole
+        round trip comes before the call takes effect: a message the bot sends appears a full
+        round trip after the request, and the answer follows at once. It applies to requests
+        over HTTP only: updates delivered to a webhook and a method returned in a webhook's
+        response are not delayed. ``0`` switches it off; it adds to a ``slow`` fault.
+        """
+        if seconds < 0:
+            raise ValueError("latency cannot be negative")
+        self._latency = float(seconds)
+
+    @property
+    def latency(self) -> float:
+        """The round trip every call is held for (seconds, 0 = none); see :meth:`set_latency`."""
+        return self._latency
+
     def clear(self) -> None:
-        """Remove all rules and the random failure rate."""
+        """Remove all rules, the random failure rate and the latency."""
         self.rules.clear()
         self._rate = 0.0
+        self._latency = 0.0
 
     @property
     def pending(self) -> int:

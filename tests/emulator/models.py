@@ -332,6 +332,8 @@ class CallbackAnswer:
     show_alert: bool
     url: str | None
     cache_time: int | None
+    #: the emulator's clock() when the answer arrived.
+    created_at: float
 
 
 @dataclass

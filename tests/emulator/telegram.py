@@ -217,6 +217,9 @@ class TelegramEmulator:
         #: every update ever enqueued, by update_id.
         self.updates_log: dict[int, dict[str, Any]] = {}
         self.last_update: dict[str, Any] | None = None
+        #: clock() when each update was first handed to the bot (a webhook POST started or a
+        #: getUpdates answer), by update_id; benchmarks time the bot's answers from it.
+        self.delivered_at: dict[int, float] = {}
 
         self.webhook_url = ""
         self.webhook_secret: str | None = None
@@ -778,8 +781,10 @@ class TelegramEmulator:
             if batch or self._closing or remaining <= 0:
                 break
             await self._wait_change(remaining)
+        now = self.clock()
         for queued in batch:
             queued.delivered = True
+            self.delivered_at.setdefault(queued.update_id, now)
         self.stats.updates_delivered += len(batch)
         return [q.update for q in batch]
 
@@ -891,6 +896,7 @@ class TelegramEmulator:
     ) -> None:
         try:
             entry.delivered = True
+            self.delivered_at.setdefault(entry.update_id, self.clock())
             ok, error, reply, retry_after = await self._post_update(entry.update)
             if ok:
                 if entry in self._queue:
@@ -969,6 +975,8 @@ class TelegramEmulator:
     ) -> tuple[int, dict[str, Any] | str]:
         """Run one Bot API method; returns (HTTP status, JSON body or HTML text)."""
         self.stats.requests += 1
+        if via == "http" and self.faults.latency:  # a round trip (emu.faults.set_latency)
+            await asyncio.sleep(self.faults.latency)
         params = normalize_params(raw)
         entry = self.api.methods.get(method.lower())
         if entry is None:
@@ -1050,6 +1058,8 @@ class TelegramEmulator:
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         not_found = {"ok": False, "error_code": 404, "description": "Not Found"}
+        if self.faults.latency:
+            await asyncio.sleep(self.faults.latency)
         rule = self.faults.take("file")
         if rule is not None:
             self.stats.faults_injected += 1
