@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.figures_cli import add_figure_commands
+from bot.keys import generate_keys, load_keyring
 from bot.logging import configure_logging, register_secrets
 from bot.settings import ConfigError, Settings, load_settings
-from storage.sealing import Keyring, generate_keys, load_keyring
+from storage.sealing import Keyring
 
 log = logging.getLogger("reportbot")
 

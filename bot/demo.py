@@ -39,12 +39,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import App, create_app, run_polling
+from bot.keys import ORG_PUBLIC_FILE, generate_keys, load_keyring
 from bot.settings import LANGUAGES, ConfigError, Settings
 from handlers.engine.forms import FORMS
 from storage.db import migrate
 from storage.models import Report, ReportStatus, StaffRole
 from storage.repositories import Reports, StaffRepository
-from storage.sealing import ORG_PUBLIC_FILE, Keyring, generate_keys, load_keyring
+from storage.sealing import Keyring
 from tests.emulator.handles import GroupHandle, UserHandle
 from tests.emulator.models import EmuChat, EmuMessage, EmuUser, StoredFile
 from tests.emulator.ratelimit import RateLimitConfig

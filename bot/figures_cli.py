@@ -145,8 +145,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
 
     from bot.export import ExportFormat, write_export  # noqa: PLC0415
+    from bot.keys import load_private_key  # noqa: PLC0415
     from storage.db import create_engine, create_sessionmaker  # noqa: PLC0415
-    from storage.sealing import load_private_key  # noqa: PLC0415
 
     keys = [load_private_key(path) for path in args.private_key]
     output: Path = args.output

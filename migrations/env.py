@@ -1,8 +1,9 @@
-"""Alembic environment: async engines, the same settings class as the bot."""
+"""Alembic environment: async engines; the URL comes from `reportbot migrate` or DATABASE_URL."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 from alembic import context
 from sqlalchemy import pool
@@ -18,11 +19,13 @@ target_metadata = Base.metadata
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
-        return url
-    # Run as plain `alembic upgrade head`: read the bot's own settings.
-    from bot.settings import load_settings  # noqa: PLC0415
-
-    return load_settings().effective_database_url
+        return url  # `reportbot migrate` passes the URL its settings resolved
+    # Plain `alembic upgrade head`: the database must be named. Migrations stand below the bot
+    # and do not read its settings (README, "Layout").
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("Set DATABASE_URL, or run `reportbot migrate`, which reads the settings.")
+    return url
 
 
 def _run(connection: Connection) -> None:
