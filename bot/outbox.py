@@ -44,6 +44,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, html
@@ -107,6 +108,30 @@ ORDER_WAIT = 0.3
 
 class PermanentFailure(Exception):
     """Sending can never succeed (the chat is gone, the reporter was erased)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a claimed row goes: the chat, whether an earlier row to it must go first, and the
+    last question asked there (for "take the buttons off the last question")."""
+
+    chat: int | MessengerRecipient
+    behind: bool = False
+    last_prompt: int | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message sent and not yet recorded: the row's progress after it, the message id the row
+    keeps (a card, a question), and the id /wipe may delete."""
+
+    progress: int
+    message_id: int | None
+    tracked: int | None
+
+
+# Messages that change nothing when done twice (taking buttons off, deleting).
+IDEMPOTENT = frozenset({"clear_buttons", "delete"})
 
 
 class RecordingDeferred(Exception):
@@ -317,13 +342,16 @@ class OutboxWorker:
             if row.kind == "card_edit" and await self._superseded(row):
                 await self._finish(row)
                 return 1
-            if await self._behind_earlier_row(row):
+            route = await self._route(row)
+            if route.behind:
                 raise NoSlot(ORDER_WAIT)
-            chat_id = await self._chat_for(row)
-            if isinstance(chat_id, MessengerRecipient):
-                await self._send_to_messenger(row, chat_id)
+            unrecorded: Sent | None = None
+            if isinstance(route.chat, MessengerRecipient):
+                await self._send_to_messenger(row, route.chat)
             else:
-                await self._send_messages(row, chat_id, in_turn=in_turn)
+                unrecorded = await self._send_messages(row, route, in_turn=in_turn)
+            await self._finish(row, unrecorded, in_turn=in_turn)
+            self.metrics.sent.labels(row.kind).inc()
         except RecordingDeferred:
             return 0
         except LostClaim:
@@ -361,41 +389,55 @@ class OutboxWorker:
         except GraphError as exc:
             self.metrics.send_errors.labels(f"messenger_{exc.kind.value}").inc()
             await self._graph_failure(row, exc)
-        else:
-            await self._finish(row)
-            self.metrics.sent.labels(row.kind).inc()
         return 1
 
-    async def _finish(self, row: ClaimedRow) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await OutboxRepository(session, self.keyring).mark_sent(
-                row.id, now=self.clock(), keep_payload=row.kind == "alert"
-            )
+    async def _finish(
+        self, row: ClaimedRow, unrecorded: Sent | None = None, *, in_turn: bool = False
+    ) -> None:
+        """Mark the row sent, with what its last message left to record, in one transaction."""
+        try:
+            await self._record_sent(row, unrecorded, finish=True, once=in_turn)
+        except Exception as exc:
+            if not (in_turn and is_database_outage(exc)):
+                raise
+            # Sent in a person's turn while the database is away: their next update must not
+            # wait for it to come back. The record is kept trying in the background.
+            self._spawn(self._record_later(row, unrecorded, finish=True))
+            raise RecordingDeferred(str(row.id)) from exc
 
-    async def _behind_earlier_row(self, row: ClaimedRow) -> bool:
-        async with self.sessionmaker() as session:
-            return await OutboxRepository(session, self.keyring).earlier_pending(row)
+    async def _route(self, row: ClaimedRow) -> Route:
+        """Where a row goes and what it needs to know first, read in one short transaction."""
+        if row.target == "moderators":
+            return Route(self.moderator_chat_id)
+        if row.target == "coordinators":
+            return Route(self.coordinator_chat_id)
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            if await repo.earlier_pending(row):
+                return Route(0, behind=True)
+            chat = await self._reporter_chat(session, row)
+            prompt = None
+            if row.kind == REPLY_KIND and row.reporter_id is not None:
+                prompt = await repo.last_prompt(row.reporter_id, before=row.id, kind=REPLY_KIND)
+        return Route(chat, last_prompt=prompt)
 
     async def _superseded(self, row: ClaimedRow) -> bool:
         async with self.sessionmaker() as session:
             return await OutboxRepository(session, self.keyring).superseded(row)
 
-    async def _chat_for(self, row: ClaimedRow) -> int | str | MessengerRecipient:
-        if row.target == "moderators":
-            return self.moderator_chat_id
-        if row.target == "coordinators":
-            return self.coordinator_chat_id
+    async def _reporter_chat(
+        self, session: AsyncSession, row: ClaimedRow
+    ) -> int | MessengerRecipient:
         direct = row.payload.get("chat_id")
         if row.target == "reporter" and isinstance(direct, int):
             return direct
         if row.target == "reporter" and row.reporter_id is not None:
-            async with self.sessionmaker() as session, session.begin():
-                reporters = Reporters(session, self.keyring)
-                reporter = await reporters.get(row.reporter_id)
-                chat_id = reporters.chat_id(reporter) if reporter is not None else None
-                on_messenger = reporter is not None and reporter.channel == "messenger"
+            reporters = Reporters(session, self.keyring)
+            reporter = await reporters.get(row.reporter_id)
+            chat_id = reporters.chat_id(reporter) if reporter is not None else None
             if chat_id is None:
                 raise PermanentFailure("reporter erased")
+            on_messenger = reporter is not None and reporter.channel == "messenger"
             return MessengerRecipient(chat_id) if on_messenger else int(chat_id)
         raise PermanentFailure(f"unknown target {row.target}")
 
@@ -422,8 +464,12 @@ class OutboxWorker:
         return pace
 
     async def _send_messages(
-        self, row: ClaimedRow, chat_id: int | str, *, in_turn: bool = False
-    ) -> None:
+        self, row: ClaimedRow, route: Route, *, in_turn: bool = False
+    ) -> Sent | None:
+        """Send the row's messages from where it got to; what the last one sent has not been
+        recorded yet is returned, for `_finish` to record with the row's end."""
+        chat_id = route.chat
+        assert not isinstance(chat_id, MessengerRecipient)
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
         threaded = row.kind != REPLY_KIND  # a card's attachments reply to the card
         card_id = row.sent_message_id if threaded else None
@@ -432,26 +478,37 @@ class OutboxWorker:
         # tolerates short bursts there ("avoid more than one message per second in a single
         # chat", core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this), and
         # making someone wait a second per message would undo the point of answering at once.
-        paced = not (row.kind == REPLY_KIND and row.target == "reporter")
+        # The "about 30 messages per second" there is for bulk notifications; answers to people's
+        # own actions are not held back for it (a 429 still reschedules them).
+        answering = row.kind == REPLY_KIND and row.target == "reporter"
         # The reporter was erased in this update: nothing more is remembered about the chat.
         track = row.target == "reporter" and row.reporter_id is not None
         track = track and "chat_id" not in row.payload
         held_until = row.claimed_until
+        unrecorded: Sent | None = None
         for index in range(row.progress, len(messages)):
+            if unrecorded is not None:
+                # A message went out and another follows: record it first, so that a failure of
+                # the next does not send this one again.
+                await self._record_sent(row, unrecorded, once=in_turn)
+                unrecorded = None
             message = messages[index]
             if message.get("type") == "edit" and "message_id" not in message:
                 message = {**message, "message_id": await self._card_id(row)}
             if message.get("type") == "clear_buttons" and "message_id" not in message:
-                message = {**message, "message_id": await self._last_prompt(row)}
+                message = {**message, "message_id": route.last_prompt}
             held_back = self.in_burst() or pace.available() <= CARD_RESERVE
             if row.kind == "alert" and self.digests and held_back:
                 raise NoSlot(max(pace.free_in(), GROUP_INTERVAL))
-            wait = pace.free_in() if paced else 0.0
+            wait = 0.0 if answering else pace.free_in()
             if wait > 0:
                 # Never block the whole worker on one chat's pace: other chats go meanwhile.
                 raise NoSlot(wait)
             held_until = await self._keep_claim(row, held_until)
-            await self._global.acquire()
+            if answering:
+                self._global.take()
+            else:
+                await self._global.acquire()
             pace.take()
             sent = await self._send_one(chat_id, message, reply_to=card_id)
             if threaded and card_id is None and sent is not None:
@@ -460,63 +517,53 @@ class OutboxWorker:
             if not threaded and message.get("prompt") and sent is not None:
                 recorded = sent.message_id
             tracked = sent.message_id if track and sent is not None else None
-            try:
-                await self._record_sent(row, index + 1, recorded, tracked, held_until, once=in_turn)
-            except Exception as exc:
-                if not (in_turn and is_database_outage(exc)):
-                    raise
-                # The person's next update must not wait for the database to come back: the
-                # record is kept trying in the background, then the rest of the row is released.
-                self._spawn(
-                    self._record_then_release(row, index + 1, recorded, tracked, held_until)
-                )
-                raise RecordingDeferred(str(row.id)) from exc
+            unrecorded = Sent(index + 1, recorded, tracked)
+            if message.get("type") in IDEMPOTENT and recorded is None:
+                unrecorded = None  # doing it again is harmless: no write needed
+        return unrecorded
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _record_then_release(
-        self,
-        row: ClaimedRow,
-        progress: int,
-        message_id: int | None,
-        tracked: int | None,
-        held_until: dt.datetime | None,
+    async def _record_later(
+        self, row: ClaimedRow, unrecorded: Sent | None, *, finish: bool
     ) -> None:
         try:
-            await self._record_sent(row, progress, message_id, tracked, held_until)
-            async with self.sessionmaker() as session, session.begin():
-                await OutboxRepository(session, self.keyring).release(row.id, at=self.clock())
+            await self._record_sent(row, unrecorded, finish=finish)
+            if not finish:
+                async with self.sessionmaker() as session, session.begin():
+                    await OutboxRepository(session, self.keyring).release(row.id, at=self.clock())
         except Exception as exc:  # noqa: BLE001 - the lease runs out and the row is tried again
             log_pass_failure(log, f"outbox row {row.id}: recording failed", exc)
             return
         self.notify()
 
     async def _record_sent(
-        self,
-        row: ClaimedRow,
-        progress: int,
-        message_id: int | None,
-        tracked: int | None,
-        held_until: dt.datetime | None,
-        *,
-        once: bool = False,
+        self, row: ClaimedRow, sent: Sent | None, *, finish: bool = False, once: bool = False
     ) -> None:
-        """Record that a message went out. It did go out: if the database is away for a moment,
-        try again while our claim holds, rather than leave the row to be sent a second time."""
+        """Record what went out (and, with `finish`, that the row is done). It did go out: if the
+        database is away for a moment, try again while our claim holds, rather than leave the
+        row to be sent a second time. `once`: try once, the caller decides (a person's turn)."""
         delay = 0.2
         while True:
             try:
                 async with self.sessionmaker() as session, session.begin():
-                    await OutboxRepository(session, self.keyring).record_progress(
-                        row.id, progress, message_id
-                    )
-                    if tracked is not None and row.reporter_id is not None:
-                        # What /wipe may delete from the reporter's chat later (bot/privacy.py).
-                        await TrackedMessages(session).add(row.reporter_id, [tracked], self.clock())
+                    repo = OutboxRepository(session, self.keyring)
+                    if sent is not None:
+                        await repo.record_progress(row.id, sent.progress, sent.message_id)
+                        if sent.tracked is not None and row.reporter_id is not None:
+                            # What /wipe may delete from the reporter's chat (bot/privacy.py).
+                            await TrackedMessages(session).add(
+                                row.reporter_id, [sent.tracked], self.clock()
+                            )
+                    if finish:
+                        await repo.mark_sent(
+                            row.id, now=self.clock(), keep_payload=row.kind == "alert"
+                        )
             except Exception as exc:
+                held_until = row.claimed_until
                 expires = held_until is not None and self.clock() + dt.timedelta(
                     seconds=delay
                 ) >= held_until - dt.timedelta(seconds=1)
@@ -527,14 +574,6 @@ class OutboxWorker:
                 delay = min(delay * 2, 5.0)
             else:
                 return
-
-    async def _last_prompt(self, row: ClaimedRow) -> int | None:
-        if row.reporter_id is None:
-            return None
-        async with self.sessionmaker() as session:
-            return await OutboxRepository(session, self.keyring).last_prompt(
-                row.reporter_id, before=row.id, kind=REPLY_KIND
-            )
 
     async def _send_to_messenger(self, row: ClaimedRow, recipient: MessengerRecipient) -> None:
         if self.messenger is None:
