@@ -9,9 +9,12 @@ Any message may carry "reply_to_message_id" or "force_reply". The first message 
 main message (an alert card); the others reply to it. Alert payloads also carry "summary", the
 card's one line for burst digests.
 Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
-A reporter on Messenger is sent to through bot/messenger/delivery.py (text, photos, documents;
-"messenger_tag" in the payload names a message tag such as HUMAN_AGENT); a "photo" or "document"
-whose file_id is a Messenger attachment link is downloaded and uploaded to Telegram.
+A reporter on Messenger is sent to through bot/messenger/delivery.py (text, photos, documents,
+and {"type": "messenger", "message": ...}: a Send API message as the Messenger conversation
+rendered it; "messenger_tag" in the payload names a message tag such as HUMAN_AGENT,
+"messenger_psid" the person, for replies that must reach them after the link was erased); a
+"photo" or "document" whose file_id is a Messenger attachment link is downloaded and uploaded to
+Telegram. One Messenger reporter's rows are sent in the order they were queued.
 
 Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
 so a slow Telegram never holds a database lock. A card with attachments is sent message by message
@@ -342,6 +345,9 @@ class OutboxWorker:
             return self.moderator_chat_id
         if row.target == "coordinators":
             return self.coordinator_chat_id
+        psid = row.payload.get("messenger_psid")
+        if row.target == "reporter" and isinstance(psid, str):
+            return MessengerRecipient(psid)
         if row.target == "reporter" and row.reporter_id is not None:
             async with self.sessionmaker() as session, session.begin():
                 reporters = Reporters(session, self.keyring)
@@ -409,6 +415,15 @@ class OutboxWorker:
     async def _send_to_messenger(self, row: ClaimedRow, recipient: MessengerRecipient) -> None:
         if self.messenger is None:
             raise PermanentFailure("the reporter is on Messenger, and the channel is off")
+        if row.reporter_id is not None:
+            async with self.sessionmaker() as session:
+                waiting = await OutboxRepository(session, self.keyring).earlier_pending_to(
+                    row.reporter_id, row.id
+                )
+            if waiting:
+                # An earlier message to this person waits for a retry (a rate limit): quick
+                # replies show under the latest message only, so the order must hold.
+                raise NoSlot(1.0)
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
         tag = row.payload.get("messenger_tag")
         held_until = row.claimed_until

@@ -557,6 +557,20 @@ class OutboxRepository:
             )
         )
 
+    async def earlier_pending_to(self, reporter_id: int, row_id: int) -> bool:
+        """Whether a message queued before this row for the same reporter is still unsent."""
+        earlier = await self.session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(
+                Outbox.reporter_id == reporter_id,
+                Outbox.target == "reporter",
+                Outbox.state == OutboxState.PENDING.value,
+                Outbox.id < row_id,
+            )
+        )
+        return bool(earlier)
+
     async def pending_count(self) -> int:
         count = await self.session.scalar(
             select(func.count())

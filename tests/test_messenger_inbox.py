@@ -1,0 +1,256 @@
+"""Messenger's webhook stores, answers 200, then processes; replies leave through the outbox.
+
+Meta retries a delivery that is not answered 200 in time
+(developers.facebook.com/docs/messenger-platform/webhooks), so the webhook must answer at once
+whatever the Graph API is doing, and a repeated delivery or a rate limit in the middle of a reply
+must not make the person read anything twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.messenger.delivery import MESSENGER_MESSAGE
+from bot.messenger.events import PostbackEvent
+from bot.messenger.inbox import store_events
+from bot.messenger.render import (
+    GET_STARTED,
+    Action,
+    Payload,
+    postback,
+    quick_reply,
+    text_messages,
+)
+from storage.db import create_engine, create_sessionmaker
+from storage.models import MessengerInboxEvent, Outbox, OutboxState, ProcessedUpdate, utcnow
+from storage.repositories import OutboxRepository
+from storage.sealing import Keyring
+from tests.emulator.graph import GraphEmulator, MessengerUser
+from tests.messenger_e2e import Messenger, begin, messenger_bot, payload, settled
+from tests.safety import dump_database
+
+WELCOME = "Here you can report a detention"
+NOTICE = "Do you agree?"
+RATE_LIMITED = "(#613) Calls to this api have exceeded the rate limit."
+
+
+@pytest.fixture
+async def m(migrated_url: str, keyring: Keyring, tmp_path: Path) -> Any:
+    async with messenger_bot(migrated_url, keyring, tmp_path) as running:
+        yield running
+
+
+def _texts(m: Messenger, user: MessengerUser) -> list[str]:
+    return [message.text or "" for message in m.graph.page_messages(user)]
+
+
+def _count(texts: list[str], piece: str) -> int:
+    return sum(piece in text for text in texts)
+
+
+async def _scalar(m: Messenger, query: Any) -> Any:
+    async with m.bot.app.sessionmaker() as session:
+        return await session.scalar(query)
+
+
+async def _until_acknowledged(m: Messenger, status: int) -> int:
+    """What Meta does with a delivery not answered 200: send it again, byte for byte."""
+    for _ in range(50):
+        if status == 200:
+            return status
+        await asyncio.sleep(0.1)
+        status = await m.graph.redeliver()
+    return status
+
+
+async def test_the_webhook_answers_at_once_while_the_graph_api_is_slow(m: Messenger) -> None:
+    user = m.graph.user(locale="en_US")
+    m.graph.delay = 3.0  # every Graph API call now takes three seconds
+    m.graph.after_delivery = None  # measure the answer alone, as Meta sees it
+    started = time.monotonic()
+    assert await user.get_started() == 200
+    assert await user.send_text("/help") == 200
+    answered = time.monotonic() - started
+    assert answered < 0.5, f"two deliveries took {answered:.2f} s to be answered"
+    # The bot is busy with Meta meanwhile (the new person's locale, then the replies).
+    assert m.graph.page_messages(user) == []
+    m.graph.delay = 0.0
+    help_text = await m.graph.wait_for_page_message(
+        user, lambda msg: "How it works" in (msg.text or ""), after=0, timeout=20
+    )
+    await settled(m.bot.app)
+    texts = _texts(m, user)
+    # Each reply once, and the person's two events answered in the order they came.
+    assert _count(texts, WELCOME) == 1 and _count(texts, NOTICE) == 1
+    assert texts.index(next(t for t in texts if WELCOME in t)) < texts.index(help_text.text or "")
+    assert await _scalar(m, select(func.count()).select_from(MessengerInboxEvent)) == 0
+
+
+async def test_a_delivery_meta_repeats_sends_each_reply_once(m: Messenger) -> None:
+    user = m.graph.user(locale="en_US")
+    # Repeated before it was processed: stored once.
+    assert await user.get_started() == 200
+    _, raw, headers = m.graph.deliveries[-1]
+    for _ in range(3):
+        status = await m.graph.deliver_raw(
+            raw, signature=headers["X-Hub-Signature-256"], settle=False
+        )
+        assert status == 200
+    await settled(m.bot.app)
+    # Repeated after it was processed: recognised by its id, nothing is sent.
+    assert await m.graph.redeliver() == 200
+    texts = _texts(m, user)
+    assert _count(texts, WELCOME) == 1 and _count(texts, NOTICE) == 1
+    assert await _scalar(m, select(func.count()).select_from(ProcessedUpdate)) == 1
+    assert await _scalar(m, select(func.count()).select_from(MessengerInboxEvent)) == 0
+    # The next step of the conversation is unaffected.
+    await user.tap(payload=payload(Action.CONSENT, value="yes"))
+    menu = m.graph.last_page_message(user)
+    assert menu is not None and "What do you want to report?" in (menu.text or "")
+
+
+async def test_a_rate_limit_midway_delivers_every_reply_exactly_once(
+    migrated_url: str, keyring: Keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.messenger.graph as graph_module  # noqa: PLC0415
+
+    monkeypatch.setattr(graph_module, "RATE_LIMIT_PAUSE", 0.3)
+    # One message a second into a thread: the second message of a reply meets Meta's (#613).
+    async with messenger_bot(
+        migrated_url, keyring, tmp_path, graph_options={"thread_rate": (1, 1.0)}
+    ) as m:
+        user = m.graph.user(locale="en_US")
+        await _until_acknowledged(m, await user.get_started())
+        notice = await m.graph.wait_for_page_message(
+            user, lambda msg: NOTICE in (msg.text or ""), after=0, timeout=15
+        )
+        await settled(m.bot.app)
+        texts = _texts(m, user)
+        assert _count(texts, WELCOME) == 1 and _count(texts, NOTICE) == 1
+        assert m.graph.last_page_message(user) is notice
+        refused = [call for call in m.graph.calls if call.code == 613]
+        assert refused, "the thread's rate limit was never met"
+        # Every delivery was acknowledged the first time: Meta had nothing to repeat.
+        assert [status for status, _, _ in m.graph.deliveries] == [200]
+
+
+async def test_an_event_stored_before_a_crash_is_processed_at_start(
+    migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    psid = "7000000009000001"
+
+    async def stored_and_crashed(graph: GraphEmulator) -> None:
+        # The webhook stored the delivery and answered 200; the process died before it could
+        # process it. Meta will not send it again.
+        thread = graph.user(psid, locale="ru_RU").thread
+        thread.last_interaction = graph.now()
+        event = PostbackEvent(psid, graph.now_ms(), GET_STARTED, graph.new_mid())
+        engine = create_engine(migrated_url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await store_events(session, keyring, [event], utcnow())
+        finally:
+            await engine.dispose()
+
+    async with messenger_bot(migrated_url, keyring, tmp_path, prepare=stored_and_crashed) as m:
+        user = m.graph.user(psid)
+        notice = await m.graph.wait_for_page_message(
+            user, lambda msg: "Вы согласны?" in (msg.text or ""), after=0, timeout=15
+        )
+        await settled(m.bot.app)
+        assert len(m.graph.page_messages(user)) == 2
+        assert m.graph.last_page_message(user) is notice
+        assert await _scalar(m, select(func.count()).select_from(MessengerInboxEvent)) == 0
+
+
+CANARY = "canary-messenger-4b1d: Serik Canaryuly, Abai street 17"
+
+
+async def test_what_a_person_wrote_is_neither_kept_nor_logged(
+    migrated_url: str,
+    keyring: Keyring,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    redacted_log: io.StringIO,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with messenger_bot(migrated_url, keyring, tmp_path) as m:
+        user = m.graph.user(locale="en_US")
+        await begin(m, user)
+        await user.tap(payload=payload(Action.TYPE, value="detention"))
+        await user.tap(payload=payload(Action.SKIP, "relation"))
+        await user.send_text(CANARY)  # who was detained
+        await user.tap(payload=payload(Action.BACK))
+        # Shown back to the person as the current answer: it was processed.
+        await m.graph.wait_for_page_message(user, lambda msg: CANARY in (msg.text or ""))
+        await user.tap(payload=payload(Action.CANCEL))
+        cancelled = m.graph.last_page_message(user)
+        assert cancelled is not None and "cancelled" in (cancelled.text or "")
+        sent = await _scalar(
+            m,
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.state == OutboxState.SENT.value, Outbox.payload_enc.is_not(None)),
+        )
+        assert sent == 0  # replies keep no payload once sent
+    dump, tables = await dump_database(migrated_url)
+    assert "messenger_inbox" in tables
+    assert CANARY.encode() not in dump
+    assert CANARY.encode().hex() not in dump.decode("latin-1")
+    assert "sqlalchemy.engine" in redacted_log.getvalue()  # statements were logged
+    assert CANARY not in caplog.text
+    assert CANARY not in redacted_log.getvalue()
+
+
+async def test_the_outbox_sends_every_shape_the_renderer_makes_in_order(m: Messenger) -> None:
+    """Split texts, quick replies, a button template with postbacks, a carousel: one row."""
+    user = m.graph.user(locale="en_US")
+    await begin(m, user)
+    long_text = "\n".join(f"Line {n}: " + "word " * 60 for n in range(20))  # about 6,000
+    buttons = [postback("Send", Payload(Action.SUBMIT)), postback("Cancel", Payload(Action.CANCEL))]
+    button_template = {
+        "attachment": {
+            "type": "template",
+            "payload": {"template_type": "button", "text": "Press Send", "buttons": buttons},
+        },
+        "quick_replies": [quick_reply("Back", Payload(Action.BACK))],
+    }
+    carousel = {
+        "attachment": {
+            "type": "template",
+            "payload": {
+                "template_type": "generic",
+                "elements": [
+                    {"title": f"Answer {n}", "subtitle": "x", "buttons": buttons[:1]}
+                    for n in range(3)
+                ],
+            },
+        }
+    }
+    messages = [*text_messages(long_text), button_template, carousel]
+    assert len(messages) >= 5
+    async with m.bot.app.sessionmaker() as session, session.begin():
+        await OutboxRepository(session, m.bot.app.context.keyring).enqueue(
+            kind="messenger_reply",
+            target="reporter",
+            payload={
+                "messenger_psid": user.psid,
+                "messages": [{"type": MESSENGER_MESSAGE, "message": msg} for msg in messages],
+            },
+            idempotency_key="test:shapes",
+        )
+    before = m.graph.seq
+    m.bot.app.worker.notify()
+    await m.graph.wait_for_page_message(
+        user, lambda msg: msg.template_type == "generic", after=before
+    )
+    sent = [msg.message for msg in m.graph.page_messages(user) if msg.seq > before]
+    assert sent == messages
