@@ -254,3 +254,43 @@ async def test_the_outbox_sends_every_shape_the_renderer_makes_in_order(m: Messe
     )
     sent = [msg.message for msg in m.graph.page_messages(user) if msg.seq > before]
     assert sent == messages
+
+
+async def test_an_event_that_keeps_failing_is_given_up_without_its_content(
+    m: Messenger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import bot.messenger.inbox as inbox_module  # noqa: PLC0415
+    from bot.messenger.conversation import MessengerConversation  # noqa: PLC0415
+
+    user = m.graph.user(locale="en_US")
+    await begin(m, user)
+    monkeypatch.setattr(inbox_module, "BACKOFF_CAP", 0.05)
+    assert m.bot.app.messenger is not None
+    m.bot.app.messenger.inbox.poll_interval = 0.05
+
+    async def broken(self: MessengerConversation, event: Any) -> None:
+        raise RuntimeError(f"a bug that quotes {event.text}")  # the worst case: content in it
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MessengerConversation, "on_message", broken)
+        before = m.graph.seq
+        assert await user.send_text(CANARY) == 200
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while await _scalar(m, select(func.count()).select_from(MessengerInboxEvent)):
+            assert loop.time() < deadline, "the failing event was never given up"
+            await asyncio.sleep(0.05)
+    given_up = [
+        record
+        for record in caplog.records
+        if record.name == "bot.messenger.inbox" and record.levelno == logging.ERROR
+    ]
+    assert len(given_up) == 1
+    assert f"after {inbox_module.MAX_ATTEMPTS} failed attempts" in given_up[0].getMessage()
+    assert "RuntimeError" in given_up[0].getMessage()
+    assert CANARY not in caplog.text
+    assert [msg for msg in m.graph.page_messages(user) if msg.seq > before] == []
+    # The person's conversation is not blocked behind it.
+    await user.send_text("/help")
+    help_text = m.graph.last_page_message(user)
+    assert help_text is not None and help_text.seq > before
