@@ -1,10 +1,11 @@
-"""The reporter's conversation in Messenger: turn one event into engine inputs, send the reply.
+"""The reporter's conversation in Messenger: turn one event into engine inputs, collect the reply.
 
 The Messenger twin of handlers/conversation.py and handlers/reporter.py: every rule about what to
 ask lives in the engine, and the reporter-safety rules (consent, erasing the link, flood limits,
 pictures rebuilt without metadata) in the same services Telegram uses. The draft is the same
 encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the person came
-from, kept until the report is submitted and then stored as its source.
+from, kept until the report is submitted and then stored as its source. Replies are collected
+(`Replies`), never sent from here: the webhook's processing queues them in the outbox.
 """
 
 from __future__ import annotations
