@@ -9,6 +9,7 @@ must not make the person read anything twice.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import logging
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messenger.delivery import MESSENGER_MESSAGE
 from bot.messenger.events import PostbackEvent
@@ -30,6 +32,7 @@ from bot.messenger.render import (
     text_messages,
 )
 from storage.db import create_engine, create_sessionmaker
+from storage.inbox import MessengerInbox
 from storage.models import MessengerInboxEvent, Outbox, OutboxState, ProcessedUpdate, utcnow
 from storage.repositories import OutboxRepository
 from storage.sealing import Keyring
@@ -294,3 +297,73 @@ async def test_an_event_that_keeps_failing_is_given_up_without_its_content(
     await user.send_text("/help")
     help_text = m.graph.last_page_message(user)
     assert help_text is not None and help_text.seq > before
+
+
+async def _store_rows(engine: AsyncEngine, keyring: Keyring, senders: list[str]) -> None:
+    now = utcnow()
+    async with create_sessionmaker(engine)() as session, session.begin():
+        inbox = MessengerInbox(session, keyring)
+        for index, sender in enumerate(senders):
+            stored = await inbox.store(
+                event_key=f"m:{index}", sender=sender, event={"n": index}, now=now
+            )
+            assert stored
+        assert not await inbox.store(event_key="m:0", sender="a", event={"n": 0}, now=now)
+
+
+async def test_one_persons_events_are_claimed_one_at_a_time_in_order(
+    db_engine: AsyncEngine, keyring: Keyring
+) -> None:
+    await _store_rows(db_engine, keyring, ["a", "a", "b", "a"])
+    sessions = create_sessionmaker(db_engine)
+    lease = dt.timedelta(minutes=2)
+    now = utcnow()
+
+    async def claim(at: dt.datetime) -> list[int]:
+        async with sessions() as session, session.begin():
+            claimed = await MessengerInbox(session, keyring).claim(now=at, limit=10, lease=lease)
+        return [event.event["n"] for event in claimed]
+
+    assert await claim(now) == [0, 2]  # the oldest of each person
+    assert await claim(now) == []  # both are claimed; a's next waits for its first
+    assert await claim(now + lease + dt.timedelta(seconds=1)) == [0, 2]  # a crash: taken over
+    async with sessions() as session, session.begin():
+        inbox = MessengerInbox(session, keyring)
+        await inbox.remove(1)  # row ids follow the order of storing: 1 is a's first event
+        await inbox.retry_later(3, at=now + dt.timedelta(minutes=10), count_attempt=True)
+    later = now + 2 * lease
+    assert await claim(later) == [1]  # a's second; b's waits for its retry
+    async with sessions() as session:
+        stored = (await session.execute(select(MessengerInboxEvent))).scalars().all()
+    assert all(b'"n"' not in row.event_enc for row in stored)  # encrypted with the server key
+    assert {row.key_id for row in stored} == {keyring.server_key_id}
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_replicas_claim_different_people_at_once_on_postgres(
+    db_engine: AsyncEngine, keyring: Keyring
+) -> None:
+    await _store_rows(db_engine, keyring, [f"person {n}" for n in range(10)])
+    sessions = create_sessionmaker(db_engine)
+    now = utcnow()
+    first_holds = asyncio.Event()
+    release = asyncio.Event()
+
+    async def claim(*, hold: bool) -> set[int]:
+        async with sessions() as session, session.begin():
+            claimed = await MessengerInbox(session, keyring).claim(
+                now=now, limit=6, lease=dt.timedelta(minutes=2)
+            )
+            if hold:
+                first_holds.set()
+                await release.wait()  # its row locks are held until this transaction ends
+        return {event.id for event in claimed}
+
+    first = asyncio.create_task(claim(hold=True))
+    await first_holds.wait()
+    # Not blocked by the first replica's locks, and none of its rows: SKIP LOCKED.
+    second = await asyncio.wait_for(claim(hold=False), 10)
+    release.set()
+    taken = await first
+    assert len(taken) == 6 and len(second) == 4
+    assert not taken & second
