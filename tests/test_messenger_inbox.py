@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messenger.delivery import MESSENGER_MESSAGE
 from bot.messenger.events import PostbackEvent
-from bot.messenger.inbox import store_events
+from bot.messenger.inbox import InboxWorker, store_events
 from bot.messenger.render import (
     GET_STARTED,
     Action,
@@ -32,7 +32,7 @@ from bot.messenger.render import (
     text_messages,
 )
 from storage.db import create_engine, create_sessionmaker
-from storage.inbox import MessengerInbox
+from storage.inbox import ClaimedEvent, MessengerInbox
 from storage.models import MessengerInboxEvent, Outbox, OutboxState, ProcessedUpdate, utcnow
 from storage.repositories import OutboxRepository
 from storage.sealing import Keyring
@@ -367,3 +367,27 @@ async def test_replicas_claim_different_people_at_once_on_postgres(
     taken = await first
     assert len(taken) == 6 and len(second) == 4
     assert not taken & second
+
+
+async def test_an_event_cut_off_by_a_stop_is_free_again_at_once(
+    db_engine: AsyncEngine, keyring: Keyring
+) -> None:
+    await _store_rows(db_engine, keyring, ["a"])
+    sessions = create_sessionmaker(db_engine)
+    started = asyncio.Event()
+
+    async def endless(event: ClaimedEvent) -> None:
+        started.set()
+        await asyncio.Event().wait()  # a download that never ends
+
+    worker = InboxWorker(sessionmaker=sessions, keyring=keyring, process=endless, clock=utcnow)
+    drain = asyncio.create_task(worker.drain())
+    await started.wait()
+    drain.cancel()  # what the shutdown does once its grace period is over
+    with pytest.raises(asyncio.CancelledError):
+        await drain
+    async with sessions() as session, session.begin():
+        again = await MessengerInbox(session, keyring).claim(
+            now=utcnow(), limit=10, lease=dt.timedelta(minutes=2)
+        )
+    assert [event.event for event in again] == [{"n": 0}]

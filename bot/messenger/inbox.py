@@ -122,12 +122,24 @@ class InboxWorker:
     async def _one(self, event: ClaimedEvent) -> None:
         try:
             await self.process(event)
+        except asyncio.CancelledError:
+            # Stopping (after the grace period): its transaction rolled back, or had committed
+            # and deleted the row. Either way the event is free at once for the next start or
+            # another replica, instead of when the lease runs out.
+            await asyncio.shield(self._release(event))
+            raise
         except Exception as exc:
             try:
                 await self._failed(event, exc)
             except Exception as second:
                 # The database is gone too: the claim runs out and the event is taken again.
                 log_pass_failure(log, "Messenger inbox: a failure could not be recorded", second)
+
+    async def _release(self, event: ClaimedEvent) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await MessengerInbox(session, self.keyring).retry_later(
+                event.id, at=self.clock(), count_attempt=False
+            )
 
     async def _failed(self, event: ClaimedEvent, exc: Exception) -> None:
         outage = (isinstance(exc, GraphError) and exc.retryable) or is_database_outage(exc)
