@@ -193,6 +193,7 @@ class Fault:
     status: int
     message: str
     path: str | None
+    after: int = 0  # matching calls that still succeed before this one fails
 
 
 @dataclass
@@ -534,9 +535,14 @@ class GraphEmulator:
         message: str = "(#2) Service temporarily unavailable",
         path: str | None = "me/messages",
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next calls to `path` (None: any) with this error."""
-        self.faults.extend(Fault(code, subcode, status, message, path) for _ in range(times))
+        """Answer the next calls to `path` (None: any) with this error, once `after` calls to it
+        have succeeded (a rate limit met in the middle of a reply)."""
+        self.faults.extend(
+            Fault(code, subcode, status, message, path, after if index == 0 else 0)
+            for index in range(times)
+        )
 
     # --- reading what the Page sent ------------------------------------------------------------
     def page_messages(self, user: MessengerUser) -> list[PageMessage]:
@@ -660,6 +666,9 @@ class GraphEmulator:
     def _take_fault(self, path: str) -> Fault | None:
         for index, fault in enumerate(self.faults):
             if fault.path is None or fault.path == path:
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 return self.faults.pop(index)
         return None
 
