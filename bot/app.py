@@ -271,6 +271,8 @@ async def run_polling(
     worker_task = asyncio.create_task(app.worker.run(stop), name="outbox-worker")
     digest_task = start_weekly_digest(app, stop)
     safety_task = start_safety_jobs(app, stop)
+    # Messenger's stored webhook events are processed in the background (bot/messenger/inbox.py).
+    inbox_task = app.messenger.start(stop) if app.messenger is not None else None
     # Other channels' routes (App.web_routes) need the HTTP server in polling mode too.
     server = await start_web_server(app, telegram=False) if app.web_routes else None
     polling: asyncio.Task[None] | None = None
@@ -303,6 +305,8 @@ async def run_polling(
             log.warning("updates still being handled after %.0f s; stopping anyway", WORKER_GRACE)
         if server is not None:
             await server.stop()
+        if inbox_task is not None:
+            await _finish(inbox_task, WORKER_GRACE)
         await worker_task
         await digest_task
         await safety_task
@@ -372,6 +376,7 @@ async def run_webhook(
     worker_task = asyncio.create_task(app.worker.run(worker_stop), name="outbox-worker")
     digest_task = start_weekly_digest(app, stop)
     safety_task = start_safety_jobs(app, stop)
+    inbox_task = app.messenger.start(stop) if app.messenger is not None else None
     try:
         if await register_webhook(app, stop):
             await set_commands_softly(app)
@@ -380,6 +385,8 @@ async def run_webhook(
         stop.set()
         log.info("stopping: intake closed, finishing updates in flight")
         await server.stop()
+        if inbox_task is not None:
+            await _finish(inbox_task, WORKER_GRACE)
         worker_stop.set()
         await _finish(worker_task, WORKER_GRACE)
         await _finish(digest_task, WORKER_GRACE)

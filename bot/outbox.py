@@ -19,9 +19,12 @@ after the update's commit (`deliver_now`). Rows to one reporter go out in the or
 queued. A payload may carry "chat_id" (a reporter erased in the same update: the confirmation
 still reaches the chat) and "version" (absent in rows queued before it existed: version 1).
 Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
-A reporter on Messenger is sent to through bot/messenger/delivery.py (text, photos, documents;
-"messenger_tag" in the payload names a message tag such as HUMAN_AGENT); a "photo" or "document"
-whose file_id is a Messenger attachment link is downloaded and uploaded to Telegram.
+A reporter on Messenger is sent to through bot/messenger/delivery.py (text, photos, documents,
+and {"type": "messenger", "message": ...}: a Send API message as the Messenger conversation
+rendered it; "messenger_tag" in the payload names a message tag such as HUMAN_AGENT,
+"messenger_psid" the person, for replies that must reach them after the link was erased); a
+"photo" or "document" whose file_id is a Messenger attachment link is downloaded and uploaded to
+Telegram. One Messenger reporter's rows are sent in the order they were queued.
 
 Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
 so a slow Telegram never holds a database lock. A card with attachments is sent message by message
@@ -431,6 +434,9 @@ class OutboxWorker:
         direct = row.payload.get("chat_id")
         if row.target == "reporter" and isinstance(direct, int):
             return direct
+        psid = row.payload.get("messenger_psid")
+        if row.target == "reporter" and isinstance(psid, str):
+            return MessengerRecipient(psid)
         if row.target == "reporter" and row.reporter_id is not None:
             reporters = Reporters(session, self.keyring)
             reporter = await reporters.get(row.reporter_id)

@@ -367,3 +367,30 @@ class Checkin(Base):
     answer_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- Messenger inbox (migration 0005_messenger_inbox) -------------------------------------------
+
+
+class MessengerInboxEvent(Base):
+    """A Messenger webhook event, stored before Meta is answered and kept until it is processed.
+
+    Meta retries a delivery not answered 200 in time, so the webhook stores, answers, and leaves
+    the work to a background task (bot/messenger/inbox.py). The event is what the person wrote:
+    it is encrypted with the server key and deleted by the transaction that processes it. The
+    sender is a keyed hash of the person's page-scoped id, enough to keep one person's events in
+    order and nothing more; `event_key` (unique) makes a repeated delivery one row.
+    """
+
+    __tablename__ = "messenger_inbox"
+    __table_args__ = (Index("ix_messenger_inbox_sender_id", "sender", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+    sender: Mapped[str] = mapped_column(String(64))
+    event_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,11 +12,14 @@ import pytest
 from nacl.public import PrivateKey
 from nacl.utils import random as random_bytes
 
+from bot.logging import KeyValueFormatter, RedactingFilter, register_secrets
 from storage.db import create_engine, migrate
 from storage.sealing import Keyring
 from tests.postgres import PostgresServer, postgres_server_fixture
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# Loggers that could write content: everything they say is captured at DEBUG (redacted_log).
+VERBOSE = ("aiogram", "sqlalchemy.engine", "sqlalchemy.pool", "aiohttp", "asyncio", "bot")
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +65,26 @@ def keyring(org_private_key: PrivateKey) -> Keyring:
         server_key=random_bytes(32),
         subject_key=random_bytes(32),
     )
+
+
+@pytest.fixture
+def redacted_log() -> Iterator[io.StringIO]:
+    """The handler `reportbot run` installs, beside pytest's own, with everything at DEBUG."""
+    from tests.e2e import TOKEN  # noqa: PLC0415 - the bot's whole harness, only when asked
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(KeyValueFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    levels = {name: logging.getLogger(name).level for name in VERBOSE}
+    for name in VERBOSE:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    register_secrets([TOKEN])  # as the CLI does with BOT_TOKEN
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

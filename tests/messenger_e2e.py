@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiogram.utils.i18n import I18n
+from sqlalchemy import func, select
 
+from bot.app import App
 from bot.messenger.render import Action, Payload
 from handlers.engine.forms import FORMS, Step
+from storage.inbox import MessengerInbox
+from storage.models import Outbox, OutboxState
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, moderator_group, start_bot
 from tests.emulator.graph import GraphEmulator, MessengerUser, PageMessage
@@ -59,8 +63,11 @@ async def messenger_bot(
     data_dir: Path,
     *,
     graph_options: Mapping[str, Any] | None = None,
+    prepare: Callable[[GraphEmulator], Awaitable[None]] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Messenger]:
+    """The bot with the Messenger channel; `prepare` runs once the emulators are up and before
+    the bot starts (to leave something in the database for it to find, as a crash would)."""
     limits = RateLimitConfig(private_per_second=10, private_burst=30)
     async with (
         TelegramEmulator(rate_limits=limits) as tg,
@@ -69,6 +76,8 @@ async def messenger_bot(
         ) as graph,
     ):
         group = moderator_group(tg)
+        if prepare is not None:
+            await prepare(graph)
         port = free_port()
         bot = await start_bot(
             tg,
@@ -85,12 +94,41 @@ async def messenger_bot(
         )
         try:
             graph.webhook_url = f"http://127.0.0.1:{port}/facebook/webhook"
+            graph.after_delivery = lambda: settled(bot.app)
             await _until_serving(graph)
             yield Messenger(tg, graph, group, bot, database_url)
         finally:
             await bot.shutdown()
         assert tg.internal_errors == []
         assert graph.internal_errors == []
+
+
+async def settled(app: App, *, timeout: float = 15.0) -> None:  # noqa: ASYNC109 - test helper
+    """Until the bot has processed every stored Messenger event and sent reporters what is due.
+
+    Events and replies waiting for a retry later (a rate limit, an outage) do not count.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        async with app.sessionmaker() as session, session.begin():
+            await session.connection()  # the transaction begins (on SQLite: waits for the lock)
+            now = app.context.now()
+            events = await MessengerInbox(session, app.context.keyring).due(now)
+            replies = await session.scalar(
+                select(func.count())
+                .select_from(Outbox)
+                .where(
+                    Outbox.target == "reporter",
+                    Outbox.state == OutboxState.PENDING.value,
+                    Outbox.next_attempt_at <= now,
+                )
+            )
+        if not events and not replies:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{events} events and {replies} replies still waiting")
+        await asyncio.sleep(0.02)
 
 
 async def _until_serving(graph: GraphEmulator) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.keyboards import ConsentCB, WipeCB
@@ -117,3 +118,28 @@ def has_wipe_buttons(message: EmuMessage) -> bool:
     return any(
         b.get("callback_data", "").startswith(WipeCB.__prefix__ + ":") for b in message.buttons
     )
+
+
+async def dump_database(url: str) -> tuple[bytes, set[str]]:
+    """Every row of every table as text, and on SQLite the files themselves; and which tables."""
+    chunks: list[str] = []
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+            postgres = connection.dialect.name == "postgresql"
+            for table in tables:
+                # Table names come from the database's own catalog, not from input.
+                row_text = f'SELECT t::text FROM "{table}" t'  # noqa: S608
+                if not postgres:
+                    row_text = f'SELECT * FROM "{table}"'  # noqa: S608
+                chunks.append(repr((await connection.execute(text(row_text))).all()))
+    finally:
+        await engine.dispose()
+    dump = "\n".join(chunks).encode()
+    if make_url(url).get_backend_name() == "sqlite":
+        database = Path(str(make_url(url).database))
+        for path in (database, Path(f"{database}-wal")):
+            if path.exists():
+                dump += path.read_bytes()
+    return dump, set(tables)

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from nacl.public import PrivateKey
-from sqlalchemy import inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
-from bot.logging import KeyValueFormatter, RedactingFilter, register_secrets
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Base, Report
 from storage.sealing import Keyring, open_sealed
 from tests.e2e import TOKEN, fill_report, moderator_group, running_bot, submit
 from tests.emulator.ratelimit import RateLimitConfig
 from tests.emulator.telegram import TelegramEmulator
-from tests.safety import CANARY_MAKE, jpeg_with_gps
+from tests.safety import CANARY_MAKE, dump_database, jpeg_with_gps
 
 CANARY_NAME = "Canaryname Zhanbolatuly"
 CANARY_TEXT = "canary-free-text-7f3a9c: they took him from Abai street"
@@ -44,7 +42,6 @@ CANARIES = (
     CANARY_MAKE,
     str(USER_ID),
 )
-VERBOSE = ("aiogram", "sqlalchemy.engine", "sqlalchemy.pool", "aiohttp", "asyncio", "bot")
 
 
 @pytest.fixture
@@ -53,52 +50,6 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
         rate_limits=RateLimitConfig(private_per_second=10, private_burst=30)
     ) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def redacted_log() -> Iterator[io.StringIO]:
-    """The handler `reportbot run` installs, beside pytest's own, with everything at DEBUG."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(KeyValueFormatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    levels = {name: logging.getLogger(name).level for name in VERBOSE}
-    for name in VERBOSE:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    register_secrets([TOKEN])  # as the CLI does with BOT_TOKEN
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
-
-
-async def _dump_database(url: str) -> tuple[bytes, set[str]]:
-    """Every row of every table as text, and on SQLite the files themselves; and which tables."""
-    chunks: list[str] = []
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-            postgres = connection.dialect.name == "postgresql"
-            for table in tables:
-                # Table names come from the database's own catalog, not from input.
-                row_text = f'SELECT t::text FROM "{table}" t'  # noqa: S608
-                if not postgres:
-                    row_text = f'SELECT * FROM "{table}"'  # noqa: S608
-                chunks.append(repr((await connection.execute(text(row_text))).all()))
-    finally:
-        await engine.dispose()
-    dump = "\n".join(chunks).encode()
-    if make_url(url).get_backend_name() == "sqlite":
-        database = Path(str(make_url(url).database))
-        for path in (database, Path(f"{database}-wal")):
-            if path.exists():
-                dump += path.read_bytes()
-    return dump, set(tables)
 
 
 async def test_canaries_are_sealed_and_never_logged(
@@ -139,7 +90,7 @@ async def test_canaries_are_sealed_and_never_logged(
         await emu.wait_for_bot_message(group, lambda m: m.kind == "photo")
         await emu.wait_for_bot_message(user, lambda m: "D-" in (m.text or ""))
 
-    dump, tables = await _dump_database(migrated_url)
+    dump, tables = await dump_database(migrated_url)
     assert set(Base.metadata.tables) <= tables  # every table, the new ones included
     for canary in CANARIES:
         assert canary.encode() not in dump, canary

@@ -1,10 +1,11 @@
-"""The reporter's conversation in Messenger: turn one event into engine inputs, send the reply.
+"""The reporter's conversation in Messenger: turn one event into engine inputs, collect the reply.
 
 The Messenger twin of handlers/conversation.py and handlers/reporter.py: every rule about what to
 ask lives in the engine, and the reporter-safety rules (consent, erasing the link, flood limits,
 pictures rebuilt without metadata) in the same services Telegram uses. The draft is the same
 encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the person came
-from, kept until the report is submitted and then stored as its source.
+from, kept until the report is submitted and then stored as its source. Replies are collected
+(`Replies`), never sent from here: the webhook's processing queues them in the outbox.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bot.media import (
 )
 from bot.messenger import CHANNEL
 from bot.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
-from bot.messenger.graph import AttachmentUnavailable, GraphClient, GraphError
+from bot.messenger.graph import AttachmentUnavailable, GraphClient
 from bot.messenger.render import (
     LANGUAGE_NAMES,
     Action,
@@ -152,28 +153,56 @@ def _file_name(item: Attachment) -> str | None:
     return name if "." in name else None
 
 
-class ThreadSender:
-    """Sends replies into one person's thread, in order.
+class Replies:
+    """The messages one event answers with, in order.
 
-    A rate limit or an outage propagates: the webhook then answers 500, the transaction rolls
-    back, and Meta delivers the event again later. Any other refusal (a malformed message, the
-    person unreachable) would fail again on a retry, so it is logged and the rest is dropped.
+    Nothing is sent from here: the webhook's processing queues them in the outbox, in the
+    transaction that stores the state they belong to, and the outbox sends them after the commit
+    (README, Messenger). A reply is never sent for a state that did not commit.
     """
 
-    def __init__(self, graph: GraphClient, psid: str) -> None:
-        self.graph = graph
-        self.psid = psid
-        self.sent: list[str] = []
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
 
     async def __call__(self, messages: Sequence[Message]) -> None:
-        for message in messages:
-            try:
-                self.sent.append(await self.graph.send_message(self.psid, message))
-            except GraphError as exc:
-                if exc.retryable:
-                    raise
-                log.warning("reply not sent in Messenger: %s", exc.describe())
-                return
+        self.messages.extend(messages)
+
+
+# What became of an attachment, found out before the event's transaction (prefetch_pictures):
+# a picture rebuilt from its pixels, the reason it was refused (a key of CANNOT_CLEAN), or False
+# for a file that is no picture (a PDF, a video), passed on by its link.
+Picture = CleanImage | str | bool
+
+
+async def prefetch_pictures(graph: GraphClient, event: MessageEvent) -> dict[str, Picture]:
+    """Download and clean the pictures of a message, outside any database transaction.
+
+    Network calls and image decoding never happen while the database is held (README, Reporter
+    safety, "Pictures without metadata"); the conversation then only reads the results.
+    """
+    found: dict[str, Picture] = {}
+    for item in event.attachments:
+        found[item.url] = await _picture(graph, item)
+    return found
+
+
+async def _picture(graph: GraphClient, item: Attachment) -> Picture:
+    if item.kind not in ("image", "file"):
+        return False
+    try:
+        fetched = await graph.fetch(item.url, limit=DOWNLOAD_LIMIT)
+    except AttachmentUnavailable as exc:
+        if item.kind == "file":
+            return False  # too large to look at here; the outbox cleans it if it is one
+        return "too_big" if str(exc) == "too large" else "unreadable"
+    # Whatever Meta calls it, a file whose bytes or name say "image" is cleaned too.
+    name = _file_name(item) or fetched.filename
+    if item.kind == "file" and not is_image("document", fetched.content_type, name):
+        return False
+    try:
+        return await asyncio.to_thread(strip_metadata, fetched.data)
+    except CannotClean as refused:
+        return refused.reason
 
 
 @dataclass
@@ -183,7 +212,8 @@ class MessengerConversation:
     privacy: Privacy
     reporter: Reporter
     t: Translator
-    send: ThreadSender
+    send: Replies
+    pictures: dict[str, Picture] = field(default_factory=dict)
     renderer: MessengerRenderer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -388,27 +418,13 @@ class MessengerConversation:
 
     # --- files ---------------------------------------------------------------------------------
     async def _picture(self, item: Attachment) -> CleanImage | None | bool:
-        """A picture rebuilt from its pixels (bot/media.py), None once its refusal is said, or
-        False for a file that is no picture (a PDF, a video), passed on by its link."""
-        if item.kind not in ("image", "file"):
-            return False
-        try:
-            fetched = await self.send.graph.fetch(item.url, limit=DOWNLOAD_LIMIT)
-        except AttachmentUnavailable as exc:
-            if item.kind == "file":
-                return False  # too large to look at here; the outbox cleans it if it is one
-            reason = "too_big" if str(exc) == "too large" else "unreadable"
-        else:
-            # Whatever Meta calls it, a file whose bytes or name say "image" is cleaned too.
-            name = _file_name(item) or fetched.filename
-            if item.kind == "file" and not is_image("document", fetched.content_type, name):
-                return False
-            try:
-                return await asyncio.to_thread(strip_metadata, fetched.data)
-            except CannotClean as refused:
-                reason = refused.reason
-        await self.send(self._say(CANNOT_CLEAN[reason]))
-        return None
+        """The prefetched picture, None once its refusal is said, or False for a file that is
+        no picture, passed on by its link (the outbox cleans it if it turns out to be one)."""
+        found = self.pictures.get(item.url, False)
+        if isinstance(found, str):
+            await self.send(self._say(CANNOT_CLEAN[found]))
+            return None
+        return found
 
     async def _media(self, item: Attachment) -> engine.Media | None:
         kind = "photo" if item.kind == "image" else "document"

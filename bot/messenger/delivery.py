@@ -32,6 +32,11 @@ from storage.repositories import OutboxRepository, Reports
 
 log = logging.getLogger(__name__)
 
+# An outbox message that is already a Send API message (the conversation's replies, rendered by
+# bot/messenger/render.py: text split to Meta's limit, quick replies, button and generic
+# templates): {"type": MESSENGER_MESSAGE, "message": {...}}, sent as it is.
+MESSENGER_MESSAGE = "messenger"
+
 # Telegram takes photos up to 10 MB; a larger image goes to the moderators as a document.
 TELEGRAM_PHOTO_LIMIT = 10 * 1024 * 1024
 _TAG = re.compile(r"<[^>]+>")
@@ -112,6 +117,12 @@ class MessengerDelivery:
         """One outbox message (see bot/outbox.py for the format) to a Messenger reporter."""
         kind = message.get("type")
         caption = message.get("caption_html")
+        if kind == MESSENGER_MESSAGE:
+            # An answer to what the person just did (messaging_type RESPONSE, as Meta asks).
+            await self.graph.send_message(
+                recipient.psid, message["message"], messaging_type="RESPONSE", tag=tag
+            )
+            return
         if kind == "text":
             chunks: list[dict[str, Any]] = [
                 {"text": chunk} for chunk in split_text(html_to_text(str(message["html"])))

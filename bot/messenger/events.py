@@ -8,7 +8,7 @@ postbacks, referrals; echoes, reads and deliveries are ignored) or, for the Page
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -186,3 +186,28 @@ def parse_delivery(body: Mapping[str, Any]) -> list[Event]:
             if comment is not None:
                 events.append(comment)
     return events
+
+
+# The inbox (storage/inbox.py) keeps events between the webhook and their processing.
+_KINDS: dict[str, type[MessageEvent | PostbackEvent | ReferralEvent | CommentEvent]] = {
+    "message": MessageEvent,
+    "postback": PostbackEvent,
+    "referral": ReferralEvent,
+    "comment": CommentEvent,
+}
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    kind = next(name for name, cls in _KINDS.items() if isinstance(event, cls))
+    fields = asdict(event)
+    if isinstance(event, MessageEvent):
+        fields["attachments"] = [asdict(item) for item in event.attachments]
+    return {"kind": kind, **fields}
+
+
+def event_from_json(data: Mapping[str, Any]) -> Event:
+    fields = dict(data)
+    cls = _KINDS[fields.pop("kind")]
+    if cls is MessageEvent:
+        fields["attachments"] = tuple(Attachment(**item) for item in fields["attachments"])
+    return cls(**fields)

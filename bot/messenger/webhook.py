@@ -2,10 +2,22 @@
 
 GET answers Meta's subscription check (hub.mode, hub.verify_token, hub.challenge). POST carries
 events signed with the app secret: a missing or wrong signature is answered 403 before anything
-is read. Each event is handled in its own transaction that first records its id (processed
-updates, channel "messenger"), so a redelivered event changes nothing. Replies are sent inside
-that transaction, as on Telegram; if Meta is rate limiting or down, the transaction rolls back,
-the webhook answers 500 and Meta delivers the event again later.
+is read. A signed delivery is stored, not processed: each event becomes a row of the inbox
+(storage/inbox.py; encrypted with the server key, one row per event however often Meta repeats
+it), the transaction commits, and Meta gets its 200 at once, whatever the Graph API is doing.
+Meta retries deliveries it does not see answered 200 in time
+(developers.facebook.com/docs/messenger-platform/webhooks), so nothing slow may sit between the
+request and the answer; a database that cannot store the delivery answers 503 and Meta tries
+again later.
+
+The inbox worker (bot/messenger/inbox.py) then processes the events, each person's in order,
+each in its own transaction (`process`): it records the event's id (processed updates, channel
+"messenger") so that a repeated event changes nothing, applies it to the conversation, writes
+the replies into the outbox (one row per event, target "reporter") and deletes the inbox row.
+Attachments are downloaded and cleaned, and a new person's locale asked of Meta, before that
+transaction opens; no Graph API call happens inside it. After the commit the outbox worker is
+woken and sends the replies (bot/outbox.py, bot/messenger/delivery.py), retrying rate limits and
+outages without sending any message twice.
 """
 
 from __future__ import annotations
@@ -15,9 +27,7 @@ import hmac
 import json
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, html
@@ -30,17 +40,24 @@ from bot.i18n import language_for
 from bot.intake import Intake
 from bot.logging import mark_sensitive
 from bot.messenger import CHANNEL
-from bot.messenger.conversation import MessengerConversation, ThreadSender
-from bot.messenger.delivery import MessengerDelivery
+from bot.messenger.conversation import (
+    MessengerConversation,
+    Picture,
+    Replies,
+    prefetch_pictures,
+)
+from bot.messenger.delivery import MESSENGER_MESSAGE, MessengerDelivery
 from bot.messenger.events import (
     CommentEvent,
     Event,
     MessageEvent,
     PostbackEvent,
     ReferralEvent,
+    event_from_json,
     parse_delivery,
 )
 from bot.messenger.graph import GraphClient, GraphError
+from bot.messenger.inbox import InboxWorker, store_events
 from bot.messenger.render import GET_STARTED, Action, Payload, shorten, text_messages
 from bot.messenger.signature import HEADER, signature_valid
 from bot.moderation import Moderation
@@ -49,8 +66,9 @@ from bot.privacy import Privacy
 from bot.settings import LANGUAGES, Settings
 from bot.web import WEB_STATE
 from handlers.engine.text import N_
+from storage.inbox import ClaimedEvent, MessengerInbox
 from storage.models import OutboxPriority
-from storage.repositories import OutboxRepository, ProcessedUpdates
+from storage.repositories import OutboxRepository, ProcessedUpdates, Reporters
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -58,8 +76,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PATH = "/facebook/webhook"
-MAX_FAILURES = 5  # attempts at an event whose handling raised, before it is given up
-FAILURES_REMEMBERED = 10_000
+ALREADY_REPLIED = 10900  # Graph's code for a second private reply to one comment
 # Meta's limits for the conversation's welcome screen and menu.
 GREETING_LIMIT = 160
 MENU_TITLE_LIMIT = 30
@@ -126,8 +143,17 @@ class MessengerChannel:
         )
         # Wakes the outbox worker after a transaction that queued messages (set by the app).
         self.on_outbox: Callable[[], None] = lambda: None
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._failures: OrderedDict[str, int] = OrderedDict()
+        self.inbox = InboxWorker(
+            sessionmaker=sessionmaker,
+            keyring=context.keyring,
+            process=self.process,
+            clock=context.now,
+        )
+
+    def start(self, stop: asyncio.Event) -> asyncio.Task[None]:
+        """The inbox worker, for as long as the bot runs; its first pass picks up the events
+        a previous run stored and did not finish."""
+        return asyncio.create_task(self.inbox.run(stop), name="messenger-inbox")
 
     async def close(self) -> None:
         await self.graph.close()
@@ -164,100 +190,120 @@ class MessengerChannel:
             return web.Response(status=400)
         if not isinstance(data, dict) or data.get("object") != "page":
             return web.Response(status=404)
-        for event in parse_delivery(data):
-            try:
-                await self.process(event)
-            except Exception as exc:
-                if self._give_up(event, exc):
-                    log.exception(
-                        "Messenger webhook: an event failed %s times; given up", MAX_FAILURES
-                    )
-                    continue
-                # Events already handled are recorded; Meta's retry repeats only the rest.
-                log.exception("Messenger webhook: an event failed; Meta will send it again")
-                return web.Response(status=500)
+        events = [
+            event
+            for event in parse_delivery(data)
+            if self.private_replies or not isinstance(event, CommentEvent)
+        ]
+        for event in events:
+            _mark_sensitive(event)
+        if not events:
+            return web.Response(text="EVENT_RECEIVED")
+        try:
+            await self._store(events)
+        except Exception as exc:
+            if is_database_outage(exc):
+                # Not stored: Meta keeps the delivery and sends it again.
+                log.warning("Messenger webhook: database unreachable; Meta will send it again")
+                return web.Response(status=503, headers={"Retry-After": "5"})
+            raise
+        self.inbox.notify()
         return web.Response(text="EVENT_RECEIVED")
 
-    def _give_up(self, event: Event, exc: Exception) -> bool:
-        """Whether an event that keeps failing is a poison one, to be dropped.
-
-        Meta retries a delivery that was not answered 200, and disables a webhook that keeps
-        failing: one event that always breaks must not stop every later one. Meta's own rate
-        limits and outages, and database outages, are waited out instead.
-        """
-        if (isinstance(exc, GraphError) and exc.retryable) or is_database_outage(exc):
-            return False
-        attempts = self._failures.pop(event.dedupe, 0) + 1
-        if attempts >= MAX_FAILURES:
-            return True
-        self._failures[event.dedupe] = attempts
-        while len(self._failures) > FAILURES_REMEMBERED:
-            self._failures.popitem(last=False)
-        return False
+    async def _store(self, events: list[Event]) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await store_events(session, self.context.keyring, events, self.context.now())
 
     # --- events --------------------------------------------------------------------------------
-    def _key(self, event: Event) -> str:
-        # Message ids are longer than the column and need not be kept: a keyed hash is enough.
-        digest = self.context.keyring.lookup_hash("messenger-event", event.dedupe)
-        return f"{event.dedupe[0]}:{digest}"
-
-    @asynccontextmanager
-    async def _lock(self, psid: str) -> AsyncIterator[None]:
-        # One person's events are applied in order even when deliveries overlap.
-        lock, users = self._locks.get(psid) or (asyncio.Lock(), 0)
-        self._locks[psid] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[psid]
-            if users == 1:
-                del self._locks[psid]
-            else:
-                self._locks[psid] = (lock, users - 1)
-
-    async def process(self, event: Event) -> None:
-        # Before anything can log: the person's id and what they wrote never reach a log line.
-        mark_sensitive(
-            [event.psid, getattr(event, "text", None), getattr(event, "quick_reply", None)]
-        )
+    async def process(self, stored: ClaimedEvent) -> None:
+        """One stored event, in its own transaction, which also deletes it from the inbox."""
+        event = event_from_json(stored.event)
+        _mark_sensitive(event)
         if isinstance(event, CommentEvent):
-            if self.private_replies:
-                await self._comment(event)
+            await self._comment(event, stored)
             return
-        async with self._lock(event.psid), self.sessionmaker() as session:
+        locale, pictures = await self._prefetch(event)
+        replies = Replies()
+        async with self.sessionmaker() as session:
             async with session.begin():
-                if not await ProcessedUpdates(session).record(CHANNEL, self._key(event)):
+                await MessengerInbox(session, self.context.keyring).remove(stored.id)
+                if not await ProcessedUpdates(session).record(CHANNEL, stored.event_key):
                     log.info("a Messenger event was already handled; ignored")
                     return
-                await self._converse(session, event)
+                reporter_id = await self._converse(session, event, replies, locale, pictures)
+                if replies.messages:
+                    await self._queue_replies(session, event, stored, replies, reporter_id)
             if session.info.get("outbox_enqueued"):
                 self.on_outbox()
 
-    async def _converse(
-        self, session: AsyncSession, event: MessageEvent | PostbackEvent | ReferralEvent
+    async def _prefetch(
+        self, event: MessageEvent | PostbackEvent | ReferralEvent
+    ) -> tuple[str | None, dict[str, Picture]]:
+        """What the event needs from Meta, asked before its transaction holds the database:
+        a new person's locale, and the pictures of a message, downloaded and cleaned."""
+        async with self.sessionmaker() as session, session.begin():
+            known = await Reporters(session, self.context.keyring).find(CHANNEL, event.psid)
+        locale = await self.graph.user_locale(event.psid) if known is None else None
+        pictures: dict[str, Picture] = {}
+        if isinstance(event, MessageEvent) and event.attachments and event.quick_reply is None:
+            pictures = await prefetch_pictures(self.graph, event)
+        return locale, pictures
+
+    async def _queue_replies(
+        self,
+        session: AsyncSession,
+        event: Event,
+        stored: ClaimedEvent,
+        replies: Replies,
+        reporter_id: int | None,
     ) -> None:
+        """The event's replies as one outbox row, sent in order after the commit.
+
+        The person's id travels in the (encrypted) payload, so that the answer to /forget
+        still reaches them after the link to their reporter row was erased.
+        """
+        await OutboxRepository(session, self.context.keyring).enqueue(
+            kind="messenger_reply",
+            target="reporter",
+            payload={
+                "messenger_psid": event.psid,
+                "messages": [
+                    {"type": MESSENGER_MESSAGE, "message": message} for message in replies.messages
+                ],
+            },
+            idempotency_key=f"messenger_reply:{stored.event_key}",
+            reporter_id=reporter_id,
+            priority=OutboxPriority.NORMAL,
+        )
+
+    async def _converse(
+        self,
+        session: AsyncSession,
+        event: MessageEvent | PostbackEvent | ReferralEvent,
+        replies: Replies,
+        locale: str | None,
+        pictures: dict[str, Picture],
+    ) -> int | None:
+        """Apply the event; returns the reporter row the replies belong to (None if erased)."""
         intake = Intake(session, self.context)
         reporter, created = await intake.reporters.get_or_create(CHANNEL, event.psid, event.psid)
-        if created and reporter.language is None:
-            locale = await self.graph.user_locale(event.psid)
-            if locale:
-                reporter.language = language_for(locale)
+        if created and reporter.language is None and locale:
+            reporter.language = language_for(locale)
         t = intake.translator(reporter.language or "en")
-        send = ThreadSender(self.graph, event.psid)
         admission = await intake.flood.admit_update(reporter)
         if admission is not Admission.OK:
             log.info("a Messenger event dropped: reporter %s over the message limit", reporter.id)
             if admission is Admission.REFUSE_AND_SAY:
-                await send(text_messages(t.msg(TOO_FAST)))
-            return
+                await replies(text_messages(t.msg(TOO_FAST)))
+            return reporter.id
         conversation = MessengerConversation(
             intake=intake,
             moderation=Moderation(session, self.context, moderator_chat_id=self.moderator_chat_id),
             privacy=Privacy(session, self.context),
             reporter=reporter,
             t=t,
-            send=send,
+            send=replies,
+            pictures=pictures,
         )
         if isinstance(event, MessageEvent):
             await conversation.on_message(event)
@@ -265,21 +311,33 @@ class MessengerChannel:
             await conversation.on_postback(event)
         else:
             await conversation.on_referral(event)
+        return reporter.id if reporter.erased_at is None else None
 
-    async def _comment(self, event: CommentEvent) -> None:
-        """Invite a commenter to report privately, and tell the moderators about the comment."""
+    async def _comment(self, event: CommentEvent, stored: ClaimedEvent) -> None:
+        """Invite a commenter to report privately, and tell the moderators about the comment.
+
+        The private reply goes before the transaction: Meta accepts one per comment and refuses
+        a second ((#10900) "Activity already replied to",
+        developers.facebook.com/docs/messenger-platform/discovery/private-replies), so a retry
+        cannot send it twice, and a refusal for that reason means our earlier try got through.
+        """
+        t = self.context.translator(guess_language(event.text))
+        replied = True
+        try:
+            await self.graph.private_reply(event.comment_id, t(INVITATION))
+        except GraphError as exc:
+            if exc.retryable:
+                raise
+            if exc.code != ALREADY_REPLIED:
+                # Too old (7 days), or the comment was deleted.
+                log.warning("no private reply to a comment: %s", exc.describe())
+                replied = False
         async with self.sessionmaker() as session:
             async with session.begin():
-                if not await ProcessedUpdates(session).record(CHANNEL, self._key(event)):
+                await MessengerInbox(session, self.context.keyring).remove(stored.id)
+                if not await ProcessedUpdates(session).record(CHANNEL, stored.event_key):
                     return
-                t = self.context.translator(guess_language(event.text))
-                try:
-                    await self.graph.private_reply(event.comment_id, t(INVITATION))
-                except GraphError as exc:
-                    if exc.retryable:
-                        raise
-                    # Already answered, too old (7 days), or the comment was deleted.
-                    log.warning("no private reply to a comment: %s", exc.describe())
+                if not replied:
                     return
                 notice = self.context.moderators_t(
                     COMMENT_NOTICE,
@@ -290,7 +348,7 @@ class MessengerChannel:
                     kind="comment",
                     target="moderators",
                     payload={"messages": [{"type": "text", "html": html.quote(notice)}]},
-                    idempotency_key=f"comment:{self._key(event)}",
+                    idempotency_key=f"comment:{stored.event_key}",
                     priority=OutboxPriority.NORMAL,
                 )
             self.on_outbox()
@@ -333,6 +391,11 @@ class MessengerChannel:
         except GraphError as exc:
             # Conversations work without it; only the Get Started button and menu are missing.
             log.warning("the Page's Messenger profile was not set: %s", exc.describe())
+
+
+def _mark_sensitive(event: Event) -> None:
+    """Before anything can log: the person's id and what they wrote never reach a log line."""
+    mark_sensitive([event.psid, getattr(event, "text", None), getattr(event, "quick_reply", None)])
 
 
 def messenger_routes(app: App) -> list[web.RouteDef]:

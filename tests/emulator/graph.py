@@ -21,7 +21,8 @@ titles of 20 characters and payloads of 1,000, button templates (640 characters,
 buttons), generic templates (1 to 10 elements, titles and subtitles of 80); Send API rates (300
 calls a second per Page, 10 for media, and a per-thread limit), answered (#613); private replies
 to comments (one per comment, within 7 days, (#10900) when repeated); the Messenger profile
-(get started, greeting of 160 characters, persistent menu titles of 30). Faults: `fail_next`.
+(get started, greeting of 160 characters, persistent menu titles of 30). Faults: `fail_next`,
+and `delay` (every call answered that many seconds late).
 
 People act through `MessengerUser`: text, quick replies (only those under the Page's latest
 message, as the app shows them), postback buttons (any template in the thread, the persistent
@@ -41,7 +42,7 @@ import socket
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -192,6 +193,7 @@ class Fault:
     status: int
     message: str
     path: str | None
+    after: int = 0  # matching calls that still succeed before this one fails
 
 
 @dataclass
@@ -403,8 +405,11 @@ class GraphEmulator:
         page_rate: tuple[int, float] = (300, 1.0),
         media_rate: tuple[int, float] = (10, 1.0),
         thread_rate: tuple[int, float] = (100, 10.0),
+        delay: float = 0.0,
     ) -> None:
         self.app_secret = app_secret
+        #: Seconds every Graph API call takes before it is answered (a slow Meta); settable.
+        self.delay = delay
         self.page_token = page_token
         self.page_id = page_id
         self.require_proof = require_proof
@@ -432,6 +437,11 @@ class GraphEmulator:
         #: (status, body, headers) of every webhook delivery, oldest first.
         self.deliveries: list[tuple[int, bytes, dict[str, str]]] = []
         self.webhook_url = ""
+        #: Awaited after each delivery answered 200, before `deliver` returns. Meta's webhook is
+        #: answered before the events are acted on (developers.facebook.com/docs/messenger-
+        #: platform/webhooks asks for a 200 within seconds), so a person sees the Page's answer a
+        #: moment later; tests set this to wait for that moment, as a person would.
+        self.after_delivery: Callable[[], Awaitable[None]] | None = None
         self.root_url = ""
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -525,9 +535,14 @@ class GraphEmulator:
         message: str = "(#2) Service temporarily unavailable",
         path: str | None = "me/messages",
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next calls to `path` (None: any) with this error."""
-        self.faults.extend(Fault(code, subcode, status, message, path) for _ in range(times))
+        """Answer the next calls to `path` (None: any) with this error, once `after` calls to it
+        have succeeded (a rate limit met in the middle of a reply)."""
+        self.faults.extend(
+            Fault(code, subcode, status, message, path, after if index == 0 else 0)
+            for index in range(times)
+        )
 
     # --- reading what the Page sent ------------------------------------------------------------
     def page_messages(self, user: MessengerUser) -> list[PageMessage]:
@@ -584,13 +599,19 @@ class GraphEmulator:
         *,
         signature: str | None = None,
         sign: bool = True,
+        settle: bool = True,
     ) -> int:
         """POST one delivery, signed with the app secret as Meta does (or as given)."""
         raw = json.dumps(body).encode()  # Meta escapes non-ASCII as \\uXXXX, as json does
-        return await self.deliver_raw(raw, signature=signature, sign=sign)
+        return await self.deliver_raw(raw, signature=signature, sign=sign, settle=settle)
 
     async def deliver_raw(
-        self, raw: bytes, *, signature: str | None = None, sign: bool = True
+        self,
+        raw: bytes,
+        *,
+        signature: str | None = None,
+        sign: bool = True,
+        settle: bool = True,
     ) -> int:
         assert self._session is not None and self.webhook_url, "set graph.webhook_url first"
         headers = {"Content-Type": "application/json"}
@@ -601,6 +622,8 @@ class GraphEmulator:
             status = response.status
         self.deliveries.append((status, raw, headers))
         self._notify()
+        if settle and status == 200 and self.after_delivery is not None:
+            await self.after_delivery()
         return status
 
     async def redeliver(self, index: int = -1) -> int:
@@ -611,6 +634,8 @@ class GraphEmulator:
     # --- the API -------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
+        if self.delay:
+            await asyncio.sleep(self.delay)
         try:
             self._authorise(request)
             fault = self._take_fault(path)
@@ -641,6 +666,9 @@ class GraphEmulator:
     def _take_fault(self, path: str) -> Fault | None:
         for index, fault in enumerate(self.faults):
             if fault.path is None or fault.path == path:
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 return self.faults.pop(index)
         return None
 
