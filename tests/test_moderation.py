@@ -241,7 +241,7 @@ async def test_duplicate_by_code_through_a_reply(setup: Setup) -> None:
 @pytest.mark.parametrize(
     ("language", "header"),
     [
-        ("kk", "құқық қорғау тобынан хабар"),
+        ("kk", "құқық қорғаушылар тобынан хат"),
         ("ru", "Сообщение от правозащитной команды"),
         ("en", "A message from the human-rights team"),
     ],
