@@ -70,14 +70,18 @@ class Translator:
     def when(self, reading: Reading, *, full: bool = False) -> str:
         """A date answer in words: a day, a moment, a day and part of it, or a period."""
         if reading.until is not None:
-            same_year = reading.day.year == reading.until.year
-            start = (
-                format_skeleton("MMMMd", reading.day, locale=self.locale)
-                if same_year
-                else self.date(reading.day)
-            )
+            if reading.day.year != reading.until.year:
+                return self(
+                    N_("approximately {start} – {end}"),
+                    start=self.date(reading.day),
+                    end=self.date(reading.until),
+                )
+            # One year: said once, where the language puts it ("2026 ж. 9 – 15 қараша").
             return self(
-                N_("approximately {start} – {end}"), start=start, end=self.date(reading.until)
+                N_("approximately {start} – {end} {year}"),
+                start=format_skeleton("MMMMd", reading.day, locale=self.locale),
+                end=format_skeleton("MMMMd", reading.until, locale=self.locale),
+                year=format_skeleton("y", reading.day, locale=self.locale),
             )
         if reading.clock is not None:
             moment = dt.datetime.combine(reading.day, reading.clock, tzinfo=self.tz)

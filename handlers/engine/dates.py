@@ -227,6 +227,7 @@ class _Lex:
     period: _Period | None = None
     mode: _Mode | None = None
     flag: bool = False
+    value2: int = 0
 
 
 #: Phrase (space-joined, normalised words) -> the lexemes it stands for.  An empty tuple is a
@@ -513,6 +514,7 @@ def _build_relative_words() -> None:
     # for the day before yesterday: the step's direction picks one, and it is asked back.
     _add(_w("арғы күні, арғы күн"), _Lex(_K.REL, 2, flag=True), latin=True)
     today = _Lex(_K.REL, 0)
+    _add(["last night"], _Lex(_K.REL, -1), _Lex(_K.PERIOD, period=_Period.NIGHT, flag=True))
     for phrase, period in (
         ("this morning", _Period.MORNING),
         ("this afternoon", _Period.AFTERNOON),
@@ -577,6 +579,8 @@ def _build_relative_words() -> None:
     _add(_w("just now, now, right now, только что, сейчас, щас, прямо сейчас"), _Lex(_K.NOWWORD))
     _add(_w("жаңа ғана, қазір, қазір ғана, дәл қазір, жаңа"), _Lex(_K.NOWWORD), latin=True)
     _add(_w("or, или, либо"), _Lex(_K.OR))
+    # "пару дней назад", "a couple of days ago": two or three, an approximate period.
+    _add(_w("пару, пара, couple, a couple, a couple of, couple of"), _Lex(_K.RANGE, 2, value2=3))
     _add(_w("немесе, әлде, не"), _Lex(_K.OR), latin=True)
 
 
@@ -753,7 +757,7 @@ def _word_tokens(words: list[str], i: int) -> tuple[list[_Tok], int] | None:
 
 
 def _lex_tok(lx: _Lex, text: str) -> _Tok:
-    return _Tok(lx.kind, lx.value, lx.period, lx.mode, text=text, flag=lx.flag)
+    return _Tok(lx.kind, lx.value, lx.period, lx.mode, text=text, flag=lx.flag, value2=lx.value2)
 
 
 def _tokenise(text: str) -> list[_Tok] | None:
@@ -916,7 +920,9 @@ def _tunit_of(tok: _Tok) -> int | None:
     """Minutes per unit: "минут" 1, "час" 60, "полчаса" 30."""
     if tok.kind is _K.TUNIT:
         return tok.value
-    if tok.kind in (_K.HOURWORD, _K.HOURPREP) and tok.text in _HOUR_UNIT_WORDS:
+    if tok.kind in (_K.HOURWORD, _K.HOURPREP) and (
+        tok.text in _HOUR_UNIT_WORDS or _latin_skeleton(tok.text) in _HOUR_UNIT_WORDS
+    ):
         return 60
     return None
 
@@ -1098,6 +1104,10 @@ def _classify_single(
         kind = "day"
     elif len(digits) == 4 or next_k is _K.YEARWORD:
         kind = "year"
+    elif prev_k is _K.MONTH and not (
+        next_k is _K.HOURWORD or _is_clock_period(nxt) or sfx in _HOUR_SUFFIX
+    ):
+        kind = "day"  # "Nov 20 in the evening"
     elif (
         next_k in (_K.PERIOD, _K.HOURWORD)
         or prev_k in (_K.HOURPREP, _K.PERIOD)
@@ -1306,6 +1316,16 @@ def _resolve_weekday(idx: int, mode: _Mode | None, today: date, prefer: Prefer) 
     return today - timedelta(days=back) if prefer is Prefer.PAST else today + timedelta(ahead)
 
 
+def _weekday_is_unsure(idx: int, mode: _Mode | None, today: date) -> bool:
+    """Whether "last/next <weekday>" names two days: the nearest one, or the one in the
+    previous/next ISO week ("в прошлую пятницу" said on a Sunday: the 20th or the 13th?)."""
+    if mode not in (_Mode.LAST, _Mode.NEXT):
+        return False
+    monday = today - timedelta(days=today.weekday())
+    week = -7 if mode is _Mode.LAST else 7
+    return _resolve_weekday(idx, mode, today, Prefer.PAST) != monday + timedelta(days=week + idx)
+
+
 def _in_range(day: date, today: date) -> bool:
     try:
         latest = today.replace(year=today.year + _MAX_YEARS_AHEAD)
@@ -1437,7 +1457,9 @@ def _resolve(parts: _Parts, now: datetime, prefer: Prefer) -> Reading | None:
             return None
         return Reading(start) if start == end else Reading(start, until=end)
 
-    confirm = parts.rel_unsure
+    confirm = parts.rel_unsure or any(
+        _weekday_is_unsure(idx, mode, today) for idx, mode in parts.weekdays
+    )
     ok, day = _resolve_date(parts, today, prefer)
     if not ok:
         return None

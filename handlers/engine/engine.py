@@ -327,7 +327,10 @@ def _text(form: Form, step: Step, draft: Draft, raw: str, now: dt.datetime) -> R
 
 
 def _date_answer(form: Form, step: Step, draft: Draft, text: str, now: dt.datetime) -> Result:
-    reading = read_when(text, now=now, prefer=step.prefer, day_required=True)
+    # A time alone is today for a date-time question ("в 14:30" in a live conversation), but
+    # no answer to a question asking for a day.
+    day_required = step.kind == StepKind.DATE
+    reading = read_when(text, now=now, prefer=step.prefer, day_required=day_required)
     if reading is None:
         return _ask(form, draft, step, _not_understood(step))
     if reading.until is not None and step.exact_day:
