@@ -7,12 +7,14 @@ keyboards below are the real ones the bot sends, built for every step in every l
 
 from __future__ import annotations
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.i18n import create_i18n
 from handlers import keyboards
+from handlers.cards import CardView, DuplicateHint, card_keyboard
 from handlers.engine.engine import AskStep, ReviewItem, ShowReview
 from handlers.engine.forms import FORMS, StepKind
 from handlers.engine.vocab import ALL_VOCABULARIES, REGIONS, sort_key
@@ -118,3 +120,25 @@ def test_the_order_shown_is_not_the_order_stored() -> None:
     t = _t("kk")
     assert REGIONS.option_keys()[:3] == ("astana", "almaty", "shymkent")
     assert {o.key for o in REGIONS.ordered(t, "kk")} == set(REGIONS.option_keys())
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("status", ["new", "in_review", "needs_info", "verified", "closed"])
+def test_moderator_card_buttons_fit(lang: str, status: str) -> None:
+    hint = DuplicateHint(7, "D-7K3F", dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    view = CardView(
+        report_id=1,
+        code="S-2QWE",
+        incident_type="search",
+        region="almaty",
+        incident_date=dt.date(2026, 11, 20),
+        urgent=True,
+        status=status,
+        channel="telegram",
+        language="ru",
+        received_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+        hints=(hint,),
+    )
+    markup = card_keyboard(view, _t(lang))
+    rows = [[b.text for b in row] for row in markup.inline_keyboard]
+    assert _too_long(rows) == []
