@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog, Message
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from bot.i18n import LOCALES_DIR
@@ -99,12 +99,12 @@ def test_kazakh_polite_you_is_lowercase_inside_a_sentence() -> None:
 
 def test_one_name_per_status() -> None:
     """The statuses a moderator sees on cards, in figures and in the audit trail."""
-    kk = {msgid: text for msgid, text in _entries("kk")}
+    kk = dict(_entries("kk"))
     assert kk["Verified"].lower() == kk["verified"] == "расталды"
     assert kk["Needs information"].lower() == kk["needs information"] == "ақпарат қажет"
     assert kk["Needs info"] == kk["Needs information"]
     assert kk["Duplicate"].lower() == kk["duplicate"] == "қайталама"
-    ru = {msgid: text for msgid, text in _entries("ru")}
+    ru = dict(_entries("ru"))
     assert ru["Needs info"] == ru["Needs information"] == "Нужна информация"
 
 
