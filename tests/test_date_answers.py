@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.export import answer_cell
 from bot.i18n import create_i18n
 from handlers import keyboards
 from handlers.engine import engine as e
@@ -185,3 +186,17 @@ def test_answers_in_words(lang: str, reading: Reading, shown: str) -> None:
     # CLDR puts a narrow no-break space in "2026 г."; the test compares words.
     written = format_answer(step, reading.to_answer(ALMATY), _t(lang)).replace("\u202f", " ")
     assert written == shown
+
+
+@pytest.mark.parametrize(
+    ("stored", "cell"),
+    [
+        ("2026-11-20", "2026-11-20"),
+        ("2026-11-20T14:30:00+05:00", "2026-11-20 14:30"),
+        ("2026-11-20 evening", "2026-11-20 evening"),
+        ("2026-11-09/2026-11-15", "2026-11-09/2026-11-15"),
+    ],
+)
+def test_export_keeps_what_was_said(stored: str, cell: str) -> None:
+    step = FORMS["detention"].step("when")
+    assert answer_cell(step, stored, _t("en")) == cell

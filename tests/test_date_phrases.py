@@ -20,6 +20,7 @@ Dates are in 2026 unless a year is written.
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -289,3 +290,10 @@ def test_the_table_is_large_and_covers_every_language() -> None:
 @pytest.mark.parametrize(("lang", "prefer", "text", "expected"), PHRASES)
 def test_phrase(lang: str, prefer: Prefer, text: str, expected: str) -> None:
     assert read_when(text, now=NOW, prefer=prefer) == _expected(expected)
+
+
+def test_the_readme_quotes_this_table() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    count = len(PHRASES)
+    assert f"**{count} phrases**" in readme
+    assert f"**all {count} pass**" in readme
