@@ -1057,6 +1057,9 @@ class _Parts:
     weekdays: list[tuple[int, _Mode | None]] = field(default_factory=list)
     times: list[tuple[int, int, int]] = field(default_factory=list)  # h, m, s
     bare_hour: bool = False  # the time is a lone hour ("в 5"), no minutes, no am/pm
+    # The number was read as a time, but reads as a date just as well: "20 вечером" (the
+    # 20th, evening?), "к 20.11" (by 20 November?).
+    time_or_date: bool = False
     periods: set[_Period] = field(default_factory=set)
     moments: list[int] = field(default_factory=list)  # minutes from now
     approx: list[_Tok] = field(default_factory=list)
@@ -1132,6 +1135,17 @@ def _classify_single(
         parts.bare_hour = sfx not in _AMPM_SUFFIX and not (
             _is_clock_period(nxt) or _is_clock_period(prev)
         )
+        # Only "вечером" beside it made it an hour; nothing says it is not the day.  English
+        # "9 in the evening" is only ever a clock time.
+        english_clock = nxt is not None and nxt.text.startswith(("in ", "at "))
+        parts.time_or_date = (
+            not sfx
+            and value <= 31
+            and not english_clock
+            and prev_k is not _K.HOURPREP
+            and next_k is not _K.HOURWORD
+            and not (_is_clock_period(nxt) or _is_clock_period(prev))
+        )
     return True
 
 
@@ -1178,6 +1192,15 @@ def _classify_grouped(tok: _Tok, prev: _Tok | None, nxt: _Tok | None, parts: _Pa
     date_cue = sfx in _DAY_SUFFIX or sfx in _YEAR_SUFFIX or next_k is _K.YEARWORD
     if could_be_time and (time_cue or not could_be_date):
         parts.times.append((a, b, 0))
+        # "в 20.11" / "к 20.11": a preposition alone is a weak cue ("к 20.11" may be "by
+        # 20 November"), so a pair that is also a date is asked back.
+        parts.time_or_date = could_be_date and not (
+            sfx in _AMPM_SUFFIX
+            or sfx in _CLOCK_SUFFIX
+            or next_k is _K.HOURWORD
+            or _is_clock_period(nxt)
+            or _is_clock_period(prev)
+        )
     elif could_be_date and (date_cue or not could_be_time):
         parts.partial.append((b, a))
     elif could_be_date and could_be_time:
@@ -1457,8 +1480,10 @@ def _resolve(parts: _Parts, now: datetime, prefer: Prefer) -> Reading | None:
             return None
         return Reading(start) if start == end else Reading(start, until=end)
 
-    confirm = parts.rel_unsure or any(
-        _weekday_is_unsure(idx, mode, today) for idx, mode in parts.weekdays
+    confirm = (
+        parts.rel_unsure
+        or parts.time_or_date
+        or any(_weekday_is_unsure(idx, mode, today) for idx, mode in parts.weekdays)
     )
     ok, day = _resolve_date(parts, today, prefer)
     if not ok:
