@@ -176,7 +176,7 @@ DETENTION = Form(
         Step(
             "when",
             StepKind.DATETIME,
-            N_("When was the person detained? For example: today 9:30, yesterday, 20.11."),
+            N_("When was the person detained? For example: today 9:30, yesterday evening, 20.11."),
             N_("When"),
             required=True,
             facet="incident_date",
@@ -234,7 +234,7 @@ SEARCH = Form(
         Step(
             "when",
             StepKind.DATETIME,
-            N_("When was the search? For example: today 7:00, yesterday, 20.11."),
+            N_("When was the search? For example: today 7:00, yesterday morning, 20.11."),
             N_("When"),
             required=True,
             facet="incident_date",
