@@ -479,6 +479,10 @@ FRAGMENTS = st.sampled_from(
         "вчера", "кеше", "today", "ноября", "қараша", "nov", "в", "at", "сағат", "назад",
         "бұрын", "ago", "дня", "3", "через", "last", "келесі", "пятницу", "дүйсенбі", "утра",
         "кешкі", "г.", "жылы", "-", ".", ":", "/", "\u200f", "\x00", "😢", "ё", "Ә",
+        # issue 15: parts of the day, periods, Latin Kazakh, number words, relative hours
+        "вечером", "кешке", "түнде", "keshe", "qarasha", "erteñ", "sağat", "2-3", "или",
+        "пару", "часа", "минут", "только что", "арғы күні", "двадцатого", "жиырма", "бес",
+        "онда", "неделе", "week", "өткен", "айда", "к", "20,11", "18 00", "twenty", "first",
     ]
 )  # fmt: skip
 
@@ -566,3 +570,27 @@ def test_stored_answers_round_trip(reading: Reading, stored: str) -> None:
     assert reading.to_answer(TZ) == stored
     assert read_answer(stored, TZ) == reading
     assert date.fromisoformat(stored[:10]) == reading.day  # what older code reads
+
+
+ADVERBS = ["вечером", "утром", "ночью", "днём", "кешке", "таңертең", "түнде", "кеште",
+           "in the evening", "in the morning", "keshke", "tünde"]  # fmt: skip
+
+
+@settings(max_examples=200, database=None)
+@given(
+    day=st.dates(min_value=date(2025, 11, 22), max_value=date(2026, 11, 21)),
+    adverb=st.sampled_from(ADVERBS),
+    before=st.booleans(),
+    sep=st.sampled_from([".", ",", "/"]),
+)
+def test_a_date_with_a_part_of_the_day_never_becomes_a_clock_time(
+    day: date, adverb: str, before: bool, sep: str
+) -> None:
+    """ "20.11 вечером" is 20 November in the evening, never 20:11 (issue 15)."""
+    numbers = f"{day.day:02d}{sep}{day.month:02d}"
+    text = f"{adverb} {numbers}" if before else f"{numbers} {adverb}"
+    reading = read_when(text, now=NOW)
+    assert reading is not None, text
+    assert reading.clock is None, text
+    assert reading.part is not None, text
+    assert (reading.day.month, reading.day.day) == (day.month, day.day), text
