@@ -71,7 +71,7 @@ def test_an_ambiguous_date_is_asked_back_and_a_tap_confirms_it() -> None:
     assert ask.error is not None
     # The reader sees the reading in words, with the weekday, in their language.
     said = _t("ru").msg(ask.error).replace("\u202f", " ")
-    assert said.startswith("Записано: суббота, 21 ноября 2026 г., 20:11.")
+    assert said.startswith("Записано: суббота, 21 ноября 2026 г., 20:11\n")
     assert "сенбі" in _t("kk").msg(ask.error)
     # The draft survives a restart between the question and the answer.
     restored = e.Draft.from_json(draft.to_json())

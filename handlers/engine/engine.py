@@ -358,7 +358,8 @@ def _date_answer(form: Form, step: Step, draft: Draft, text: str, now: dt.dateti
 def _ask_to_confirm(form: Form, draft: Draft, step: Step, value: str) -> Result:
     message = Msg(
         N_(
-            "I understood: {when}. If that is right, press \u201cYes, that\u2019s right\u201d; "
+            # The date on a line of its own: "20 ноября 2026 г." ends with a dot already.
+            "I understood: {when}\nIf that is right, press \u201cYes, that\u2019s right\u201d; "
             "if not, write the date again."
         ),
         {"when": DateValue(value)},
