@@ -109,7 +109,7 @@ def test_a_future_time_is_refused_for_a_past_event() -> None:
     result = _say(_at("detention", "when"), e.Text("сегодня в 18:00"))
     assert isinstance(result.reply, e.AskStep)
     assert result.reply.error is not None
-    assert "future" in result.reply.error.msgid
+    assert "not come yet" in result.reply.error.msgid
 
 
 def test_the_error_fits_the_question() -> None:
