@@ -105,6 +105,9 @@ def test_regions_are_in_each_languages_alphabetical_order() -> None:
     ru = _region_labels("ru")
     assert ru[3] == "область Абай"
     assert ru.index("Восточно-Казахстанская (ВКО)") < ru.index("Жамбылская область")
+    assert ru.index("Туркестанская область") < ru.index("область Ұлытау")  # Ұ read as У
+    assert ru.index("область Ұлытау") < ru.index("За рубежом")
+    assert ru.index("область Ұлытау") == ru.index("Туркестанская область") + 1
     en = _region_labels("en")
     assert en[3:5] == ["Abai Region", "Akmola Region"]
 

@@ -34,6 +34,9 @@ _ALPHABETS = {
 # Words that say what kind of place a label is rather than which one: Russian names some
 # regions "область Абай"; a reader looks for Абай under А.
 _GENERIC_PREFIXES = ("область ",)
+# Kazakh letters in a Russian label ("область Ұлытау") sort as the Russian letter they are read
+# as, not after я.
+_KK_AS_RU = str.maketrans("әғқңөұүһі", "агкноуухи")
 
 
 def sort_key(label: str, locale: str) -> tuple[int, ...]:
@@ -41,6 +44,8 @@ def sort_key(label: str, locale: str) -> tuple[int, ...]:
     text = label.lower()
     for prefix in _GENERIC_PREFIXES:
         text = text.removeprefix(prefix)
+    if locale[:2] != "kk":
+        text = text.translate(_KK_AS_RU)
     alphabet = _ALPHABETS.get(locale[:2], "")
     return tuple(alphabet.index(ch) if ch in alphabet else len(alphabet) + ord(ch) for ch in text)
 
