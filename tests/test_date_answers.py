@@ -85,7 +85,9 @@ def test_an_ambiguous_date_is_asked_back_and_a_tap_confirms_it() -> None:
     assert done.draft.step == "region"
 
 
-@pytest.mark.parametrize("typed", ["да", "Иә", "yes", "Да, верно"])
+@pytest.mark.parametrize(
+    "typed", ["да", "Иә", "yes", "Да, верно", "иә, дұрыс!", "Yes, that’s right"]
+)
 def test_typed_yes_confirms(typed: str) -> None:
     draft = _at("summons", "appointment")
     asked = _say(draft, e.Text("завтра к 3"))

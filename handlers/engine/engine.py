@@ -269,8 +269,11 @@ def _on_step(form: Form, step: Step, draft: Draft, event: Input, now: dt.datetim
 
 
 _YES = frozenset(
-    "да, ага, верно, правильно, точно, иә, ия, иа, дұрыс, ia, iа, durys, yes, yep, y, ok, ок,"
-    "okay, correct, right".replace(",", " ").split()
+    w.strip()
+    for w in (
+        "да, ага, верно, правильно, точно, да верно, иә, ия, дұрыс, иә дұрыс, ia, durys, yes, "
+        "yep, y, ok, ок, okay, correct, right, yes thats right"
+    ).split(",")
 )
 
 
@@ -279,8 +282,9 @@ def _confirms(event: Input, step: Step) -> bool:
     if isinstance(event, Pick):
         return event.value == CONFIRM and event.step in (None, step.key)
     if isinstance(event, Text):
-        word = "".join(ch for ch in event.text.lower() if ch.isalpha() or ch == " ").strip()
-        return word in _YES or word.replace(" ", ", ") == "да, верно"
+        text = event.text.lower().replace("'", "").replace("\u2019", "")  # that's -> thats
+        letters = "".join(ch if ch.isalpha() else " " for ch in text)
+        return " ".join(letters.split()) in _YES
     return False
 
 
