@@ -269,11 +269,11 @@ def _on_step(form: Form, step: Step, draft: Draft, event: Input, now: dt.datetim
 
 
 _YES = frozenset(
-    w.strip()
-    for w in (
-        "да, ага, верно, правильно, точно, да верно, иә, ия, дұрыс, иә дұрыс, ia, durys, yes, "
-        "yep, y, ok, ок, okay, correct, right, yes thats right"
-    ).split(",")
+    {
+        *("да", "ага", "верно", "правильно", "точно", "да верно"),
+        *("иә", "ия", "дұрыс", "иә дұрыс", "ia", "durys"),
+        *("yes", "yep", "y", "ok", "ок", "okay", "correct", "right", "yes thats right"),
+    }
 )
 
 
