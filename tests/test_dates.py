@@ -594,3 +594,22 @@ def test_a_date_with_a_part_of_the_day_never_becomes_a_clock_time(
     assert reading.clock is None, text
     assert reading.part is not None, text
     assert (reading.day.month, reading.day.day) == (day.month, day.day), text
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("keşe", d(11, 20)),  # 2021 alphabet
+        ("keshe", d(11, 20)),  # no diacritics
+        ("kes'e", d(11, 20)),  # 2017 apostrophe alphabet
+        ("bu'gin", d(11, 21)),
+        ("5 maýsym", d(6, 5)),  # 2018 acute-accent alphabet
+        ("20 qarashada", d(11, 20)),  # a case suffix in Latin letters
+        ("20-shy qarasha", d(11, 20)),
+        ("qarashanyñ 20-sy", d(11, 20)),
+        ("jūma küni", d(11, 20)),
+        ("keshegi", d(11, 20)),
+    ],
+)
+def test_kazakh_in_latin_letters(text: str, day: date) -> None:
+    assert parse_date(text, now=NOW) == day

@@ -245,11 +245,12 @@ _MAX_PHRASE_WORDS = 3
 #: entries are registered in both spellings.
 _KK_TO_RU = str.maketrans("әғқңөұүһі", "агкноуухи")
 
-#: Kazakh Cyrillic to the Latin alphabet of 2021 (Decree of the President of Kazakhstan
-#: No. 637 of 2017 as amended in 2021): "кеше" -> "keşe", "ертең" -> "erteñ", "бүгін" ->
-#: "bügın".  People also write Kazakh in Latin letters without diacritics ("keshe", "erten",
-#: "bugin") or in the earlier apostrophe and acute-accent drafts; _latin_skeleton folds all
-#: of these to one key.
+#: Kazakh Cyrillic to the revised Latin alphabet presented in 2021 (Ä, Ğ, I/ı for і, İ/i for
+#: и and й, Ñ, Ö, Q, Ş, Ū, Ü, Y for ы): "кеше" -> "keşe", "ертең" -> "erteñ", "бүгін" ->
+#: "bügın" (Wikipedia, "Kazakh alphabets": Latin script).  People also write Kazakh in Latin
+#: letters without diacritics ("keshe", "erten", "bugin") or in the 2017 apostrophe and 2018
+#: acute-accent versions ("kes'e", "saǵat", "maýsym"); _latin_skeleton folds all of these to
+#: one key.
 _KK_LATIN = {
     "а": "a", "ә": "ä", "б": "b", "в": "v", "г": "g", "ғ": "ğ", "д": "d", "е": "e", "ё": "io",
     "ж": "j", "з": "z", "и": "i", "й": "i", "к": "k", "қ": "q", "л": "l", "м": "m", "н": "n",
@@ -257,7 +258,7 @@ _KK_LATIN = {
     "ү": "ü", "ф": "f", "х": "h", "һ": "h", "ц": "ts", "ч": "ch", "ш": "ş", "щ": "şş", "ъ": "",
     "ы": "y", "і": "ı", "ь": "", "э": "e", "ю": "iu", "я": "ia",
 }  # fmt: skip
-_LATIN_LETTERS = (("ş", "sh"), ("ś", "sh"), ("ç", "ch"), ("ć", "ch"), ("ı", "i"))
+_LATIN_LETTERS = (("ş", "sh"), ("ś", "sh"), ("ç", "ch"), ("ć", "ch"), ("ı", "i"), ("ý", "u"))
 _LATIN_DIGRAPHS = (("zh", "j"), ("kh", "h"), ("gh", "g"), ("ng", "n"))
 _LATIN_FOLD = str.maketrans("qyw", "kiu")
 _CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
@@ -623,6 +624,9 @@ _HOUR_UNIT_WORDS = frozenset(
 
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d")
 _APOSTROPHES_RE = re.compile(r"['\u2019\u02bc`\u00b4]")
+# The 2017 Kazakh Latin alphabet wrote ш and ч as s' and c' ("kes'e"): kept apart from s and c
+# before apostrophes are dropped.
+_APOSTROPHE_DIGRAPH_RE = re.compile(r"([sc])['\u2019\u02bc](?=[a-z])")
 _AMPM_DOTTED_RE = re.compile(r"(?<![^\W\d_])([ap])\.\s?m\b\.?")
 _ISO_T_RE = re.compile(r"(?<=[0-9])t(?=[0-9])")
 # A Russian phone keypad puts a comma where the dot is: "20,11" is "20.11".
@@ -654,6 +658,7 @@ def _normalise(text: str) -> str:
         else:
             out.append(ch)
     s = "".join(out).lower().replace("ё", "е")
+    s = _APOSTROPHE_DIGRAPH_RE.sub(r"\1h", s)  # kes'e -> keshe
     s = _APOSTROPHES_RE.sub("", s)  # o'clock -> oclock
     s = _AMPM_DOTTED_RE.sub(r"\1m", s)  # a.m. -> am
     s = _ISO_T_RE.sub(" ", s)  # 2026-11-20t14:30
