@@ -242,7 +242,7 @@ async def test_duplicate_by_code_through_a_reply(setup: Setup) -> None:
     ("language", "header"),
     [
         ("kk", "құқық қорғаушылар тобынан хат"),
-        ("ru", "Сообщение от правозащитной команды"),
+        ("ru", "Сообщение от команды правозащитников"),
         ("en", "A message from the human-rights team"),
     ],
 )
