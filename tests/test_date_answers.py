@@ -107,13 +107,6 @@ def test_writing_the_date_again_replaces_the_reading() -> None:
     assert result.draft.answers["when"] == "2026-11-20 morning"
 
 
-def test_a_future_time_is_refused_for_a_past_event() -> None:
-    result = _say(_at("detention", "when"), e.Text("сегодня в 18:00"))
-    assert isinstance(result.reply, e.AskStep)
-    assert result.reply.error is not None
-    assert "not come yet" in result.reply.error.msgid
-
-
 def test_the_error_fits_the_question() -> None:
     past = _say(_at("detention", "when"), e.Text("что-то"))
     future = _say(_at("summons", "appointment"), e.Text("что-то"))

@@ -21,9 +21,6 @@ REVIEW = "review"
 MAX_PAST_YEARS = 30
 # The value of the "Yes, that's right" button under a date read back for confirmation.
 CONFIRM = "confirm"
-# A moment a few minutes ahead of the clock is still "now" for a past event: phones and the
-# server disagree by that much.
-CLOCK_SLACK = dt.timedelta(minutes=10)
 
 
 @dataclass
@@ -345,13 +342,6 @@ def _date_answer(form: Form, step: Step, draft: Draft, text: str, now: dt.dateti
     last = reading.until or reading.day
     if last > today + dt.timedelta(days=step.future_days):
         return _ask(form, draft, step, Msg(N_("That date is in the future. Please check it.")))
-    if (
-        step.future_days == 0
-        and reading.clock is not None
-        and dt.datetime.combine(reading.day, reading.clock, tzinfo=now.tzinfo) > now + CLOCK_SLACK
-    ):
-        # "в 18:00" typed at noon about a detention: most likely another day was meant.
-        return _ask(form, draft, step, _TIME_AHEAD)
     if reading.day < today.replace(year=today.year - MAX_PAST_YEARS, day=min(today.day, 28)):
         return _ask(form, draft, step, Msg(N_("That date is too long ago. Please check it.")))
     value = reading.to_answer(now.tzinfo or dt.UTC)
@@ -400,12 +390,6 @@ def _not_understood(step: Step) -> Msg:
     )
 
 
-_TIME_AHEAD = Msg(
-    N_(
-        "That time has not come yet today. If it was another day, write the day too, "
-        "for example: yesterday 18:00."
-    )
-)
 _EXACT_DAY_NEEDED = Msg(
     N_("Please give the exact day of the appointment, for example 25.11 10:00 or tomorrow at 10.")
 )
