@@ -237,7 +237,11 @@ def answer_cell(step: Step | None, value: Any, t: Translator) -> str:
         return "|".join(f"{item.get('kind', 'file')}:{item.get('file_id', '')}" for item in value)
     if kind in (StepKind.DATE, StepKind.DATETIME):
         local, has_time = answer_as_datetime(str(value), t.tz)
-        return local.strftime("%Y-%m-%d %H:%M") if has_time else local.date().isoformat()
+        if has_time:
+            return local.strftime("%Y-%m-%d %H:%M")
+        # A day ("2026-11-20"), a day and part of it ("2026-11-20 evening") or an approximate
+        # period ("2026-11-09/2026-11-15") as stored: one day alone would be made up.
+        return str(value)
     if isinstance(value, list):
         return "|".join(str(item) for item in value)
     return str(value)

@@ -14,7 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from bot.settings import LANGUAGES
-from handlers.engine.engine import AskStep, ShowReview
+from handlers.engine.engine import CONFIRM, AskStep, ShowReview
 from handlers.engine.forms import StepKind
 from handlers.engine.text import N_
 from handlers.engine.vocab import INCIDENT_TYPES
@@ -54,7 +54,7 @@ LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English
 
 
 def _columns(labels: list[str]) -> int:
-    # Long labels ("Temporary detention facility (IVS)") need the whole width on a phone.
+    # Long labels ("Temporary detention (IVS)") need the whole width on a phone.
     return 2 if all(len(label) <= 18 for label in labels) else 1
 
 
@@ -102,7 +102,8 @@ def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]] = []
     if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
         selected = set(ask.value or []) if step.kind == StepKind.MULTI else set()
-        labels = [t(option.label) for option in step.vocabulary.options]
+        options = step.vocabulary.ordered(t, t.locale)
+        labels = [t(option.label) for option in options]
         width = _columns(labels)
         buttons = [
             InlineKeyboardButton(
@@ -111,9 +112,20 @@ def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
                     action=FlowAction.PICK, step=step.key, value=option.key
                 ).pack(),
             )
-            for option, label in zip(step.vocabulary.options, labels, strict=True)
+            for option, label in zip(options, labels, strict=True)
         ]
         rows.extend(buttons[i : i + width] for i in range(0, len(buttons), width))
+    if ask.pending is not None:  # a date read back: one tap confirms it
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="✅ " + t(N_("Yes, that's right")),
+                    callback_data=FlowCB(
+                        action=FlowAction.PICK, step=step.key, value=CONFIRM
+                    ).pack(),
+                )
+            ]
+        )
     if step.kind in (StepKind.MULTI, StepKind.MEDIA):
         rows.append(
             [

@@ -141,7 +141,7 @@ def test_csv_export_round_trips_the_sealed_canary(
     assert first["title"] == "D-7K3F Detention 2026-11-12"
     assert first["status"] == "Verified"
     assert first["region"] == "Almaty"
-    assert first["agency"] == "National Security Committee (KNB)"
+    assert first["agency"] == "National Security (KNB)"
     assert first["when"] == "2026-11-12 07:30"
     assert first["media"] == "photo:AgAD-photo"
     assert first["consent"] == "Only anonymised"

@@ -104,9 +104,9 @@ def test_table_in_russian_uses_plural_forms_and_translated_labels(i18n: object) 
     five = figures_of({("detention", "almaty"): 5}, {})
     summaries = [render_table(f, t).summary for f in (one, two, five)]
     assert summaries[0] != summaries[1] != summaries[2]
-    assert "1 сообщение" in summaries[0]
-    assert "2 сообщения" in summaries[1]
-    assert "5 сообщений" in summaries[2]
+    assert "1 обращение" in summaries[0]
+    assert "2 обращения" in summaries[1]
+    assert "5 обращений" in summaries[2]
 
 
 def test_table_html_escapes_values_from_outside(i18n: object) -> None:

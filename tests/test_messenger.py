@@ -183,8 +183,8 @@ async def test_a_vocabulary_longer_than_thirteen_options_is_paged(m: Messenger) 
         prompt = m.graph.last_page_message(user)
         assert prompt is not None
     titles = [r["title"] for r in prompt.quick_replies]
-    assert "Восточный Казахстан" in titles
-    assert "Восточный Казахстан — Восточно-Казахстанская область" in (prompt.text or "")
+    assert "ВКО" in titles
+    assert "ВКО — Восточно-Казахстанская (ВКО)" in (prompt.text or "")
 
 
 async def test_forged_or_missing_signature_is_refused_and_changes_nothing(m: Messenger) -> None:

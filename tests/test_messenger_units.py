@@ -156,7 +156,7 @@ def test_text_is_split_and_shortened_between_words() -> None:
 def test_typed_option_names_count_as_taps() -> None:
     t = _t("ru")
     assert match_option(REGIONS, "алматы", t) == "almaty"
-    assert match_option(REGIONS, "Восточный Казахстан", t) == "east_kazakhstan"
+    assert match_option(REGIONS, "вко", t) == "east_kazakhstan"
     assert match_option(REGIONS, "  Шымкент. ", t) == "shymkent"
     assert match_option(REGIONS, "где-то", t) is None
 

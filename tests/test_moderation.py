@@ -241,8 +241,8 @@ async def test_duplicate_by_code_through_a_reply(setup: Setup) -> None:
 @pytest.mark.parametrize(
     ("language", "header"),
     [
-        ("kk", "құқық қорғау тобынан хабар"),
-        ("ru", "Сообщение от правозащитной команды"),
+        ("kk", "құқық қорғаушылар тобынан хат"),
+        ("ru", "Сообщение от команды правозащитников"),
         ("en", "A message from the human-rights team"),
     ],
 )

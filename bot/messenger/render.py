@@ -201,6 +201,13 @@ class MessengerRenderer:
         t = self.t
         step = reply.step
         nav: list[dict[str, str]] = []
+        if reply.pending is not None:  # a date read back for confirmation (issue 15)
+            nav.append(
+                quick_reply(
+                    title(t(N_("Yes, that's right")), prefix="✅ "),
+                    Payload(Action.PICK, step.key, engine.CONFIRM),
+                )
+            )
         if step.kind in (StepKind.MULTI, StepKind.MEDIA):
             nav.append(
                 quick_reply(title(t(N_("Done")), prefix="✔ "), Payload(Action.DONE, step.key))
@@ -241,7 +248,7 @@ class MessengerRenderer:
         t = self.t
         step = reply.step
         assert step.vocabulary is not None
-        options = step.vocabulary.options
+        options = step.vocabulary.ordered(t, t.locale)  # regions sorted per language
         per_page = room if len(options) <= room else room - 1  # one slot for "More options"
         pages = math.ceil(len(options) / per_page)
         page = page % pages

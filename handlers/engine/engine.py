@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from handlers.engine.dates import Prefer, parse_date, parse_datetime
+from handlers.engine.dates import Prefer, Reading, read_answer, read_when
 from handlers.engine.forms import FORMS, Form, Step, StepKind
-from handlers.engine.text import N_, NP_, Msg
+from handlers.engine.text import N_, NP_, DateValue, Msg
 
 REVIEW = "review"
 # The oldest incident date accepted: the persecution documented here is recent; anything older
 # is almost certainly a typo ("20.11.206").
 MAX_PAST_YEARS = 30
+# The value of the "Yes, that's right" button under a date read back for confirmation.
+CONFIRM = "confirm"
 
 
 @dataclass
@@ -28,15 +30,20 @@ class Draft:
     answers: dict[str, Any] = field(default_factory=dict)
     path: list[str] = field(default_factory=list)  # steps answered or skipped, for Back
     editing: bool = False  # the step was opened from the review screen: return there
+    # A date answer read back to the person and not yet confirmed (the stored form of it).
+    pending: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "form": self.form,
             "step": self.step,
             "answers": self.answers,
             "path": self.path,
             "editing": self.editing,
         }
+        if self.pending is not None:
+            data["pending"] = self.pending
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Draft:
@@ -46,6 +53,8 @@ class Draft:
             answers=dict(data.get("answers") or {}),
             path=list(data.get("path") or []),
             editing=bool(data.get("editing")),
+            # Absent from drafts saved before dates were asked back: nothing pending.
+            pending=data.get("pending") if isinstance(data.get("pending"), str) else None,
         )
 
 
@@ -125,6 +134,8 @@ class AskStep:
     value: Any  # the current answer (a list for multi and media steps), or None
     can_back: bool
     error: Msg | None = None
+    # A date answer waiting for "Yes, that's right" (the error says what was understood).
+    pending: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +230,13 @@ def _on_review(form: Form, draft: Draft, event: Input, now: dt.datetime) -> Resu
 
 
 def _on_step(form: Form, step: Step, draft: Draft, event: Input, now: dt.datetime) -> Result:
+    pending, draft.pending = draft.pending, None
+    if pending is not None and _confirms(event, step):
+        draft.answers[step.key] = pending
+        return _proceed(form, draft, step)
+    if pending is not None and isinstance(event, Show):
+        draft.pending = pending
+        return _ask_to_confirm(form, draft, step, pending)
     if isinstance(event, Show):
         return _ask(form, draft, step)
     if isinstance(event, (Pick, Done, Skip)) and event.step not in (None, step.key):
@@ -245,6 +263,26 @@ def _on_step(form: Form, step: Step, draft: Draft, event: Input, now: dt.datetim
     if isinstance(event, Media):
         return _media(form, step, draft, event)
     return _ask(form, draft, step)
+
+
+_YES = frozenset(
+    {
+        *("да", "ага", "верно", "правильно", "точно", "да верно"),
+        *("иә", "ия", "дұрыс", "иә дұрыс", "ia", "durys"),
+        *("yes", "yep", "y", "ok", "ок", "okay", "correct", "right", "yes thats right"),
+    }
+)
+
+
+def _confirms(event: Input, step: Step) -> bool:
+    """The button under a date read back, or "да" / "иә" / "yes" typed (Messenger users type)."""
+    if isinstance(event, Pick):
+        return event.value == CONFIRM and event.step in (None, step.key)
+    if isinstance(event, Text):
+        text = event.text.lower().replace("'", "").replace("\u2019", "")  # that's -> thats
+        letters = "".join(ch if ch.isalpha() else " " for ch in text)
+        return " ".join(letters.split()) in _YES
+    return False
 
 
 def _pick(form: Form, step: Step, draft: Draft, value: str) -> Result:
@@ -290,34 +328,70 @@ def _text(form: Form, step: Step, draft: Draft, raw: str, now: dt.datetime) -> R
 
 
 def _date_answer(form: Form, step: Step, draft: Draft, text: str, now: dt.datetime) -> Result:
-    value: str
-    day: dt.date
-    if step.kind == StepKind.DATE:
-        parsed_day = parse_date(text, now=now, prefer=step.prefer)
-        if parsed_day is None:
-            return _ask(form, draft, step, _DATE_NOT_UNDERSTOOD)
-        day, value = parsed_day, parsed_day.isoformat()
-    else:
-        parsed = parse_datetime(text, now=now, prefer=step.prefer)
-        if parsed is None:
-            return _ask(form, draft, step, _DATE_NOT_UNDERSTOOD)
-        day = parsed.value.date()
-        value = (
-            parsed.value.replace(second=0, microsecond=0).isoformat()
-            if parsed.has_time
-            else day.isoformat()
-        )
+    # A time alone is today for a date-time question ("в 14:30" in a live conversation), but
+    # no answer to a question asking for a day.
+    day_required = step.kind == StepKind.DATE
+    reading = read_when(text, now=now, prefer=step.prefer, day_required=day_required)
+    if reading is None:
+        return _ask(form, draft, step, _not_understood(step))
+    if reading.until is not None and step.exact_day:
+        return _ask(form, draft, step, _EXACT_DAY_NEEDED)
+    if step.kind == StepKind.DATE:  # the question asked for a day: a time or part is not kept
+        reading = Reading(reading.day, until=reading.until, confirm=reading.confirm)
     today = now.date()
-    if day > today + dt.timedelta(days=step.future_days):
+    last = reading.until or reading.day
+    if last > today + dt.timedelta(days=step.future_days):
         return _ask(form, draft, step, Msg(N_("That date is in the future. Please check it.")))
-    if day < today.replace(year=today.year - MAX_PAST_YEARS, day=min(today.day, 28)):
+    if reading.day < today.replace(year=today.year - MAX_PAST_YEARS, day=min(today.day, 28)):
         return _ask(form, draft, step, Msg(N_("That date is too long ago. Please check it.")))
+    value = reading.to_answer(now.tzinfo or dt.UTC)
+    if reading.confirm:
+        draft.pending = value
+        return _ask_to_confirm(form, draft, step, value)
     draft.answers[step.key] = value
     return _proceed(form, draft, step)
 
 
-_DATE_NOT_UNDERSTOOD = Msg(
-    N_("I could not read that date. Write it like 20.11.2026, 20.11 14:30, today or yesterday.")
+def _ask_to_confirm(form: Form, draft: Draft, step: Step, value: str) -> Result:
+    message = Msg(
+        N_(
+            # The date on a line of its own: "20 ноября 2026 г." ends with a dot already.
+            "I understood: {when}\nIf that is right, press \u201cYes, that\u2019s right\u201d; "
+            "if not, write the date again."
+        ),
+        {"when": DateValue(value)},
+    )
+    result = _ask(form, draft, step, message)
+    assert isinstance(result.reply, AskStep)
+    return Result(result.draft, replace(result.reply, pending=value))
+
+
+def _not_understood(step: Step) -> Msg:
+    """The examples fit the question: a summons is ahead, a detention behind."""
+    if step.prefer is Prefer.FUTURE:
+        return Msg(
+            N_(
+                "I could not read that date. Write it like 25.11 10:00, tomorrow at 10 or "
+                "Monday 15:30."
+            )
+        )
+    if step.kind == StepKind.DATE:
+        return Msg(
+            N_(
+                "I could not read that date. Write it like 20.11.2026, yesterday, "
+                "3 days ago or last week."
+            )
+        )
+    return Msg(
+        N_(
+            "I could not read that date. Write it like 20.11 14:30, yesterday evening, "
+            "2 hours ago or last week."
+        )
+    )
+
+
+_EXACT_DAY_NEEDED = Msg(
+    N_("Please give the exact day of the appointment, for example 25.11 10:00 or tomorrow at 10.")
 )
 
 
@@ -452,14 +526,20 @@ def _submission(form: Form, answers: Mapping[str, Any]) -> Submitted:
 
 
 def answer_as_datetime(value: str, tz: dt.tzinfo) -> tuple[dt.datetime, bool]:
-    """Read back a stored date or date-time answer: (local datetime, whether a time was given)."""
-    if len(value) == 10:
-        day = dt.date.fromisoformat(value)
+    """Read back a stored date or date-time answer: (local datetime, whether a time was given).
+
+    A day with a part of the day, and an approximate period, give the (first) day at midnight
+    with no time; `read_answer` gives all of it.
+    """
+    reading = read_answer(value, tz)
+    day = reading.day
+    if reading.clock is None:
         return dt.datetime(day.year, day.month, day.day, tzinfo=tz), False
-    return dt.datetime.fromisoformat(value).astimezone(tz), True
+    return dt.datetime.combine(day, reading.clock, tzinfo=tz), True
 
 
 __all__ = [
+    "CONFIRM",
     "REVIEW",
     "AskForm",
     "AskStep",

@@ -42,6 +42,8 @@ class Step:
     prefer: Prefer = Prefer.PAST
     # Dates: how far in the future an answer may be (0 = not after today).
     future_days: int = 0
+    # Dates: an approximate period ("на прошлой неделе") is not enough, a day must be named.
+    exact_day: bool = False
     max_items: int = 10
     facet: str | None = None  # "region" or "incident_date": copied into a clear column
     subject: bool = False  # the person concerned: feeds the duplicate hint index
@@ -174,7 +176,7 @@ DETENTION = Form(
         Step(
             "when",
             StepKind.DATETIME,
-            N_("When was the person detained? For example: today 9:30, yesterday, 20.11."),
+            N_("When was the person detained? For example: today 9:30, yesterday evening, 20.11."),
             N_("When"),
             required=True,
             facet="incident_date",
@@ -232,7 +234,7 @@ SEARCH = Form(
         Step(
             "when",
             StepKind.DATETIME,
-            N_("When was the search? For example: today 7:00, yesterday, 20.11."),
+            N_("When was the search? For example: today 7:00, yesterday morning, 20.11."),
             N_("When"),
             required=True,
             facet="incident_date",
@@ -243,7 +245,7 @@ SEARCH = Form(
             "sanction",
             StepKind.CHOICE,
             N_("Was a court sanction for the search shown?"),
-            N_("Court sanction shown"),
+            N_("Court sanction"),
             vocabulary=vocab.YES_NO_UNKNOWN,
         ),
         Step(
@@ -325,7 +327,7 @@ ACCOUNT_FREEZE = Form(
                 "Is it linked to donations or fundraising "
                 "(for example for political prisoners' families)?"
             ),
-            N_("Linked to donations"),
+            N_("Donations"),
             vocabulary=vocab.YES_NO_UNKNOWN,
         ),
         Step(
@@ -363,6 +365,7 @@ SUMMONS = Form(
             required=True,
             prefer=Prefer.FUTURE,
             future_days=366,
+            exact_day=True,  # the check-in is timed from it
             facet="incident_date",
         ),
         _region(required=False),
@@ -370,7 +373,7 @@ SUMMONS = Form(
             "case_status",
             StepKind.CHOICE,
             N_("In what status is the person summoned?"),
-            N_("Status in the case"),
+            N_("Case status"),
             vocabulary=vocab.CASE_STATUS,
         ),
         ARTICLE,
@@ -389,7 +392,7 @@ SUMMONS = Form(
                 "Should the bot check on you after the appointment and alert the team "
                 "if you do not answer?"
             ),
-            N_("Safety check-in"),
+            N_("Check-in"),
             vocabulary=vocab.YES_NO,
             when=_answer_is("contact", "chat"),
         ),

@@ -35,3 +35,11 @@ class Msg:
     @classmethod
     def counted(cls, forms: tuple[str, str], count: int, **params: Any) -> Msg:
         return cls(forms[0], params, plural=forms[1], count=count)
+
+
+@dataclass(frozen=True)
+class DateValue:
+    """A stored date answer as a message parameter: the channel writes it out in words in the
+    reader's language (Babel), so the engine stays free of translation."""
+
+    answer: str

@@ -6,7 +6,7 @@ translated by the catalogs in locales/.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from handlers.engine.text import N_
@@ -19,15 +19,58 @@ class Option:
     # A shorter msgid for buttons with a length limit (Messenger's quick replies take 20
     # characters), where the label does not fit in some language. Never a cut label.
     short_label: str | None = None
+    # Sorted vocabularies sort within a group and keep groups in order (the three cities,
+    # then the regions, then "abroad" and "prefer not to say").
+    group: int = 0
+
+
+# Alphabetical order per language. Python compares code points, which puts the Kazakh letters
+# (ә, ғ, қ, ң, ө, ұ, ү, һ, і) after я; the Kazakh Cyrillic alphabet (as in its official order,
+# e.g. Wikipedia "Kazakh alphabets") puts each after its base letter.
+_ALPHABETS = {
+    "kk": "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя",
+    "ru": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+}
+# Words that say what kind of place a label is rather than which one: Russian names some
+# regions "область Абай"; a reader looks for Абай under А.
+_GENERIC_PREFIXES = ("область ",)
+# Kazakh letters in a Russian label ("область Ұлытау") sort as the Russian letter they are read
+# as, not after я.
+_KK_AS_RU = str.maketrans("әғқңөұүһі", "агкноуухи")
+
+
+def sort_key(label: str, locale: str) -> tuple[int, ...]:
+    """A collation key for ``label`` in ``locale``: its alphabet's order, case ignored."""
+    text = label.lower()
+    for prefix in _GENERIC_PREFIXES:
+        text = text.removeprefix(prefix)
+    if locale[:2] != "kk":
+        text = text.translate(_KK_AS_RU)
+    alphabet = _ALPHABETS.get(locale[:2], "")
+    return tuple(alphabet.index(ch) if ch in alphabet else len(alphabet) + ord(ch) for ch in text)
 
 
 @dataclass(frozen=True)
 class Vocabulary:
     name: str
     options: tuple[Option, ...]
+    # Shown in alphabetical order of the reader's language (regions); otherwise as listed,
+    # which is by how often an option is chosen.
+    sorted: bool = False
 
     def option_keys(self) -> tuple[str, ...]:
         return tuple(option.key for option in self.options)
+
+    def ordered(self, translate: Callable[[str], str], locale: str) -> tuple[Option, ...]:
+        """The options in the order a reader of ``locale`` expects them on buttons."""
+        if not self.sorted:
+            return self.options
+        return tuple(
+            sorted(
+                self.options,
+                key=lambda option: (option.group, sort_key(translate(option.label), locale)),
+            )
+        )
 
     def get(self, key: str) -> Option | None:
         for option in self.options:
@@ -36,9 +79,21 @@ class Vocabulary:
         return None
 
 
-def _vocab(name: str, pairs: Iterable[tuple[str, str] | tuple[str, str, str]]) -> Vocabulary:
-    """Options as (key, label) or (key, label, short label)."""
-    return Vocabulary(name, tuple(Option(*pair) for pair in pairs))
+def _vocab(
+    name: str,
+    pairs: Iterable[tuple[str, str] | tuple[str, str, str]],
+    *,
+    groups: dict[str, int] | None = None,
+) -> Vocabulary:
+    """Options as (key, label) or (key, label, short label); ``groups`` makes it sorted."""
+    options = tuple(Option(*pair) for pair in pairs)
+    if groups is None:
+        return Vocabulary(name, options)
+    return Vocabulary(
+        name,
+        tuple(Option(o.key, o.label, o.short_label, groups.get(o.key, 1)) for o in options),
+        sorted=True,
+    )
 
 
 INCIDENT_TYPES = _vocab(
@@ -78,13 +133,16 @@ REGIONS = _vocab(
         ("abroad", N_("Abroad")),
         ("undisclosed", N_("Prefer not to say")),
     ],
+    # The cities of republican significance first, then the regions, then the two answers
+    # that are no region: each group in the reader's alphabetical order.
+    groups={"astana": 0, "almaty": 0, "shymkent": 0, "abroad": 2, "undisclosed": 3},
 )
 
 AGENCIES = _vocab(
     "agency",
     [
         ("police", N_("Police")),
-        ("knb", N_("National Security Committee (KNB)"), N_("KNB")),
+        ("knb", N_("National Security (KNB)"), N_("KNB")),
         ("anti_extremism", N_("Police anti-extremism unit"), N_("Anti-extremism unit")),
         ("special_forces", N_("Special forces")),
         ("prosecutor", N_("Prosecutor's office")),
@@ -98,7 +156,7 @@ AGENCIES = _vocab(
 ARTICLES = _vocab(
     "article",
     [
-        ("cc405", N_('Art. 405: banned "extremist" organisation'), N_("Art. 405")),
+        ("cc405", N_("Art. 405: banned organisation"), N_("Art. 405")),
         ("cc258", N_("Art. 258: financing extremism"), N_("Art. 258")),
         ("cc174", N_("Art. 174: inciting discord"), N_("Art. 174")),
         ("cc274", N_("Art. 274: false information"), N_("Art. 274")),
@@ -134,7 +192,7 @@ DETENTION_PLACES = _vocab(
     "held_where",
     [
         ("police_department", N_("Police department")),
-        ("ivs", N_("Temporary detention facility (IVS)"), N_("IVS")),
+        ("ivs", N_("Temporary detention (IVS)"), N_("IVS")),
         ("sizo", N_("Pre-trial detention (SIZO)"), N_("SIZO")),
         ("special_reception", N_("Special reception centre"), N_("Special reception")),
         ("psychiatric", N_("Psychiatric hospital"), N_("Psychiatric ward")),
@@ -196,7 +254,7 @@ CASE_STATUS = _vocab(
     "case_status",
     [
         ("witness", N_("Witness")),
-        ("witness_defence", N_("Witness with the right to defence"), N_("Witness w/ defence")),
+        ("witness_defence", N_("Witness entitled to defence"), N_("Witness w/ defence")),
         ("suspect", N_("Suspect")),
         ("unknown", N_("Unknown")),
     ],
