@@ -256,7 +256,7 @@ async def test_moderator_question_inside_the_window_and_the_answer_comes_back(
     )
     text = question.text or ""
     assert "Где он сейчас? <b>" in text  # shown literally, no markup in Messenger
-    assert "Сообщение от правозащитной команды" in text
+    assert "Сообщение от команды правозащитников" in text
     assert "Aigerim" not in text
     assert question.messaging_type == "UPDATE" and question.tag is None
     await m.tg.wait_for_bot_message(m.group, lambda msg: "Отправлено" in (msg.text or ""))

@@ -19,7 +19,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import ModerationEvent, Report, ReportStatus, StaffRole
 from storage.repositories import StaffRepository
 from storage.sealing import Keyring
-from tests.e2e import RunningBot, fill_report, moderator_group, start_bot, submit
+from tests.e2e import RunningBot, fill_report, moderator_group, outbox_settled, start_bot, submit
 from tests.emulator.handles import GroupHandle, UserHandle
 from tests.emulator.models import EmuMessage
 from tests.emulator.ratelimit import RateLimitConfig
@@ -234,6 +234,9 @@ async def test_duplicate_by_code_through_a_reply(setup: Setup) -> None:
     assert first_code is not None
     await press(s, s.moderator, second, "duplicate")
     prompt = await s.emu.wait_for_bot_message(s.group, lambda m: "код" in (m.text or ""))
+    # The prompt is known by its message id once the worker has recorded sending it, a moment
+    # after it appears; a person's reply comes seconds later, the test's at once.
+    await outbox_settled(s.bot.app)
     await s.moderator.send_text(first_code.group(1).lower(), chat=s.group, reply_to=prompt)
     await s.emu.wait_for_edit(second, lambda m: f"дубликат {first_code.group(1)}" in (m.text or ""))
 
