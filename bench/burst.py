@@ -20,11 +20,11 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from nacl.utils import random as random_bytes
 
+from bot.demo.emulator.telegram import TelegramEmulator
 from storage.db import migrate
 from storage.sealing import Keyring
 from tests.burst import submit_burst
 from tests.e2e import moderator_group, start_bot
-from tests.emulator.telegram import TelegramEmulator
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 

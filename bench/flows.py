@@ -35,13 +35,13 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from nacl.utils import random as random_bytes
 
+from bot.demo.emulator.handles import UserHandle
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.i18n import create_i18n
-from handlers.keyboards import ConsentCB, FlowAction, FlowCB
+from handlers.telegram.keyboards import ConsentCB, FlowAction, FlowCB
 from storage.sealing import Keyring
 from tests.e2e import is_consent, moderator_group
-from tests.emulator.handles import UserHandle
-from tests.emulator.models import EmuMessage
-from tests.emulator.telegram import TelegramEmulator
 from tests.postgres import PostgresServer, start_postgres
 from tests.webhook import (
     DETENTION,

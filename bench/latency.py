@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.flows import Databases, TimedFlow, new_flow, new_keyring, start_reportbot
-from handlers.keyboards import FlowAction, FlowCB
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.telegram import TelegramEmulator
+from handlers.telegram.keyboards import FlowAction, FlowCB
 from storage.sealing import Keyring
-from tests.emulator.models import EmuMessage
-from tests.emulator.telegram import TelegramEmulator
 from tests.webhook import unexpected_errors
 
 BACKEND_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}

@@ -26,26 +26,26 @@ from aiogram.types import (
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.access import ChatMembership
-from bot.context import SafetyPolicy, ServiceContext
-from bot.digest import start_weekly_digest
 from bot.i18n import CatalogI18n, create_i18n
-from bot.messenger.webhook import MessengerChannel, messenger_routes
+from bot.jobs.digest import DigestScheduler, start_weekly_digest
+from bot.jobs.safety import SafetyJobs, create_safety_jobs, start_safety_jobs
 from bot.metrics import Metrics, UpdateMetricsMiddleware, count_submitted_reports
-from bot.middlewares import UpdateContextMiddleware
-from bot.moderation import MemberCheck
 from bot.outage import StorageUnavailable
-from bot.outbox import OutboxWorker
-from bot.safety import start_safety_jobs
+from bot.outbox.worker import OutboxWorker
+from bot.services.access import ChatMembership
+from bot.services.context import SafetyPolicy, ServiceContext
+from bot.services.moderation import MemberCheck
 from bot.settings import LEASE_MARGIN, Settings
-from bot.telegram_session import (
+from bot.web import start_web_server
+from handlers.engine.text import N_
+from handlers.messenger.webhook import MessengerChannel, messenger_routes
+from handlers.telegram import get_routers
+from handlers.telegram.middlewares import UpdateContextMiddleware
+from handlers.telegram.session import (
     KeepResponseModels,
     RetryAfterMiddleware,
     StaleCallbackAnswerMiddleware,
 )
-from bot.web import start_web_server
-from handlers import get_routers
-from handlers.engine.text import N_
 from storage.db import create_engine, create_sessionmaker
 from storage.models import utcnow
 from storage.sealing import Keyring
@@ -75,7 +75,7 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     # Routes other channels serve on the bot's HTTP server (bot/web.py explains the contract).
     web_routes: list[web.AbstractRouteDef] = field(default_factory=list)
-    # The Facebook Messenger channel, when FACEBOOK_* is set (bot/messenger/).
+    # The Facebook Messenger channel, when FACEBOOK_* is set (handlers/messenger/).
     messenger: MessengerChannel | None = None
 
     async def close(self) -> None:
@@ -210,6 +210,24 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
     return app
 
 
+def digest_for(app: App) -> DigestScheduler:
+    return DigestScheduler(
+        sessionmaker=app.sessionmaker,
+        keyring=app.worker.keyring,
+        catalogs=app.i18n,
+        timezone=app.settings.timezone,
+        language=app.settings.moderator_language,
+        clock=app.worker.clock,
+        on_enqueued=app.worker.notify,
+    )
+
+
+def safety_jobs_for(app: App) -> SafetyJobs:
+    return create_safety_jobs(
+        sessionmaker=app.sessionmaker, context=app.context, on_enqueued=app.worker.notify
+    )
+
+
 _COMMANDS = (
     ("start", N_("Start")),
     ("new", N_("New report")),
@@ -269,9 +287,10 @@ async def run_polling(
     """Long polling plus the outbox worker until SIGINT/SIGTERM or until `stop` is set."""
     stop = stop or asyncio.Event()
     worker_task = asyncio.create_task(app.worker.run(stop), name="outbox-worker")
-    digest_task = start_weekly_digest(app, stop)
-    safety_task = start_safety_jobs(app, stop)
-    # Messenger's stored webhook events are processed in the background (bot/messenger/inbox.py).
+    digest_task = start_weekly_digest(digest_for(app), stop)
+    safety_task = start_safety_jobs(safety_jobs_for(app), stop)
+    # Messenger's stored webhook events are processed in the background
+    # (handlers/messenger/inbox.py).
     inbox_task = app.messenger.start(stop) if app.messenger is not None else None
     # Other channels' routes (App.web_routes) need the HTTP server in polling mode too.
     server = await start_web_server(app, telegram=False) if app.web_routes else None
@@ -374,8 +393,8 @@ async def run_webhook(
     server = await start_web_server(app, telegram=True)
     worker_stop = asyncio.Event()
     worker_task = asyncio.create_task(app.worker.run(worker_stop), name="outbox-worker")
-    digest_task = start_weekly_digest(app, stop)
-    safety_task = start_safety_jobs(app, stop)
+    digest_task = start_weekly_digest(digest_for(app), stop)
+    safety_task = start_safety_jobs(safety_jobs_for(app), stop)
     inbox_task = app.messenger.start(stop) if app.messenger is not None else None
     try:
         if await register_webhook(app, stop):

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.figures_cli import add_figure_commands
 from bot.keys import generate_keys, load_keyring
 from bot.logging import configure_logging, register_secrets
+from bot.reporting.figures_cli import add_figure_commands
 from bot.settings import ConfigError, Settings, load_settings
 from storage.sealing import Keyring
 
@@ -109,15 +109,7 @@ def cmd_demo(_settings: Settings, args: argparse.Namespace) -> int:
     # The demo builds its own settings: the environment and .env never reach it. Migration and
     # per-update lines would drown its banner; warnings and errors still show.
     logging.getLogger().setLevel(logging.WARNING)
-    try:
-        from bot.demo import DemoOptions, run_demo  # noqa: PLC0415 - needs the emulator
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("tests"):
-            raise
-        raise ConfigError(
-            "the demo needs a source checkout (its Telegram emulator lives in tests/emulator): "
-            "git clone the project and run `uv run reportbot demo` there."
-        ) from None
+    from bot.demo import DemoOptions, run_demo  # noqa: PLC0415 - only the demo needs it
     options = DemoOptions(
         port=args.port,
         seed=args.seed,

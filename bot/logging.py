@@ -146,7 +146,7 @@ def _time(record: logging.LogRecord) -> str:
 
 
 class KeyValueFormatter(logging.Formatter):
-    """`ts=... level=INFO logger=bot.outbox msg="..." key=value`: one line, grep-friendly."""
+    """`ts=... level=INFO logger=bot.outbox.worker msg="..." key=value`: one line, grep-friendly."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {

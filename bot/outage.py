@@ -20,8 +20,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, Update, User
 from sqlalchemy import exc as sa_exc
 
-from bot.context import ServiceContext
 from bot.i18n import language_for
+from bot.services.context import ServiceContext
 from handlers.engine.text import N_
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class OutageNotifier:
         with contextlib.suppress(TelegramAPIError):
             if update.callback_query is not None:
                 # Stops the spinner on the pressed button; the redelivered press answers again
-                # later, which Telegram refuses and bot/telegram_session.py shrugs off.
+                # later, which Telegram refuses and handlers/telegram/session.py shrugs off.
                 await bot.answer_callback_query(
                     update.callback_query.id, request_timeout=NOTICE_TIMEOUT
                 )

@@ -64,7 +64,7 @@ HINTS: dict[str, str] = {
 # Telegram's rule for setWebhook's secret_token (core.telegram.org/bots/api#setwebhook).
 _SECRET_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # How much longer than one Bot API call a claimed outbox row must stay ours: the flood-control
-# middleware may wait twice up to 5 s and retry (bot/telegram_session.py).
+# middleware may wait twice up to 5 s and retry (handlers/telegram/session.py).
 LEASE_MARGIN = 15.0
 
 

@@ -9,14 +9,14 @@ Routes, on WEBHOOK_HOST:WEBHOOK_PORT (DESIGN.md section 4):
   GET  /metrics           Prometheus text format (bot/metrics.py)
 
 An update is acknowledged (200) only after the transaction that handled it committed: the update
-middleware (bot/middlewares.py) records its id in that same transaction. Anything else is not
-acknowledged, and Telegram delivers the update again: 503 with Retry-After when the database is
-unreachable (the reporter is told meanwhile, bot/outage.py), when a Bot API call failed mid-way or
-when the process is shutting down; 500 when handling failed otherwise. A process killed
+middleware (handlers/telegram/middlewares.py) records its id in that same transaction. Anything else
+is not acknowledged, and Telegram delivers the update again: 503 with Retry-After when the database
+is unreachable (the reporter is told meanwhile, bot/outage.py), when a Bot API call failed mid-way
+or when the process is shutting down; 500 when handling failed otherwise. A process killed
 mid-update sends no answer at all, which Telegram also retries; the redelivery is dropped if the
 first attempt had committed after all. An update whose handling keeps raising is given up after
-MAX_FAILURES attempts: Telegram delivers a chat's updates one at a time, so one poison update
-would otherwise hold up that person's conversation for a day.
+MAX_FAILURES attempts: Telegram delivers a chat's updates one at a time, so one poison update would
+otherwise hold up that person's conversation for a day.
 
 Other channels add routes. Pass aiohttp route definitions, for example
 

@@ -376,7 +376,7 @@ class MessengerInboxEvent(Base):
     """A Messenger webhook event, stored before Meta is answered and kept until it is processed.
 
     Meta retries a delivery not answered 200 in time, so the webhook stores, answers, and leaves
-    the work to a background task (bot/messenger/inbox.py). The event is what the person wrote:
+    the work to a background task (handlers/messenger/inbox.py). The event is what the person wrote:
     it is encrypted with the server key and deleted by the transaction that processes it. The
     sender is a keyed hash of the person's page-scoped id, enough to keep one person's events in
     order and nothing more; `event_key` (unique) makes a repeated delivery one row.

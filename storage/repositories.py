@@ -310,7 +310,8 @@ class OutboxRepository:
         """Queue a row; its id, or None when a row with the same idempotency key exists.
 
         The rows queued in this session are listed in `session.info["outbox_rows"]`, so that the
-        update middleware can have its own chat's sent right after its commit (bot/replies.py).
+        update middleware can have its own chat's sent right after its commit
+        (bot/services/replies.py).
         """
         stmt = _insert_ignoring_conflicts(
             self.session,

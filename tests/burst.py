@@ -8,7 +8,7 @@ import time
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from bot.intake import Intake
+from bot.services.intake import Intake
 from handlers.engine import engine as e
 from handlers.engine.forms import FORMS
 

@@ -14,14 +14,14 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import func, select
 
 from bot.app import App, create_app, run_polling
+from bot.demo.emulator.handles import GroupHandle, UserHandle
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.settings import load_settings
 from handlers.engine.forms import FORMS, Step
-from handlers.keyboards import ConsentCB, FlowAction, FlowCB
+from handlers.telegram.keyboards import ConsentCB, FlowAction, FlowCB
 from storage.models import Outbox, OutboxState, utcnow
 from storage.sealing import Keyring
-from tests.emulator.handles import GroupHandle, UserHandle
-from tests.emulator.models import EmuMessage
-from tests.emulator.telegram import TelegramEmulator
 
 MODERATOR_CHAT_ID = -1001777000111
 TOKEN = "123456:TEST-TOKEN"

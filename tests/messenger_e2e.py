@@ -20,16 +20,16 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.messenger.render import Action, Payload
+from bot.demo.emulator.graph import GraphEmulator, MessengerUser, PageMessage
+from bot.demo.emulator.handles import GroupHandle
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
 from handlers.engine.forms import FORMS, Step
+from handlers.messenger.render import Action, Payload
 from storage.inbox import MessengerInbox
 from storage.models import Outbox, OutboxState
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, moderator_group, start_bot
-from tests.emulator.graph import GraphEmulator, MessengerUser, PageMessage
-from tests.emulator.handles import GroupHandle
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 
 PAGE_TOKEN = "EAAGtestpagetoken0123456789"
 APP_SECRET = "0123456789abcdef0123456789abcdef"

@@ -15,15 +15,15 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.keyboards import ConsentCB, WipeCB
+from bot.demo.emulator.handles import UserHandle
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
+from handlers.telegram.keyboards import ConsentCB, WipeCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Base, utcnow
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, is_consent, start_bot
-from tests.emulator.handles import UserHandle
-from tests.emulator.models import EmuMessage
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 
 T = TypeVar("T", bound=Base)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.demo.emulator.telegram import TelegramEmulator
 from storage.models import Outbox
 from storage.sealing import Keyring
 from tests.burst import submit_burst
 from tests.e2e import moderator_group, start_bot
-from tests.emulator.telegram import TelegramEmulator
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 REPORTS = 1000

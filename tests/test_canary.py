@@ -17,12 +17,12 @@ import pytest
 from nacl.public import PrivateKey
 from sqlalchemy import select
 
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Base, Report
 from storage.sealing import Keyring, open_sealed
 from tests.e2e import TOKEN, fill_report, moderator_group, running_bot, submit
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 from tests.safety import CANARY_MAKE, dump_database, jpeg_with_gps
 
 CANARY_NAME = "Canaryname Zhanbolatuly"

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from bot.checkins import ASK, CheckinScheduler
-from bot.moderation import STATUS_NOTICES
-from bot.safety import create_safety_jobs
-from handlers.cards import ModCB
-from handlers.keyboards import CheckinCB
+from bot.app import safety_jobs_for
+from bot.demo.emulator.handles import GroupHandle, UserHandle
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.checkins import ASK, CheckinScheduler
+from bot.services.moderation import STATUS_NOTICES
+from handlers.telegram.cards import ModCB
+from handlers.telegram.keyboards import CheckinCB
 from storage.models import Checkin, CheckinState, Outbox
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, fill_report, moderator_group, submit
-from tests.emulator.handles import GroupHandle, UserHandle
-from tests.emulator.models import EmuMessage
-from tests.emulator.telegram import TelegramEmulator
 from tests.safety import LIMITS, OTHER, MovableClock, bot_running, rows
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
@@ -161,7 +161,7 @@ async def test_unclaimed_urgent_cards_are_announced_again(
         _, card, code = await _report(
             emu, bot, group, "detention", {**OTHER, "when": "сегодня 9:00"}, "Болат Urgent"
         )
-        scheduler = create_safety_jobs(bot.app).checkins
+        scheduler = safety_jobs_for(bot.app).checkins
         clock.advance(dt.timedelta(minutes=31))
         await asyncio.gather(scheduler.run_due(), scheduler.run_due())  # as two replicas would
         bot.app.worker.notify()

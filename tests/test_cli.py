@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.i18n import create_i18n
 from tests.e2e import MODERATOR_CHAT_ID, TOKEN, fill_report, moderator_group, submit
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 
 SETTINGS_VARIABLES = (
     "BOT_TOKEN",

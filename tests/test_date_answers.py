@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.export import answer_cell
 from bot.i18n import create_i18n
-from handlers import keyboards
+from bot.reporting.export import answer_cell
 from handlers.engine import engine as e
 from handlers.engine.dates import PartOfDay, Reading
 from handlers.engine.forms import FORMS
-from handlers.render import Translator, format_answer
+from handlers.engine.render import Translator, format_answer
+from handlers.telegram import keyboards
 
 ALMATY = ZoneInfo("Asia/Almaty")
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=ALMATY)  # a Sunday

@@ -34,12 +34,12 @@ from bot.demo import (
     prepare_data_dir,
     seed_demo_reports,
 )
+from bot.demo.emulator.files import make_png
 from bot.settings import ConfigError
 from handlers.engine.forms import FORMS, Step, StepKind
-from handlers.keyboards import ConsentCB, FlowAction, FlowCB
+from handlers.telegram.keyboards import ConsentCB, FlowAction, FlowCB
 from storage.db import create_engine, create_sessionmaker, migrate
 from storage.models import Report
-from tests.emulator.files import make_png
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -233,7 +233,7 @@ async def test_report_through_the_page_api_reaches_the_moderator_pane(demo: Demo
         async with http.get(demo.url + photo_message["photo"]["url"].lstrip("/")) as response:
             assert response.content_type == "image/png"
             sent = await response.read()
-        # A new file rebuilt from the pixels (bot/media.py), never the reporter's original.
+        # A new file rebuilt from the pixels (bot/services/media.py), never the reporter's original.
         assert sent != photo
         with Image.open(io.BytesIO(sent)) as got, Image.open(io.BytesIO(photo)) as original:
             assert got.convert("RGB").tobytes() == original.convert("RGB").tobytes()

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.digest import DIGEST_KIND, DigestScheduler, due_week
 from bot.i18n import CatalogI18n, create_i18n
+from bot.jobs.digest import DIGEST_KIND, DigestScheduler, due_week
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Outbox, Report, ScheduledRun
 from storage.schedule import ScheduledRuns

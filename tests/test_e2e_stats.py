@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import create_app, run_polling
-from bot.digest import DIGEST_KIND, due_week
-from bot.figures import period_title
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
+from bot.jobs.digest import DIGEST_KIND, due_week
+from bot.reporting.figures import period_title
 from bot.settings import load_settings
-from handlers.render import Translator
+from handlers.engine.render import Translator
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Report, StaffRole, utcnow
 from storage.repositories import StaffRepository
@@ -24,9 +27,6 @@ from storage.schedule import ScheduledRuns
 from storage.sealing import Keyring
 from storage.stats import Period
 from tests.e2e import MODERATOR_CHAT_ID, TOKEN, RunningBot, moderator_group, start_bot
-from tests.emulator.models import EmuMessage
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 
 ALMATY = ZoneInfo("Asia/Almaty")
 COORDINATOR_ID = 5_000_001

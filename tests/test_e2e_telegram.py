@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from handlers.keyboards import FlowAction, FlowCB
+from bot.demo.emulator.files import make_png
+from bot.demo.emulator.handles import GroupHandle
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
+from handlers.telegram.keyboards import FlowAction, FlowCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Outbox, Report
 from storage.sealing import Keyring
@@ -25,10 +29,6 @@ from tests.e2e import (
     step_of,
     submit,
 )
-from tests.emulator.files import make_png
-from tests.emulator.handles import GroupHandle
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 

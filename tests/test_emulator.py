@@ -37,9 +37,9 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.emulator.files import image_size, make_jpeg_header, make_png
-from tests.emulator.html import EntityParseError, parse_html, trim_text
-from tests.emulator.telegram import FakeClock, TelegramEmulator
+from bot.demo.emulator.files import image_size, make_jpeg_header, make_png
+from bot.demo.emulator.html import EntityParseError, parse_html, trim_text
+from bot.demo.emulator.telegram import FakeClock, TelegramEmulator
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from nacl.public import PrivateKey
 from openpyxl import load_workbook
 
 from bot.cli import main
-from bot.export import Progress, export_columns
+from bot.reporting.export import Progress, export_columns
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Report
 from storage.sealing import Keyring

@@ -24,16 +24,16 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.demo.emulator.handles import GroupHandle, UserHandle
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.i18n import create_i18n
 from bot.outage import UNAVAILABLE
-from handlers.keyboards import FlowAction, FlowCB
+from handlers.telegram.keyboards import FlowAction, FlowCB
 from storage.db import create_engine, create_sessionmaker, migrate
 from storage.models import Draft, Outbox, OutboxState, Report
 from storage.sealing import Keyring
 from tests.e2e import moderator_group, start_bot
-from tests.emulator.handles import GroupHandle, UserHandle
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 from tests.postgres import PostgresServer, start_postgres
 from tests.webhook import (
     CODE,

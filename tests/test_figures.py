@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from bot.figures import (
+from bot.i18n import create_i18n
+from bot.reporting.figures import (
     RULE_SENTENCES,
     defuse,
     file_stem,
@@ -20,8 +21,7 @@ from bot.figures import (
     render_table,
     render_xlsx,
 )
-from bot.i18n import create_i18n
-from handlers.render import Translator
+from handlers.engine.render import Translator
 from storage.stats import (
     Basis,
     CountRule,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.flood import BUSY, OWN_LIMIT, TOO_FAST
-from handlers.cards import FLAG_LINES
-from handlers.keyboards import FlowAction, FlowCB
+from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.flood import BUSY, OWN_LIMIT, TOO_FAST
+from handlers.telegram.cards import FLAG_LINES
+from handlers.telegram.keyboards import FlowAction, FlowCB
 from storage.models import Draft, Report
 from storage.sealing import Keyring
 from tests.e2e import fill_report, is_consent, moderator_group, submit
-from tests.emulator.telegram import TelegramEmulator
 from tests.safety import LIMITS, OTHER, MovableClock, bot_running, rows
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")

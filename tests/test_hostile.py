@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.demo.emulator.files import make_png
+from bot.demo.emulator.handles import UserHandle
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.i18n import create_i18n
 from storage.db import migrate
 from storage.sealing import Keyring
 from tests.e2e import moderator_group
-from tests.emulator.files import make_png
-from tests.emulator.handles import UserHandle
-from tests.emulator.models import EmuMessage
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 from tests.webhook import DETENTION, ReportFlow, WebhookBot, start_webhook_bot
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")

@@ -85,7 +85,7 @@ def test_registered_secrets_and_json_lines() -> None:
     saved = (list(root.handlers), root.level)
     configure_logging(level="INFO", fmt="json", stream=out)
     try:
-        logging.getLogger("bot.outbox").info("row %s sent", 5, extra={"kind": "alert"})
+        logging.getLogger("bot.outbox.worker").info("row %s sent", 5, extra={"kind": "alert"})
     finally:
         for handler in list(root.handlers):
             root.removeHandler(handler)
@@ -95,4 +95,4 @@ def test_registered_secrets_and_json_lines() -> None:
     line = json.loads(out.getvalue())
     assert line["msg"] == "row 5 sent"
     assert line["kind"] == "alert"
-    assert line["logger"] == "bot.outbox"
+    assert line["logger"] == "bot.outbox.worker"

@@ -10,11 +10,11 @@ import pytest
 from nacl.public import PrivateKey
 from PIL import Image, PngImagePlugin
 
-from bot.media import CannotClean, is_image, strip_metadata
+from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.media import CannotClean, is_image, strip_metadata
 from storage.models import Attachment, Report
 from storage.sealing import Keyring, open_sealed
 from tests.e2e import fill_report, moderator_group, submit
-from tests.emulator.telegram import TelegramEmulator
 from tests.safety import CANARY_MAKE, GPS, GPS_IFD, LIMITS, OTHER, bot_running, jpeg_with_gps, rows
 
 

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.messenger.render import Action
+from bot.demo.emulator.files import make_png
+from handlers.messenger.render import Action
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ProcessedUpdate, Report, Reporter
 from storage.sealing import Keyring
-from tests.emulator.files import make_png
 from tests.messenger_e2e import (
     CODE,
     Messenger,
@@ -356,7 +356,7 @@ async def test_the_ref_is_counted_by_stats_by_source(
 async def test_rate_limit_and_outage_are_retried(
     m: Messenger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.messenger.graph as graph_module  # noqa: PLC0415
+    import handlers.messenger.graph as graph_module  # noqa: PLC0415
 
     monkeypatch.setattr(graph_module, "RATE_LIMIT_PAUSE", 0.3)
     user = m.graph.user(locale="en_US")

@@ -24,8 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.demo.emulator.files import make_png
+from bot.demo.emulator.graph import GraphEmulator, MessengerUser, PageMessage
 from bot.i18n import language_for
-from bot.messenger.events import (
+from handlers.messenger.events import (
     Attachment,
     CommentEvent,
     Event,
@@ -34,11 +36,9 @@ from bot.messenger.events import (
     ReferralEvent,
     parse_delivery,
 )
-from bot.messenger.render import GET_STARTED, PREFIX, Action, Payload
+from handlers.messenger.render import GET_STARTED, PREFIX, Action, Payload
 from storage.db import migrate
 from storage.sealing import Keyring
-from tests.emulator.files import make_png
-from tests.emulator.graph import GraphEmulator, MessengerUser, PageMessage
 from tests.messenger_e2e import Messenger, fill_report, messenger_bot, payload, submit
 
 LANGUAGES = ("kk", "ru", "en")

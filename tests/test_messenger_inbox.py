@@ -20,10 +20,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.messenger.delivery import MESSENGER_MESSAGE
-from bot.messenger.events import PostbackEvent
-from bot.messenger.inbox import InboxWorker, store_events
-from bot.messenger.render import (
+from bot.demo.emulator.graph import GraphEmulator, MessengerUser
+from handlers.messenger.delivery import MESSENGER_MESSAGE
+from handlers.messenger.events import PostbackEvent
+from handlers.messenger.inbox import InboxWorker, store_events
+from handlers.messenger.render import (
     GET_STARTED,
     Action,
     Payload,
@@ -36,7 +37,6 @@ from storage.inbox import ClaimedEvent, MessengerInbox
 from storage.models import MessengerInboxEvent, Outbox, OutboxState, ProcessedUpdate, utcnow
 from storage.repositories import OutboxRepository
 from storage.sealing import Keyring
-from tests.emulator.graph import GraphEmulator, MessengerUser
 from tests.messenger_e2e import Messenger, begin, messenger_bot, payload, settled
 from tests.safety import dump_database
 
@@ -123,7 +123,7 @@ async def test_a_delivery_meta_repeats_sends_each_reply_once(m: Messenger) -> No
 async def test_a_rate_limit_midway_delivers_every_reply_exactly_once(
     m: Messenger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.messenger.graph as graph_module  # noqa: PLC0415
+    import handlers.messenger.graph as graph_module  # noqa: PLC0415
 
     monkeypatch.setattr(graph_module, "RATE_LIMIT_PAUSE", 1.0)
     user = m.graph.user(locale="en_US")
@@ -264,8 +264,8 @@ async def test_the_outbox_sends_every_shape_the_renderer_makes_in_order(m: Messe
 async def test_an_event_that_keeps_failing_is_given_up_without_its_content(
     m: Messenger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import bot.messenger.inbox as inbox_module  # noqa: PLC0415
-    from bot.messenger.conversation import MessengerConversation  # noqa: PLC0415
+    import handlers.messenger.inbox as inbox_module  # noqa: PLC0415
+    from handlers.messenger.conversation import MessengerConversation  # noqa: PLC0415
 
     user = m.graph.user(locale="en_US")
     await begin(m, user)
@@ -288,7 +288,7 @@ async def test_an_event_that_keeps_failing_is_given_up_without_its_content(
     given_up = [
         record
         for record in caplog.records
-        if record.name == "bot.messenger.inbox" and record.levelno == logging.ERROR
+        if record.name == "handlers.messenger.inbox" and record.levelno == logging.ERROR
     ]
     assert len(given_up) == 1
     assert f"after {inbox_module.MAX_ATTEMPTS} failed attempts" in given_up[0].getMessage()

@@ -11,30 +11,30 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
-from bot.messenger.conversation import clean_ref, match_option
-from bot.messenger.delivery import html_to_text
-from bot.messenger.events import (
+from bot.settings import ConfigError, load_settings
+from handlers.engine import engine
+from handlers.engine.forms import FORMS, StepKind
+from handlers.engine.render import Translator
+from handlers.engine.vocab import REGIONS
+from handlers.messenger.conversation import clean_ref, match_option
+from handlers.messenger.delivery import html_to_text
+from handlers.messenger.events import (
     CommentEvent,
     MessageEvent,
     PostbackEvent,
     ReferralEvent,
     parse_delivery,
 )
-from bot.messenger.graph import ErrorKind, GraphError, classify
-from bot.messenger.render import (
+from handlers.messenger.graph import ErrorKind, GraphError, classify
+from handlers.messenger.render import (
     Action,
     MessengerRenderer,
     Payload,
     shorten,
     split_text,
 )
-from bot.messenger.signature import sign, signature_valid
-from bot.messenger.window import Window, messaging_window
-from bot.settings import ConfigError, load_settings
-from handlers.engine import engine
-from handlers.engine.forms import FORMS, StepKind
-from handlers.engine.vocab import REGIONS
-from handlers.render import Translator
+from handlers.messenger.signature import sign, signature_valid
+from handlers.messenger.window import Window, messaging_window
 
 LANGUAGES = ("kk", "ru", "en")
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -323,7 +323,7 @@ def test_half_configured_messenger_stops_start_up_with_one_line() -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_pages_messenger_profile_fits(language: str) -> None:
-    from bot.messenger.webhook import GREETING, MENU  # noqa: PLC0415
+    from handlers.messenger.webhook import GREETING, MENU  # noqa: PLC0415
 
     t = _t(language)
     assert len(t(GREETING)) <= 160
@@ -331,8 +331,8 @@ def test_the_pages_messenger_profile_fits(language: str) -> None:
 
 
 def test_check_in_buttons_become_quick_replies_and_others_are_left_out() -> None:
-    from bot.messenger.delivery import quick_replies  # noqa: PLC0415
-    from handlers.keyboards import checkin_keyboard, wipe_keyboard  # noqa: PLC0415
+    from handlers.messenger.delivery import quick_replies  # noqa: PLC0415
+    from handlers.telegram.keyboards import checkin_keyboard, wipe_keyboard  # noqa: PLC0415
 
     t = _t("ru")
     replies = quick_replies(checkin_keyboard(42, t).model_dump(exclude_none=True))

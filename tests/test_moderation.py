@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.access import ChatMembership
-from bot.moderation import TRANSITIONS
-from handlers.cards import CardView, DuplicateHint, ModCB, card_keyboard
+from bot.demo.emulator.handles import GroupHandle, UserHandle
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.access import ChatMembership
+from bot.services.moderation import TRANSITIONS
+from handlers.telegram.cards import CardView, DuplicateHint, ModCB, card_keyboard
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ModerationEvent, Report, ReportStatus, StaffRole
 from storage.repositories import StaffRepository
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, fill_report, moderator_group, outbox_settled, start_bot, submit
-from tests.emulator.handles import GroupHandle, UserHandle
-from tests.emulator.models import EmuMessage
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 MODERATOR_ID = 610_000_001

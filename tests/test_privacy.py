@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.privacy import CONSENT_QUESTION, NEUTRAL_LINE
-from bot.safety import create_safety_jobs
-from handlers.cards import ModCB
-from handlers.keyboards import ConsentCB, FlowAction, FlowCB, ForgetCB, LanguageCB, WipeCB
+from bot.app import safety_jobs_for
+from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.privacy import CONSENT_QUESTION, NEUTRAL_LINE
+from handlers.telegram.cards import ModCB
+from handlers.telegram.keyboards import ConsentCB, FlowAction, FlowCB, ForgetCB, LanguageCB, WipeCB
 from storage.models import (
     AlertCard,
     Draft,
@@ -25,7 +26,6 @@ from storage.models import (
 )
 from storage.sealing import Keyring
 from tests.e2e import fill_report, is_consent, moderator_group, outbox_settled, submit
-from tests.emulator.telegram import TelegramEmulator
 from tests.safety import (
     LIMITS,
     OTHER,
@@ -208,7 +208,7 @@ async def test_retention_erases_idle_links_drafts_and_payloads_on_a_moved_clock(
     clock = MovableClock()
     early, late = emu.user(language_code="en"), emu.user(language_code="en")
     async with bot_running(emu, migrated_url, keyring, tmp_path, clock=clock) as bot:
-        sweeper = create_safety_jobs(bot.app).sweeper
+        sweeper = safety_jobs_for(bot.app).sweeper
         review = await fill_report(emu, bot.app.i18n, early, "other", OTHER, language="en")
         await submit(emu, early, review)
         await emu.wait_for_bot_message(group, lambda m: CODE.search(m.text or ""))

@@ -20,9 +20,11 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.checkins import ASK
-from bot.digest import DIGEST_KIND, due_week
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.i18n import create_i18n
+from bot.jobs.digest import DIGEST_KIND, due_week
+from bot.services.checkins import ASK
 from storage.db import create_engine, create_sessionmaker, migrate
 from storage.models import (
     Checkin,
@@ -37,8 +39,6 @@ from storage.schedule import ScheduledRuns
 from storage.sealing import Keyring
 from storage.stats import Period
 from tests.e2e import moderator_group
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 from tests.postgres import PostgresServer
 from tests.webhook import (
     CODE,

@@ -22,14 +22,14 @@ from pydantic._internal import _generics
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.app import App, create_app, create_bot, run_polling
+from bot.demo.emulator.handles import GroupHandle
+from bot.demo.emulator.ratelimit import RateLimitConfig
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.outage import is_database_outage, log_pass_failure
 from bot.settings import ConfigError, load_settings
 from bot.web import MAX_FAILURES, SECRET_HEADER, start_web_server
 from storage.sealing import Keyring
 from tests.e2e import MODERATOR_CHAT_ID, TOKEN, fill_report, moderator_group, submit
-from tests.emulator.handles import GroupHandle
-from tests.emulator.ratelimit import RateLimitConfig
-from tests.emulator.telegram import TelegramEmulator
 from tests.webhook import SECRET, WebhookBot, free_port, start_webhook_bot
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")

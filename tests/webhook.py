@@ -30,10 +30,13 @@ from aiogram.utils.i18n import I18n
 from aiohttp import web
 
 from bot.app import App, create_app, run_webhook
+from bot.demo.emulator.handles import UserHandle
+from bot.demo.emulator.models import EmuMessage
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.settings import TELEGRAM_WEBHOOK_PATH, load_settings
 from bot.web import SECRET_HEADER
 from handlers.engine.forms import Step
-from handlers.keyboards import ConsentCB, FlowAction, FlowCB
+from handlers.telegram.keyboards import ConsentCB, FlowAction, FlowCB
 from storage.sealing import Keyring
 from tests.e2e import (
     MODERATOR_CHAT_ID,
@@ -43,9 +46,6 @@ from tests.e2e import (
     is_review,
     step_of,
 )
-from tests.emulator.handles import UserHandle
-from tests.emulator.models import EmuMessage
-from tests.emulator.telegram import TelegramEmulator
 
 SECRET = "reportbot_test-secret_0123456789"
 ROOT = Path(__file__).resolve().parent.parent

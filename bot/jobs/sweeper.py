@@ -1,0 +1,107 @@
+"""Retention: what the bot keeps about reporters, and for how long.
+
+Each pass (every SWEEP_INTERVAL, on every replica) applies these rules:
+
+- The link to a reporter (encrypted chat id, drafts, pending messages to them, open questions,
+  check-ins, tracked message ids) is erased RETENTION_DAYS after their last activity, exactly as
+  /forget does, with one "erased" audit row per report (note "retention", no content). A
+  reporter with a check-in still pending keeps the link until it is over.
+- Drafts are deleted 24 hours after their last answer (drafts.expires_at), and cleaned
+  attachments no live draft holds go with them.
+- Outbox payloads are erased once sent, alerts included (cards are edited from alert_cards);
+  dead letters keep theirs DEAD_PAYLOAD_DAYS for an operator to look into, then lose them too.
+- Card bodies (alert_cards.body_enc, the answers kept to re-render a card when it changes) are
+  erased when the report has not changed for RETENTION_DAYS.
+- Message ids kept for /wipe are deleted after Telegram's 48 hours, when they are of no use.
+
+Every statement is idempotent and conditional, so replicas sweeping at the same moment do the
+work once; reporters to erase are locked with SKIP LOCKED and erased by a conditional UPDATE, so
+each erasure is audited once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.outage import log_pass_failure
+from bot.services.context import ServiceContext
+from storage.safety import Attachments, Erasure, Sweeps, TrackedMessages
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL = 60.0  # seconds
+BATCH = 100  # reporters erased per transaction
+DEAD_PAYLOAD_DAYS = 7
+ATTACHMENT_GRACE = dt.timedelta(hours=1)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        context: ServiceContext,
+        interval: float = SWEEP_INTERVAL,
+        on_done: Callable[[dict[str, int]], None] = lambda _counts: None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.context = context
+        self.interval = interval
+        self.on_done = on_done
+
+    async def run_due(self) -> dict[str, int]:
+        """One pass; returns how many rows each rule touched."""
+        now = self.context.now()
+        retention = self.context.policy.retention
+        counts = {"reporters_erased": await self._erase_idle_reporters(now, now - retention)}
+        async with self.sessionmaker() as session, session.begin():
+            sweeps = Sweeps(session)
+            counts["drafts"] = await sweeps.expired_drafts(now)
+            counts["attachments"] = await Attachments(session, self.context.keyring).sweep(
+                now=now, grace=ATTACHMENT_GRACE
+            )
+            counts["payloads"] = await sweeps.sent_payloads(
+                now=now, dead_kept_for=dt.timedelta(days=DEAD_PAYLOAD_DAYS)
+            )
+            counts["card_bodies"] = await sweeps.idle_card_bodies(idle_since=now - retention)
+            counts["tracked_messages"] = await TrackedMessages(session).sweep(now)
+        if any(counts.values()):
+            log.info(
+                "retention sweep: %s",
+                ", ".join(f"{name}={count}" for name, count in counts.items() if count),
+            )
+        self.on_done(counts)
+        return counts
+
+    async def _erase_idle_reporters(self, now: dt.datetime, idle_since: dt.datetime) -> int:
+        erased = 0
+        while True:
+            async with self.sessionmaker() as session, session.begin():
+                erasure = Erasure(session)
+                ids = await erasure.retention_candidates(idle_since=idle_since, limit=BATCH)
+                for reporter_id in ids:
+                    before = await erasure.erase(reporter_id, reason="retention", now=now)
+                    erased += 1
+                    log.info(
+                        "reporter %s erased after retention (%d reports)", reporter_id, len(before)
+                    )
+            if len(ids) < BATCH:
+                return erased
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("retention sweeper started")
+        while not stop.is_set():
+            try:
+                await self.run_due()
+            except Exception as exc:
+                # A database outage must not end retention; the next pass retries.
+                log_pass_failure(log, "retention sweep failed", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
+        log.info("retention sweeper stopped")

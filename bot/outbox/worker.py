@@ -1,0 +1,777 @@
+"""The delivery worker: sends outbox rows at least once, paced to Telegram's limits.
+
+A row's payload is {"messages": [...]}, each message one of:
+  {"type": "text", "html": ..., "reply_markup"?: {...}}
+  {"type": "photo" | "document", "file_id": ..., "caption_html"?: ...}
+  {"type": "photo_upload" | "document_upload", "data": base64, "filename": ..., "caption_html"?}
+  {"type": "edit", "html": ..., "reply_markup"?: {...}, "message_id"?: ...} (edits the given
+      message, else the card of the row's report)
+  {"type": "clear_buttons", "message_id"?: ...} (takes the buttons off a message; without an id,
+      off the last question sent into the reporter's chat)
+  {"type": "delete", "message_ids": [...]} (deletes what Telegram still lets the bot delete)
+Any message may carry "reply_to_message_id" or "force_reply". The first message is the row's
+main message (an alert card); the others reply to it. Alert payloads also carry "summary", the
+card's one line for burst digests.
+Rows of kind "reply" are an update's answers in a chat (bot/services/replies.py): their
+messages do not thread under the first one, a message marked "prompt" records its id as the row's
+sent_message_id (the question the next answer takes the buttons off), and they are sent at once
+after the update's commit (`deliver_now`). Rows to one reporter go out in the order they were
+queued. A payload may carry "chat_id" (a reporter erased in the same update: the confirmation
+still reaches the chat) and "version" (absent in rows queued before it existed: version 1).
+Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
+A reporter on Messenger is sent to through handlers/messenger/delivery.py (text, photos, documents,
+and {"type": "messenger", "message": ...}: a Send API message as the Messenger conversation
+rendered it; "messenger_tag" in the payload names a message tag such as HUMAN_AGENT,
+"messenger_psid" the person, for replies that must reach them after the link was erased); a
+"photo" or "document" whose file_id is a Messenger attachment link is downloaded and uploaded to
+Telegram. One Messenger reporter's rows are sent in the order they were queued.
+
+Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
+so a slow Telegram never holds a database lock. A card with attachments is sent message by message
+and its progress recorded after each, so a retry resumes instead of repeating the card.
+
+A claim is a lease (`claimed_until`): several replicas share the table, and a replica that dies
+mid-send leaves rows that another takes over once the lease runs out. Before each Bot API call
+the worker makes sure its lease outlasts the call (renewing it, or skipping the row if another
+replica has taken it over), so a slow Telegram cannot make two replicas send one row. On
+shutdown the rows claimed but not yet tried are released at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, html
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    BufferedInputFile,
+    ForceReply,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.metrics import Metrics
+from bot.outage import is_database_outage, log_pass_failure
+from bot.outbox.pacing import SlidingWindow
+from bot.services.replies import REPLY_KIND
+from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
+from handlers.messenger.graph import ErrorKind, GraphError
+from storage.models import OutboxState
+from storage.repositories import ClaimedRow, OutboxRepository, Reporters
+from storage.safety import TrackedMessages
+from storage.sealing import Keyring
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+BACKOFF_CAP = 300.0  # seconds
+CLAIM_LEASE = dt.timedelta(minutes=2)
+UNAUTHORIZED_WAIT = 60.0  # seconds between tries while the bot token is refused
+BATCH = 20
+# Bursts (see _announce_backlog). Full cards use the group's window only while more than
+# CARD_RESERVE of its 20 slots are free: the rest is kept for digests and card edits.
+CARD_RESERVE = 14
+DIGEST_ROWS = 150  # claimed per pass; one message carries what fits in DIGEST_BUDGET
+DIGEST_FULL = 90  # a digest this long goes at once
+DIGEST_MAX_WAIT = 12.0  # seconds: no alert waits longer for its digest (slots permitting)
+DIGEST_BUDGET = 3900
+# Telegram's documented guidance (core.telegram.org/bots/faq, "hitting limits"): about 30
+# messages a second overall, 20 a minute into one group, about one a second per private chat.
+# The windows carry a small margin: Telegram stamps a message when it arrives, not when we send.
+GLOBAL_RATE = (29, 1.0)
+GROUP_RATE = (20, 61.0)
+# The spacing at which the group can take messages for ever (about 3 s).
+GROUP_INTERVAL = GROUP_RATE[1] / GROUP_RATE[0]
+PRIVATE_RATE = (1, 1.05)
+# deleteMessages takes at most 100 ids a call (core.telegram.org/bots/api#deletemessages).
+DELETE_BATCH = 100
+# A reply row waiting behind an earlier row to the same chat looks again this soon.
+ORDER_WAIT = 0.3
+
+
+class PermanentFailure(Exception):
+    """Sending can never succeed (the chat is gone, the reporter was erased)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a claimed row goes: the chat, whether an earlier row to it must go first, and the
+    last question asked there (for "take the buttons off the last question")."""
+
+    chat: int | MessengerRecipient
+    behind: bool = False
+    last_prompt: int | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message sent and not yet recorded: the row's progress after it, the message id the row
+    keeps (a card, a question), and the id /wipe may delete."""
+
+    progress: int
+    message_id: int | None
+    tracked: int | None
+
+
+# Messages that change nothing when done twice (taking buttons off, deleting).
+IDEMPOTENT = frozenset({"clear_buttons", "delete"})
+
+
+class RecordingDeferred(Exception):
+    """Sent in a person's turn, but the database is away: recording goes on in the background."""
+
+
+class LostClaim(Exception):
+    """Our lease on the row ran out and another replica claimed it: leave the row to them."""
+
+
+class NoSlot(Exception):
+    """The chat's pace allows nothing more right now; try again at `at`."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"no slot for {wait:.1f}s")
+        self.wait = wait
+
+
+def backoff_delay(attempts: int, rng: random.Random) -> float:
+    """Capped exponential backoff with full jitter (0.5x to 1.5x)."""
+    base: float = min(2.0 ** max(attempts, 0), BACKOFF_CAP)
+    return float(min(base * rng.uniform(0.5, 1.5), BACKOFF_CAP))
+
+
+DigestHeader = Callable[[int], str]
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        keyring: Keyring,
+        moderator_chat_id: int,
+        coordinator_chat_id: int | None = None,
+        clock: Callable[[], dt.datetime],
+        digest_header: DigestHeader,
+        poll_interval: float = 1.0,
+        rng: random.Random | None = None,
+        digests: bool = True,
+        metrics: Metrics | None = None,
+        lease: dt.timedelta = CLAIM_LEASE,
+        renew_before: dt.timedelta = dt.timedelta(seconds=45),
+        messenger: MessengerDelivery | None = None,
+    ) -> None:
+        self.bot = bot
+        self.messenger = messenger
+        self.sessionmaker = sessionmaker
+        self.keyring = keyring
+        self.moderator_chat_id = moderator_chat_id
+        self.coordinator_chat_id = coordinator_chat_id or moderator_chat_id
+        self.clock = clock
+        self.digest_header = digest_header
+        # Off only to measure the plain one-card-per-report baseline (bench/burst.py).
+        self.digests = digests
+        self.poll_interval = poll_interval
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self.metrics = metrics or Metrics()
+        self.lease = lease
+        # A Bot API call may take this long (timeout plus flood-control waits); the lease must
+        # still hold when it ends, or another replica could send the same row meanwhile.
+        self.renew_before = renew_before
+        self._wake = asyncio.Event()
+        self._global = SlidingWindow(*GLOBAL_RATE)
+        self._chats: dict[int | str, SlidingWindow] = {}
+        self._burst_until = float("-inf")
+        self._background: set[asyncio.Task[None]] = set()
+
+    def notify(self) -> None:
+        """Wake the worker now (called after a transaction that queued messages commits)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("outbox worker started")
+        while not stop.is_set():
+            try:
+                progressed = await self.deliver_due(stop)
+            except Exception as exc:
+                # A database outage must not kill the worker; it retries on the next tick.
+                log_pass_failure(log, "outbox pass failed", exc)
+                progressed = 0
+            if progressed:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(
+                waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+        log.info("outbox worker stopped")
+
+    async def deliver_due(self, stop: asyncio.Event | None = None) -> int:
+        """One pass: announce a backlog, then claim due rows and try each once.
+
+        Returns how many rows made progress (0 means there is nothing to do right now). When
+        `stop` is set meanwhile, the rows not yet tried are released for other replicas.
+        """
+        progressed = await self._announce_backlog()
+        # Rows for a group with no free slot stay queued instead of being claimed and released.
+        blocked = [
+            target
+            for target, chat_id in (
+                ("moderators", self.moderator_chat_id),
+                ("coordinators", self.coordinator_chat_id),
+            )
+            if self._pace(chat_id).free_in() > 0
+        ]
+        async with self.sessionmaker() as session, session.begin():
+            rows = await OutboxRepository(session, self.keyring).claim_due(
+                now=self.clock(), limit=BATCH, lease=self.lease, skip_targets=blocked
+            )
+        for index, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                await self._release_untried(rows[index:])
+                break
+            progressed += await self._deliver(row)
+        return progressed
+
+    async def deliver_now(self, row_ids: list[int]) -> None:
+        """Send these rows now, in order, if no one else holds them (an update's replies, right
+        after its commit). What cannot go now stays queued for the worker, which is woken."""
+        async with self.sessionmaker() as session, session.begin():
+            rows = await OutboxRepository(session, self.keyring).claim_rows(
+                row_ids, now=self.clock(), lease=self.lease
+            )
+        for row in rows:
+            await self._deliver(row, in_turn=True)
+        if len(rows) < len(row_ids):
+            self.notify()
+
+    async def _release_untried(self, rows: list[ClaimedRow]) -> None:
+        """Shutting down: give back what we claimed but did not try, due now."""
+        now = self.clock()
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            for row in rows:
+                if row.claimed_until is None or not await repo.renew_claim(
+                    row.id, held_until=row.claimed_until, until=now
+                ):
+                    continue
+                await repo.release(row.id, at=now)
+        log.info("shutdown: %s claimed outbox rows released", len(rows))
+
+    # --- bursts --------------------------------------------------------------------------------
+    def in_burst(self) -> bool:
+        return time.monotonic() < self._burst_until
+
+    async def _announce_backlog(self) -> int:
+        """When alerts come faster than the group may receive cards, list them in digests.
+
+        Telegram lets 20 messages a minute into a group. In a burst, full cards wait; alerts are
+        listed in digests that go when one is full or when its oldest alert has waited
+        DIGEST_MAX_WAIT, so few slots carry many reports and every report is visible within
+        seconds. Full cards follow once the burst is over.
+        """
+        pace = self._pace(self.moderator_chat_id)
+        if not self.digests or pace.free_in() > 0:
+            return 0
+        now = self.clock()
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            backlog, oldest = await repo.unannounced_alerts(now)
+            if backlog == 0:
+                return 0
+            cards_fit = backlog <= pace.available() - CARD_RESERVE
+            if not self.in_burst() and cards_fit:
+                return 0  # quiet enough: the full cards go as they are
+            waited = (now - oldest).total_seconds() if oldest else 0.0
+            if backlog < DIGEST_FULL and waited < DIGEST_MAX_WAIT:
+                return 0  # let the digest fill up: every slot should carry many reports
+            rows = await repo.claim_unannounced(now=now, limit=DIGEST_ROWS, lease=self.lease)
+        chunks = _digest_chunks(rows)
+        announced: list[int] = []
+        try:
+            for index, (ids, lines) in enumerate(chunks):
+                # More than one digest at a time only while the window has room to spare.
+                if index and pace.available() <= CARD_RESERVE:
+                    break
+                header = html.bold(html.quote(self.digest_header(len(ids))))
+                await self._global.acquire()
+                pace.take()
+                await self.bot.send_message(
+                    self.moderator_chat_id, header + "\n" + "\n".join(lines)
+                )
+                announced.extend(ids)
+                self._burst_until = time.monotonic() + GROUP_RATE[1]
+        except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            log.warning("burst digest not sent: %s", type(exc).__name__)
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            if announced:
+                await repo.mark_announced(announced, now=self.clock())
+            for row in rows:
+                if row.id not in announced:
+                    await repo.release(row.id, at=now)
+        if announced:
+            log.info("burst: %s waiting alerts announced in digests", len(announced))
+        return len(announced)
+
+    # --- one row -------------------------------------------------------------------------------
+    async def _deliver(self, row: ClaimedRow, *, in_turn: bool = False) -> int:
+        """Try a claimed row once. `in_turn`: sent in a person's turn (deliver_now), which must
+        not wait for a database that is away; the worker may."""
+        try:
+            if row.kind == "card_edit" and await self._superseded(row):
+                await self._finish(row)
+                return 1
+            route = await self._route(row)
+            if route.behind:
+                raise NoSlot(ORDER_WAIT)
+            unrecorded: Sent | None = None
+            if isinstance(route.chat, MessengerRecipient):
+                await self._send_to_messenger(row, route.chat)
+            else:
+                unrecorded = await self._send_messages(row, route, in_turn=in_turn)
+            await self._finish(row, unrecorded, in_turn=in_turn)
+            self.metrics.sent.labels(row.kind).inc()
+        except RecordingDeferred:
+            return 0
+        except LostClaim:
+            log.warning("outbox row %s: our claim ran out and another took it over", row.id)
+            return 0
+        except NoSlot as exc:
+            async with self.sessionmaker() as session, session.begin():
+                await OutboxRepository(session, self.keyring).release(
+                    row.id, at=self.clock() + dt.timedelta(seconds=exc.wait)
+                )
+            return 0
+        except TelegramRetryAfter as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            await self._retry(row, exc.retry_after, "retry_after", count=False)
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            await self._retry(row, None, type(exc).__name__)
+        except TelegramUnauthorizedError as exc:
+            # The token was revoked: nothing can be sent until the new one is in place and the
+            # bot restarted. That is no reason to give up any message; wait for it.
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            log.error("Telegram refused BOT_TOKEN (revoked?); outgoing messages wait for a new one")
+            await self._retry(row, UNAUTHORIZED_WAIT, "unauthorized", count=False)
+        except (
+            PermanentFailure,
+            TelegramForbiddenError,
+            TelegramNotFound,
+        ) as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            await self._dead(row, type(exc).__name__)
+        except TelegramBadRequest as exc:
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            # Telegram's description can quote the offending text; store only the kind.
+            await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
+        except GraphError as exc:
+            self.metrics.send_errors.labels(f"messenger_{exc.kind.value}").inc()
+            await self._graph_failure(row, exc)
+        return 1
+
+    async def _finish(
+        self, row: ClaimedRow, unrecorded: Sent | None = None, *, in_turn: bool = False
+    ) -> None:
+        """Mark the row sent, with what its last message left to record, in one transaction."""
+        try:
+            await self._record_sent(row, unrecorded, finish=True, once=in_turn)
+        except Exception as exc:
+            if not (in_turn and is_database_outage(exc)):
+                raise
+            # Sent in a person's turn while the database is away: their next update must not
+            # wait for it to come back. The record is kept trying in the background.
+            self._spawn(self._record_later(row, unrecorded, finish=True))
+            raise RecordingDeferred(str(row.id)) from exc
+
+    async def _route(self, row: ClaimedRow) -> Route:
+        """Where a row goes and what it needs to know first, read in one short transaction."""
+        if row.target == "moderators":
+            return Route(self.moderator_chat_id)
+        if row.target == "coordinators":
+            return Route(self.coordinator_chat_id)
+        async with self.sessionmaker() as session, session.begin():
+            repo = OutboxRepository(session, self.keyring)
+            if await repo.earlier_pending(row):
+                return Route(0, behind=True)
+            chat = await self._reporter_chat(session, row)
+            prompt = None
+            if row.kind == REPLY_KIND and row.reporter_id is not None:
+                prompt = await repo.last_prompt(row.reporter_id, before=row.id, kind=REPLY_KIND)
+        return Route(chat, last_prompt=prompt)
+
+    async def _superseded(self, row: ClaimedRow) -> bool:
+        async with self.sessionmaker() as session:
+            return await OutboxRepository(session, self.keyring).superseded(row)
+
+    async def _reporter_chat(
+        self, session: AsyncSession, row: ClaimedRow
+    ) -> int | MessengerRecipient:
+        direct = row.payload.get("chat_id")
+        if row.target == "reporter" and isinstance(direct, int):
+            return direct
+        psid = row.payload.get("messenger_psid")
+        if row.target == "reporter" and isinstance(psid, str):
+            return MessengerRecipient(psid)
+        if row.target == "reporter" and row.reporter_id is not None:
+            reporters = Reporters(session, self.keyring)
+            reporter = await reporters.get(row.reporter_id)
+            chat_id = reporters.chat_id(reporter) if reporter is not None else None
+            if chat_id is None:
+                raise PermanentFailure("reporter erased")
+            on_messenger = reporter is not None and reporter.channel == "messenger"
+            return MessengerRecipient(chat_id) if on_messenger else int(chat_id)
+        raise PermanentFailure(f"unknown target {row.target}")
+
+    async def _card_id(self, row: ClaimedRow) -> int:
+        """The message id of the card an edit belongs to; not yet known means not yet."""
+        async with self.sessionmaker() as session:
+            alert = (
+                await OutboxRepository(session, self.keyring).alert_of(row.report_id)
+                if row.report_id is not None
+                else None
+            )
+        if alert is None or alert.state == OutboxState.DEAD.value:
+            raise PermanentFailure("the card to edit was never sent")
+        if alert.sent_message_id is None:
+            raise NoSlot(1.0)
+        return alert.sent_message_id
+
+    def _pace(self, chat_id: int | str) -> SlidingWindow:
+        pace = self._chats.get(chat_id)
+        if pace is None:
+            group = isinstance(chat_id, int) and chat_id < 0
+            pace = SlidingWindow(*(GROUP_RATE if group else PRIVATE_RATE))
+            self._chats[chat_id] = pace
+        return pace
+
+    async def _send_messages(
+        self, row: ClaimedRow, route: Route, *, in_turn: bool = False
+    ) -> Sent | None:
+        """Send the row's messages from where it got to; what the last one sent has not been
+        recorded yet is returned, for `_finish` to record with the row's end."""
+        chat_id = route.chat
+        assert not isinstance(chat_id, MessengerRecipient)
+        messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
+        threaded = row.kind != REPLY_KIND  # a card's attachments reply to the card
+        card_id = row.sent_message_id if threaded else None
+        pace = self._pace(chat_id)
+        # An update's answers in a private chat are the person's own conversation: Telegram
+        # tolerates short bursts there ("avoid more than one message per second in a single
+        # chat", core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this), and
+        # making someone wait a second per message would undo the point of answering at once.
+        # The "about 30 messages per second" there is for bulk notifications; answers to people's
+        # own actions are not held back for it (a 429 still reschedules them).
+        answering = row.kind == REPLY_KIND and row.target == "reporter"
+        # The reporter was erased in this update: nothing more is remembered about the chat.
+        track = row.target == "reporter" and row.reporter_id is not None
+        track = track and "chat_id" not in row.payload
+        held_until = row.claimed_until
+        unrecorded: Sent | None = None
+        for index in range(row.progress, len(messages)):
+            if unrecorded is not None:
+                # A message went out and another follows: record it first, so that a failure of
+                # the next does not send this one again.
+                await self._record_sent(row, unrecorded, once=in_turn)
+                unrecorded = None
+            message = messages[index]
+            if message.get("type") == "edit" and "message_id" not in message:
+                message = {**message, "message_id": await self._card_id(row)}
+            if message.get("type") == "clear_buttons" and "message_id" not in message:
+                message = {**message, "message_id": route.last_prompt}
+            held_back = self.in_burst() or pace.available() <= CARD_RESERVE
+            if row.kind == "alert" and self.digests and held_back:
+                raise NoSlot(max(pace.free_in(), GROUP_INTERVAL))
+            wait = 0.0 if answering else pace.free_in()
+            if wait > 0:
+                # Never block the whole worker on one chat's pace: other chats go meanwhile.
+                raise NoSlot(wait)
+            held_until = await self._keep_claim(row, held_until)
+            if answering:
+                self._global.take()
+            else:
+                await self._global.acquire()
+            pace.take()
+            sent = await self._send_one(chat_id, message, reply_to=card_id)
+            if threaded and card_id is None and sent is not None:
+                card_id = sent.message_id
+            recorded = card_id if threaded and index == 0 else None
+            if not threaded and message.get("prompt") and sent is not None:
+                recorded = sent.message_id
+            tracked = sent.message_id if track and sent is not None else None
+            unrecorded = Sent(index + 1, recorded, tracked)
+            if message.get("type") in IDEMPOTENT and recorded is None:
+                unrecorded = None  # doing it again is harmless: no write needed
+        return unrecorded
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _record_later(
+        self, row: ClaimedRow, unrecorded: Sent | None, *, finish: bool
+    ) -> None:
+        try:
+            await self._record_sent(row, unrecorded, finish=finish)
+            if not finish:
+                async with self.sessionmaker() as session, session.begin():
+                    await OutboxRepository(session, self.keyring).release(row.id, at=self.clock())
+        except Exception as exc:  # noqa: BLE001 - the lease runs out and the row is tried again
+            log_pass_failure(log, f"outbox row {row.id}: recording failed", exc)
+            return
+        self.notify()
+
+    async def _record_sent(
+        self, row: ClaimedRow, sent: Sent | None, *, finish: bool = False, once: bool = False
+    ) -> None:
+        """Record what went out (and, with `finish`, that the row is done). It did go out: if the
+        database is away for a moment, try again while our claim holds, rather than leave the
+        row to be sent a second time. `once`: try once, the caller decides (a person's turn)."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    repo = OutboxRepository(session, self.keyring)
+                    if sent is not None:
+                        await repo.record_progress(row.id, sent.progress, sent.message_id)
+                        if sent.tracked is not None and row.reporter_id is not None:
+                            # What /wipe may delete from the reporter's chat
+                            # (bot/services/privacy.py).
+                            await TrackedMessages(session).add(
+                                row.reporter_id, [sent.tracked], self.clock()
+                            )
+                    if finish:
+                        await repo.mark_sent(
+                            row.id, now=self.clock(), keep_payload=row.kind == "alert"
+                        )
+            except Exception as exc:
+                held_until = row.claimed_until
+                expires = held_until is not None and self.clock() + dt.timedelta(
+                    seconds=delay
+                ) >= held_until - dt.timedelta(seconds=1)
+                if once or not is_database_outage(exc) or expires:
+                    raise
+                log.warning("outbox row %s sent; recording it waits for the database", row.id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            else:
+                return
+
+    async def _send_to_messenger(self, row: ClaimedRow, recipient: MessengerRecipient) -> None:
+        if self.messenger is None:
+            raise PermanentFailure("the reporter is on Messenger, and the channel is off")
+        messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
+        tag = row.payload.get("messenger_tag")
+        held_until = row.claimed_until
+        for index in range(row.progress, len(messages)):
+            held_until = await self._keep_claim(row, held_until)
+            await self.messenger.send(recipient, messages[index], tag=tag)
+            async with self.sessionmaker() as session, session.begin():
+                await OutboxRepository(session, self.keyring).record_progress(
+                    row.id, index + 1, None
+                )
+
+    async def _graph_failure(self, row: ClaimedRow, exc: GraphError) -> None:
+        """Messenger's answers sorted like Telegram's; the team hears of what cannot arrive."""
+        if exc.retryable:
+            # A rate limit is Meta asking for a pause, not a failed attempt.
+            counted = exc.kind != ErrorKind.RATE_LIMITED
+            await self._retry(row, exc.retry_after, exc.describe(), count=counted)
+            return
+        await self._dead(row, exc.describe())
+        if row.target == "reporter" and self.messenger is not None:
+            await self.messenger.tell_moderators(row.id, row.report_id, exc)
+            self.notify()
+
+    async def _keep_claim(
+        self, row: ClaimedRow, held_until: dt.datetime | None
+    ) -> dt.datetime | None:
+        """Make sure our lease outlasts the next Bot API call; LostClaim if it is gone."""
+        now = self.clock()
+        if held_until is None or held_until - now >= self.renew_before:
+            return held_until
+        until = now + self.lease
+        async with self.sessionmaker() as session, session.begin():
+            renewed = await OutboxRepository(session, self.keyring).renew_claim(
+                row.id, held_until=held_until, until=until
+            )
+        if not renewed:
+            raise LostClaim(str(row.id))
+        return until
+
+    async def _send_one(
+        self, chat_id: int | str, message: dict[str, Any], *, reply_to: int | None
+    ) -> Message | None:
+        kind = message.get("type")
+        extra: dict[str, Any] = {}
+        reply_to = message.get("reply_to_message_id", reply_to)
+        if reply_to is not None:
+            extra["reply_parameters"] = ReplyParameters(
+                message_id=reply_to, allow_sending_without_reply=True
+            )
+        markup = message.get("reply_markup")
+        if kind == "clear_buttons":
+            await self._clear_buttons(chat_id, message.get("message_id"))
+            return None
+        if kind == "delete":
+            await self._delete(chat_id, list(message.get("message_ids") or []))
+            return None
+        if kind == "edit":
+            try:
+                result = await self.bot.edit_message_text(
+                    text=message["html"],
+                    chat_id=chat_id,
+                    message_id=message["message_id"],
+                    reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return None
+                if not message.get("prompt") or not _gone(exc.message):
+                    raise
+                # The question the person pressed was deleted meanwhile: ask it anew.
+                return await self.bot.send_message(
+                    chat_id,
+                    message["html"],
+                    reply_markup=InlineKeyboardMarkup.model_validate(markup),
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            return result if isinstance(result, Message) else None
+        if markup:
+            extra["reply_markup"] = InlineKeyboardMarkup.model_validate(markup)
+        elif message.get("force_reply"):
+            extra["reply_markup"] = ForceReply(force_reply=True, selective=True)
+        if (
+            kind in ("photo", "document")
+            and self.messenger is not None
+            and is_attachment_link(str(message["file_id"]))
+        ):
+            message = await self.messenger.for_telegram(message)
+            kind = message["type"]
+        caption = message.get("caption_html")
+        if kind == "text":
+            return await self.bot.send_message(
+                chat_id,
+                message["html"],
+                parse_mode="HTML",
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **extra,
+            )
+        if kind == "photo":
+            return await self.bot.send_photo(chat_id, message["file_id"], caption=caption, **extra)
+        if kind == "document":
+            return await self.bot.send_document(
+                chat_id, message["file_id"], caption=caption, **extra
+            )
+        if kind in ("photo_upload", "document_upload"):
+            upload = BufferedInputFile(base64.b64decode(message["data"]), message["filename"])
+            if kind == "photo_upload":
+                return await self.bot.send_photo(chat_id, upload, caption=caption, **extra)
+            return await self.bot.send_document(chat_id, upload, caption=caption, **extra)
+        raise PermanentFailure(f"unknown message type {kind!r}")
+
+    async def _clear_buttons(self, chat_id: int | str, message_id: int | None) -> None:
+        if message_id is None:
+            return
+        # Already without buttons, too old, or deleted by the person: nothing to tidy.
+        with contextlib.suppress(TelegramBadRequest):
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=None
+            )
+
+    async def _delete(self, chat_id: int | str, message_ids: list[int]) -> None:
+        for start in range(0, len(message_ids), DELETE_BATCH):
+            # Messages the person already deleted, or older than 48 hours, are skipped by
+            # Telegram; a batch with none left to delete is refused. Neither is a failure here.
+            with contextlib.suppress(TelegramBadRequest):
+                await self.bot.delete_messages(chat_id, message_ids[start : start + DELETE_BATCH])
+
+    async def _retry(
+        self, row: ClaimedRow, after: float | None, error: str, *, count: bool = True
+    ) -> None:
+        attempts = row.attempts + (1 if count else 0)
+        if count and attempts >= MAX_ATTEMPTS:
+            await self._dead(row, f"gave up after {attempts} attempts: {error}")
+            return
+        delay = float(after) if after is not None else backoff_delay(attempts, self.rng)
+        log.warning("outbox row %s: %s, retrying in %.1fs", row.id, error, delay)
+        async with self.sessionmaker() as session, session.begin():
+            await OutboxRepository(session, self.keyring).retry_later(
+                row.id,
+                at=self.clock() + dt.timedelta(seconds=delay),
+                error=error,
+                count_attempt=count,
+            )
+
+    async def _dead(self, row: ClaimedRow, error: str) -> None:
+        log.error("outbox row %s is a dead letter: %s", row.id, error)
+        self.metrics.dead_letters.inc()
+        async with self.sessionmaker() as session, session.begin():
+            await OutboxRepository(session, self.keyring).mark_dead(
+                row.id, now=self.clock(), error=error
+            )
+
+
+def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
+    """Pack the rows' one-line summaries into messages, urgent first, each under the budget."""
+    ordered = sorted(rows, key=lambda row: (row.priority, row.id))
+    chunks: list[tuple[list[int], list[str]]] = []
+    ids: list[int] = []
+    lines: list[str] = []
+    size = 0
+    for row in ordered:
+        line = str(row.payload.get("summary") or "")
+        if not line:
+            continue
+        if lines and size + len(line) + 1 > DIGEST_BUDGET:
+            chunks.append((ids, lines))
+            ids, lines, size = [], [], 0
+        ids.append(row.id)
+        lines.append(line)
+        size += len(line) + 1
+    if lines:
+        chunks.append((ids, lines))
+    return chunks
+
+
+def _gone(description: str) -> bool:
+    """Telegram's answer for a message that can no longer be edited (deleted, or too old)."""
+    lowered = description.lower()
+    return "not found" in lowered or "can't be edited" in lowered
+
+
+def _error_label(exc: Exception) -> str:
+    """A small, fixed set of metric labels: the exception class, never Telegram's text."""
+    return type(exc).__name__
+
+
+def _error_kind(description: str) -> str:
+    """The stable part of a Telegram error description, before any quoted detail."""
+    kind = description.removeprefix("Bad Request: ").split(":")[0]
+    return kind[:80]

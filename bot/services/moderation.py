@@ -1,0 +1,602 @@
+"""Moderation: triage actions on cards, questions to reporters and their answers, the audit.
+
+Every action is re-authorised from the acting user's id; a button only names a report and an
+action. Refusals change nothing and are written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import html
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.access import CAN_MANAGE_STAFF, CAN_TRIAGE, role_for
+from bot.services.cards import CardService
+from bot.services.context import Actor, Outcome, ServiceContext
+from handlers.engine.text import N_, Msg
+from handlers.messenger import CHANNEL as MESSENGER
+from handlers.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
+from handlers.telegram.cards import ACTION_LABELS, STATUS_LABELS, ModCB
+from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
+from storage.repositories import (
+    AlertCards,
+    ModerationEvents,
+    OutboxRepository,
+    Reporters,
+    Reports,
+    StaffRepository,
+)
+
+log = logging.getLogger(__name__)
+
+S = ReportStatus
+OPEN = frozenset({S.NEW, S.IN_REVIEW, S.NEEDS_INFO})
+SETTLED = frozenset({S.VERIFIED, S.DUPLICATE, S.REJECTED})
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "take": (OPEN, S.IN_REVIEW),
+    "verify": (frozenset({S.IN_REVIEW, S.NEEDS_INFO}), S.VERIFIED),
+    "needs_info": (frozenset({S.IN_REVIEW}), S.NEEDS_INFO),
+    "dupof": (OPEN, S.DUPLICATE),
+    "reject_spam": (OPEN, S.REJECTED),
+    "reject_unfounded": (OPEN, S.REJECTED),
+    "reject_scope": (OPEN, S.REJECTED),
+    "close": (SETTLED | {S.NEEDS_INFO}, S.CLOSED),
+    "reopen": (SETTLED | {S.CLOSED}, S.IN_REVIEW),
+}
+NOT_CLOSED = frozenset(set(S) - {S.CLOSED})
+# How long a reporter's next message outside a draft counts as the answer to a team question.
+ANSWER_WINDOW = dt.timedelta(days=7)
+
+MemberCheck = Callable[[int], Awaitable[bool]]
+
+
+def _refusal(text: str, **params: Any) -> Outcome:
+    return Outcome(False, Msg(text, params))
+
+
+class Moderation:
+    def __init__(
+        self,
+        session: AsyncSession,
+        context: ServiceContext,
+        *,
+        moderator_chat_id: int,
+        member_check: MemberCheck | None = None,
+    ) -> None:
+        self.session = session
+        self.context = context
+        self.moderator_chat_id = moderator_chat_id
+        self.member_check = member_check
+        self.reports = Reports(session, context.keyring)
+        self.reporters = Reporters(session, context.keyring)
+        self.events = ModerationEvents(session)
+        self.outbox = OutboxRepository(session, context.keyring)
+        self.cards = CardService(session, context)
+        self.alert_cards = AlertCards(session, context.keyring)
+        self.staff = StaffRepository(session)
+
+    # --- who may act -------------------------------------------------------------------------
+    async def role(self, actor: Actor) -> StaffRole | None:
+        role = await role_for(self.session, actor.user_id, self.context.admin_ids)
+        if (
+            role is None
+            and self.member_check is not None
+            and await self.member_check(actor.user_id)
+        ):
+            return StaffRole.MODERATOR
+        return role
+
+    async def refuse(self, actor: Actor, report_id: int | None, reason: str) -> None:
+        """Write a refused attempt to the audit trail: who, which report, why. No content."""
+        log.warning("refused %s by user %s on report %s", reason, actor.user_id, report_id)
+        if report_id is not None and await self.reports.get(report_id) is None:
+            report_id = None  # forged button data naming no report: audited without a link
+        await self.events.add(
+            report_id=report_id,
+            actor=actor.user_id,
+            actor_name=actor.name,
+            action="refused",
+            note=reason,
+            at=self.context.now(),
+        )
+
+    async def _authorised(
+        self, actor: Actor, chat_id: int, report_id: int | None, allowed: frozenset[StaffRole]
+    ) -> Outcome | None:
+        if chat_id != self.moderator_chat_id:
+            await self.refuse(actor, report_id, "outside_moderator_chat")
+            return _refusal(N_("This works only in the moderators' chat."))
+        role = await self.role(actor)
+        if role is None or role not in allowed:
+            await self.refuse(actor, report_id, "not_staff" if role is None else "role")
+            return _refusal(N_("Sorry, you are not allowed to do this."))
+        return None
+
+    # --- card buttons ------------------------------------------------------------------------
+    async def press(
+        self, actor: Actor, *, chat_id: int, message_id: int, message_text: str, data: ModCB
+    ) -> Outcome:
+        refused = await self._authorised(actor, chat_id, data.report, CAN_TRIAGE)
+        if refused is not None:
+            return refused
+        report = await self.reports.get(data.report)
+        alert = await self.outbox.alert_of(data.report) if report is not None else None
+        if (
+            report is None
+            or alert is None
+            or not _is_card_of(alert, report, message_id, message_text)
+        ):
+            # The button does not belong to this report's card: tampered or replayed data.
+            await self.refuse(actor, data.report if report else None, "forged")
+            return _refusal(N_("This button is not valid."))
+        if data.action in ("urgent", "not_urgent"):
+            return await self._set_urgent(actor, report, urgent=data.action == "urgent")
+        if data.action == "ask":
+            return await self._prompt(actor, report, "ask_prompt")
+        if data.action == "duplicate":
+            return await self._prompt(actor, report, "dup_prompt")
+        if data.action not in TRANSITIONS:
+            await self.refuse(actor, report.id, "forged")
+            return _refusal(N_("This button is not valid."))
+        original: Report | None = None
+        if data.action == "dupof":
+            original = await self.reports.get(data.other)
+            if original is None or original.id == report.id:
+                await self.refuse(actor, report.id, "forged")
+                return _refusal(N_("This button is not valid."))
+        return await self._transition(actor, report, data.action, original=original)
+
+    async def _transition(
+        self, actor: Actor, report: Report, action: str, *, original: Report | None = None
+    ) -> Outcome:
+        allowed_from, to_status = TRANSITIONS[action]
+        if report.status not in allowed_from:
+            await self.refuse(actor, report.id, f"transition:{report.status}:{action}")
+            return _refusal(
+                N_("Not possible: the report is {status}."),
+                status=self.context.moderators_t(STATUS_LABELS.get(report.status, report.status)),
+            )
+        report.status = to_status
+        report.updated_at = self.context.now()
+        if action == "take":
+            report.assigned_to = actor.user_id
+        if original is not None:
+            report.duplicate_of_id = original.id
+        if action == "reopen":
+            report.duplicate_of_id = None
+        await self._record(actor, report, "duplicate" if action == "dupof" else action)
+        await self._tell_reporter_status(report)
+        return Outcome(True, Msg(_DONE[action]))
+
+    async def _tell_reporter_status(self, report: Report) -> None:
+        """A short status message to the reporter, when they allowed contact in this chat.
+
+        Only verified, needs information and closed are told. A duplicate or a rejection is not:
+        "duplicate" would tell the reporter that someone else reported the same person.
+        """
+        notice = STATUS_NOTICES.get(report.status)
+        if notice is None or report.contact != "chat" or report.reporter_id is None:
+            return
+        reporter = await self.reporters.get(report.reporter_id)
+        if reporter is None or reporter.external_enc is None:
+            return
+        t = self.context.translator(reporter.language or report.language)
+        version = len(await self.events.of_report(report.id))
+        await self.outbox.enqueue(
+            kind="status",
+            target="reporter",
+            payload={
+                "messages": [
+                    {"type": "text", "html": html.quote(t(notice, code=report.public_code))}
+                ]
+            },
+            idempotency_key=f"status:{report.id}:{report.status}:{version}",
+            report_id=report.id,
+            reporter_id=reporter.id,
+        )
+
+    async def _set_urgent(self, actor: Actor, report: Report, *, urgent: bool) -> Outcome:
+        if report.status not in NOT_CLOSED:
+            await self.refuse(actor, report.id, "transition:closed:urgent")
+            return _refusal(
+                N_("Not possible: the report is {status}."),
+                status=self.context.moderators_t(STATUS_LABELS[S.CLOSED]),
+            )
+        report.urgent = urgent
+        await self._record(actor, report, "urgent" if urgent else "not_urgent")
+        return Outcome(True, Msg(N_("Marked urgent.") if urgent else N_("Marked not urgent.")))
+
+    async def _record(self, actor: Actor, report: Report, action: str) -> None:
+        await self.events.add(
+            report_id=report.id,
+            actor=actor.user_id,
+            actor_name=actor.name,
+            action=action,
+            at=self.context.now(),
+        )
+        await self.session.flush()
+        await self.cards.refresh(report)
+
+    async def _prompt(self, actor: Actor, report: Report, kind: str) -> Outcome:
+        """Ask the moderator to reply with a question, or with the original's code."""
+        alert = await self.outbox.alert_of(report.id)
+        t = self.context.moderators_t
+        if kind == "ask_prompt":
+            text = t(
+                N_("Reply to this message with your question for the reporter of {code}."),
+                code=report.public_code,
+            )
+        else:
+            text = t(
+                N_("Reply to this message with the code of the report that {code} duplicates."),
+                code=report.public_code,
+            )
+        version = len(await self.events.of_report(report.id))
+        await self.outbox.enqueue(
+            kind=kind,
+            target="moderators",
+            payload={
+                "messages": [
+                    {
+                        "type": "text",
+                        "html": html.quote(text),
+                        "force_reply": True,
+                        "reply_to_message_id": alert.sent_message_id if alert else None,
+                    }
+                ]
+            },
+            idempotency_key=f"{kind}:{report.id}:{actor.user_id}:{version}:{self.context.now().timestamp()}",
+            report_id=report.id,
+            priority=OutboxPriority.URGENT,
+        )
+        return Outcome(True, Msg(N_("Reply to the message below.")))
+
+    # --- replies in the moderator chat ---------------------------------------------------------
+    async def reply_in_chat(
+        self,
+        actor: Actor,
+        *,
+        chat_id: int,
+        replied_message_id: int,
+        replied_text: str,
+        text: str,
+    ) -> Outcome | None:
+        """A moderator replied to one of the bot's messages; None when it is not ours to handle."""
+        found = await self.outbox.report_for_message("moderators", replied_message_id)
+        if found is None:
+            found = await self._card_just_sent(replied_message_id, replied_text)
+        if found is None:
+            return None
+        report_id, kind = found
+        refused = await self._authorised(actor, chat_id, report_id, CAN_TRIAGE)
+        if refused is not None:
+            return refused
+        report = await self.reports.get(report_id)
+        if report is None:
+            return None
+        if kind == "dup_prompt":
+            original = await self.reports.by_code(text)
+            if original is None or original.id == report.id:
+                return _refusal(N_("No other report has the code {code}."), code=text.strip()[:16])
+            return await self._transition(actor, report, "dupof", original=original)
+        return await self.ask_reporter(actor, report, text)
+
+    async def _card_just_sent(self, message_id: int, text: str) -> tuple[int, str] | None:
+        """A card whose message id is not recorded yet, recognised by the code in its header."""
+        for line in text.split("\n", 2)[:2]:
+            report = await self.reports.by_code(line.split(" ", 1)[0])
+            if report is None:
+                continue
+            alert = await self.outbox.alert_of(report.id)
+            if alert is not None and _is_card_of(alert, report, message_id, text):
+                return report.id, "alert"
+        return None
+
+    async def ask_reporter(self, actor: Actor, report: Report, text: str) -> Outcome:
+        if report.contact == "none":
+            await self.refuse(actor, report.id, "contact_declined")
+            return _refusal(N_("The reporter asked not to be contacted."))
+        if report.contact == "other":
+            return _refusal(
+                N_(
+                    "The reporter asked to be contacted another way: "
+                    "see the contact details on the card."
+                )
+            )
+        reporter = await self.reporters.get(report.reporter_id) if report.reporter_id else None
+        if reporter is None or reporter.external_enc is None or report.status == S.CLOSED:
+            await self.refuse(actor, report.id, "reporter_unreachable")
+            return _refusal(N_("The reporter can no longer be reached."))
+        messenger_tag: str | None = None
+        if reporter.channel == MESSENGER:
+            window = messaging_window(
+                reporter.last_seen,
+                self.context.now(),
+                human_agent=self.context.messenger_human_agent,
+            )
+            if window == Window.CLOSED:
+                await self.refuse(actor, report.id, "messenger_window_closed")
+                return _refusal(
+                    _WINDOW_CLOSED[self.context.messenger_human_agent],
+                    code=report.public_code,
+                    when=self.context.moderators_t.datetime(reporter.last_seen),
+                )
+            messenger_tag = HUMAN_AGENT_TAG if window == Window.HUMAN_AGENT else None
+        t = self.context.translator(reporter.language or report.language)
+        header = t(
+            N_("A message from the human-rights team about your report {code}:"),
+            code=report.public_code,
+        )
+        footer = t(
+            N_("Reply to this message to answer. Do not send anything that could put you at risk.")
+        )
+        body = "\n\n".join(
+            [
+                html.bold(html.quote(header)),
+                html.quote(text.strip()),
+                html.italic(html.quote(footer)),
+            ]
+        )
+        now = self.context.now()
+        version = len(await self.events.of_report(report.id))
+        await self.outbox.enqueue(
+            kind="question",
+            target="reporter",
+            payload={
+                "messages": [{"type": "text", "html": body}],
+                **({"messenger_tag": messenger_tag} if messenger_tag else {}),
+            },
+            idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
+            report_id=report.id,
+            reporter_id=reporter.id,
+            priority=OutboxPriority.URGENT,
+        )
+        reporter.answering_report_id = report.id
+        reporter.answering_until = now + ANSWER_WINDOW
+        await self.events.add(
+            report_id=report.id, actor=actor.user_id, actor_name=actor.name, action="ask", at=now
+        )
+        return Outcome(
+            True,
+            Msg(
+                N_("Sent to the reporter of {code}, signed by the team."),
+                {"code": report.public_code},
+            ),
+        )
+
+    # --- the reporter's answers ----------------------------------------------------------------
+    async def answered_report(
+        self, reporter: Reporter, *, replied_message_id: int | None, has_draft: bool
+    ) -> Report | None:
+        """Which report a reporter's message answers, if any."""
+        if replied_message_id is not None:
+            found = await self.outbox.report_for_message(
+                "reporter", replied_message_id, reporter_id=reporter.id
+            )
+            if found is not None and found[1] == "question":
+                return await self.reports.get(found[0])
+        now = self.context.now()
+        if (
+            not has_draft
+            and reporter.answering_report_id is not None
+            and reporter.answering_until is not None
+            and reporter.answering_until > now
+        ):
+            return await self.reports.get(reporter.answering_report_id)
+        return None
+
+    async def forward_answer(
+        self, reporter: Reporter, report: Report, message: dict[str, Any]
+    ) -> None:
+        """Pass the reporter's answer to the moderators, as a reply to the report's card."""
+        t = self.context.moderators_t
+        header = html.bold(
+            html.quote(t(N_("Answer from the reporter of {code}:"), code=report.public_code))
+        )
+        alert = await self.outbox.alert_of(report.id)
+        now = self.context.now()
+        if message["type"] == "text":
+            message = {**message, "html": f"{header}\n{message['html']}"}
+        else:
+            message = {**message, "caption_html": header}
+        message["reply_to_message_id"] = alert.sent_message_id if alert else None
+        await self.outbox.enqueue(
+            kind="reporter_answer",
+            target="moderators",
+            payload={"messages": [message]},
+            idempotency_key=f"answer:{report.id}:{reporter.id}:{now.timestamp()}",
+            report_id=report.id,
+            priority=OutboxPriority.URGENT,
+        )
+        reporter.answering_until = now + ANSWER_WINDOW
+        await self.events.add(
+            report_id=report.id, actor=None, actor_name=None, action="answer", at=now
+        )
+
+    # --- commands ------------------------------------------------------------------------------
+    async def history(self, actor: Actor, chat_id: int, code: str) -> Outcome | list[str]:
+        refused = await self._authorised(actor, chat_id, None, CAN_TRIAGE)
+        if refused is not None:
+            return refused
+        report = await self.reports.by_code(code)
+        if report is None:
+            return _refusal(N_("No report has the code {code}."), code=code.strip()[:16])
+        t = self.context.moderators_t
+        lines = [html.bold(html.quote(t(N_("History of {code}"), code=report.public_code)))]
+        lines.append(html.quote(t(N_("{when}: received"), when=t.datetime(report.created_at))))
+        for event in await self.events.of_report(report.id):
+            action = t(ACTION_LABELS.get(event.action, event.action))
+            if event.action == "refused":
+                action = f"{action} ({event.note})"
+            lines.append(
+                html.quote(
+                    t(
+                        N_("{when}: {action} by {name}"),
+                        when=t.datetime(event.at),
+                        action=action,
+                        name=event.actor_name or (str(event.actor) if event.actor else "—"),
+                    )
+                )
+            )
+        return lines
+
+    async def manage_staff(
+        self, actor: Actor, chat_id: int, verb: str, user_id: int | None, role: str | None
+    ) -> Outcome | list[str]:
+        refused = await self._authorised(actor, chat_id, None, CAN_MANAGE_STAFF)
+        if refused is not None:
+            return refused
+        t = self.context.moderators_t
+        if verb == "list":
+            rows = await self.staff.active()
+            lines = [html.bold(html.quote(t(N_("Staff"))))]
+            lines += [
+                f"{row.user_id} · {html.quote(t(_ROLE_LABELS[StaffRole(row.role)]))}"
+                for row in rows
+            ]
+            lines += [
+                f"{uid} · {html.quote(t(_ROLE_LABELS[StaffRole.ADMIN]))} (ADMIN_IDS)"
+                for uid in sorted(self.context.admin_ids)
+            ]
+            return lines
+        if user_id is None:
+            return _refusal(_STAFF_USAGE)
+        if verb == "add":
+            try:
+                staff_role = StaffRole(role or "moderator")
+            except ValueError:
+                return _refusal(_STAFF_USAGE)
+            await self.staff.set_role(user_id, staff_role)
+            await self.events.add(
+                report_id=None,
+                actor=actor.user_id,
+                actor_name=actor.name,
+                action="staff_add",
+                note=f"{user_id}:{staff_role.value}",
+                at=self.context.now(),
+            )
+            return Outcome(
+                True,
+                Msg(
+                    N_("{user} is now {role}."),
+                    {"user": user_id, "role": t(_ROLE_LABELS[staff_role])},
+                ),
+            )
+        if verb == "remove":
+            removed = await self.staff.deactivate(user_id)
+            await self.events.add(
+                report_id=None,
+                actor=actor.user_id,
+                actor_name=actor.name,
+                action="staff_remove",
+                note=str(user_id),
+                at=self.context.now(),
+            )
+            if not removed:
+                return _refusal(N_("{user} is not on the staff list."), user=user_id)
+            return Outcome(True, Msg(N_("{user} was removed from the staff."), {"user": user_id}))
+        return _refusal(_STAFF_USAGE)
+
+    async def outbox_report(self, actor: Actor, chat_id: int) -> Outcome | list[str]:
+        refused = await self._authorised(actor, chat_id, None, CAN_MANAGE_STAFF)
+        if refused is not None:
+            return refused
+        t = self.context.moderators_t
+        pending = await self.outbox.pending_count()
+        dead = await self.outbox.dead_letters()
+        codes = await self.reports.codes([row.report_id for row in dead if row.report_id])
+        lines = [
+            html.quote(
+                t.plural(
+                    "{n} message waiting to be sent.", "{n} messages waiting to be sent.", pending
+                )
+            )
+        ]
+        lines.append(
+            html.bold(html.quote(t.plural("{n} dead letter:", "{n} dead letters:", len(dead))))
+        )
+        for row in dead:
+            when = t.datetime(row.dead_at) if row.dead_at else "—"
+            code = codes.get(row.report_id or 0, "—")
+            lines.append(
+                html.quote(
+                    " · ".join(
+                        [
+                            f"#{row.id}",
+                            row.kind,
+                            code,
+                            when,
+                            str(row.attempts),
+                            row.last_error or "",
+                        ]
+                    )
+                )
+            )
+        return lines
+
+
+def _is_card_of(alert: Outbox, report: Report, message_id: int, message_text: str) -> bool:
+    """Whether the pressed message is this report's card.
+
+    Telegram, not the client, says which message was pressed. Right after the card is sent its
+    id may not be recorded yet; then the card's own header (which names the code) decides.
+    """
+    if alert.sent_message_id is not None:
+        return alert.sent_message_id == message_id
+    header = message_text.split("\n", 2)[:2]
+    return any(line.startswith(report.public_code) for line in header)
+
+
+# What the reporter is told when their report reaches these statuses (with its code).
+STATUS_NOTICES: dict[str, str] = {
+    S.VERIFIED: N_(
+        "Your report {code} has been checked and verified by the human-rights team. Thank you."
+    ),
+    S.NEEDS_INFO: N_(
+        "The team needs more information about your report {code}. If they write to you here, "
+        "please reply to their message."
+    ),
+    S.CLOSED: N_("Your report {code} has been closed. Thank you for reporting."),
+}
+
+_DONE: dict[str, str] = {
+    "take": N_("Taken: you are the assignee."),
+    "verify": N_("Verified."),
+    "needs_info": N_("Marked as needing information."),
+    "dupof": N_("Marked as a duplicate."),
+    "reject_spam": N_("Rejected as spam."),
+    "reject_unfounded": N_("Rejected as unfounded."),
+    "reject_scope": N_("Rejected as out of scope."),
+    "close": N_("Closed."),
+    "reopen": N_("Reopened."),
+}
+
+# Messenger lets a Page write to a person only within 24 hours of their last message (7 days
+# with the HUMAN_AGENT tag): keyed by whether the tag may be used.
+_WINDOW_CLOSED = {
+    False: N_(
+        "Not sent: the reporter of {code} wrote through Facebook Messenger, last on {when}. "
+        "Messenger lets the team write only within 24 hours of a person's last message. It "
+        "becomes possible again when the reporter writes to the Page."
+    ),
+    True: N_(
+        "Not sent: the reporter of {code} wrote through Facebook Messenger, last on {when}. "
+        "Messenger lets the team answer only within 7 days of a person's last message. It "
+        "becomes possible again when the reporter writes to the Page."
+    ),
+}
+
+_STAFF_USAGE = N_(
+    "Usage: /staff add USER_ID moderator|coordinator|admin, /staff remove USER_ID, /staff list"
+)
+
+_ROLE_LABELS = {
+    StaffRole.MODERATOR: N_("moderator"),
+    StaffRole.COORDINATOR: N_("coordinator"),
+    StaffRole.ADMIN: N_("admin"),
+}

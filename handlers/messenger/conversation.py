@@ -1,0 +1,560 @@
+"""The reporter's conversation in Messenger: turn one event into engine inputs, collect the reply.
+
+The Messenger twin of handlers/telegram/conversation.py and handlers/telegram/reporter.py: every
+rule about what to ask lives in the engine, and the reporter-safety rules (consent, erasing the
+link, flood limits, pictures rebuilt without metadata) in the same services Telegram uses. The draft
+is the same encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the
+person came from, kept until the report is submitted and then stored as its source. Replies are
+collected (`Replies`), never sent from here: the webhook's processing queues them in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from aiogram import html
+
+from bot.services.flood import SubmissionRefused
+from bot.services.intake import DRAFT_TTL, Intake
+from bot.services.media import (
+    DOWNLOAD_LIMIT,
+    CannotClean,
+    CleanImage,
+    is_image,
+    strip_metadata,
+    upload_message,
+)
+from bot.services.moderation import Moderation
+from bot.services.privacy import Privacy
+from handlers.engine import engine
+from handlers.engine.forms import FORMS, StepKind
+from handlers.engine.render import Translator
+from handlers.engine.text import N_
+from handlers.engine.vocab import Vocabulary
+from handlers.messenger import CHANNEL
+from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
+from handlers.messenger.graph import AttachmentUnavailable, GraphClient
+from handlers.messenger.render import (
+    LANGUAGE_NAMES,
+    Action,
+    Message,
+    MessengerRenderer,
+    Payload,
+    language_picker,
+    quick_reply,
+    text_messages,
+    title,
+)
+from storage.models import Report, Reporter
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "/start": Action.START,
+    "/new": Action.NEW,
+    "/cancel": Action.CANCEL,
+    "/language": Action.LANGUAGES,
+    "/help": Action.HELP,
+    "/forget": Action.FORGET,
+    "/wipe": Action.WIPE,
+}
+# What a person may do before agreeing to the consent notice.
+BEFORE_CONSENT = frozenset(
+    {Action.LANGUAGE, Action.LANGUAGES, Action.CONSENT, Action.HELP, Action.FORGET, Action.WIPE}
+)
+# Meta allows letters, digits and + / = - . : _ in a ref; the report's source column holds 64.
+_REF_UNSAFE = re.compile(r"[^A-Za-z0-9+/=\-.:_]")
+SOURCE_LENGTH = 64
+PLATFORM = "Meta"  # who can see a Messenger conversation (the consent notice names it)
+
+WELCOME = N_(
+    "Hello. Here you can report a detention, a search, a frozen bank account, a summons or "
+    "other persecution in Kazakhstan. Your report goes to a team of human-rights defenders."
+    "\n\nMeta can see this conversation. If you are worried, write from a second account and do "
+    "not give your own name. You can stop at any time with Cancel.\n\n"
+    "/language changes the language, /help explains more."
+)
+HELP = N_(
+    "How it works: choose what happened, answer the questions (you can skip most of them), "
+    "check the answers and send. You get a code for your report.\n\nButtons: Back returns "
+    "to the previous question, Skip leaves a question unanswered, Cancel throws the report "
+    "away.\n\nCommands: /new a new report, /cancel stop the current one, "
+    "/language change the language."
+)
+SAFETY_HELP = N_(
+    "Your safety: /forget erases the link between you and your reports. The bot cannot delete "
+    "messages in Messenger: to clear this conversation from your phone, delete it in Messenger "
+    "yourself."
+)
+WIPE_EXPLAINED = N_(
+    "In Messenger the bot cannot delete messages, not even its own. To clear this conversation "
+    "from your phone, delete it in Messenger: open the list of chats, press and hold this one "
+    "and choose Delete. Your reports stay with the team. /forget also erases the link between "
+    "you and your reports."
+)
+FORGET_QUESTION = N_(
+    "Erase the link between you and your reports?\n\nThe bot forgets this conversation: the "
+    "team can no longer write to you here, safety check-ins are cancelled and an unfinished "
+    "report is deleted. Your reports stay with the team for the record, with nothing that leads "
+    "to your account. This cannot be undone.\n\nThe messages stay on your phone until you "
+    "delete the conversation in Messenger."
+)
+CANNOT_CLEAN = {
+    "too_big": N_("This file is too big for the bot (more than 20 MB). Please send a smaller one."),
+    "unreadable": N_(
+        "This picture could not be checked for hidden data, such as the place where it was "
+        "taken, so it was not accepted. Please send it as a photo or a screenshot instead."
+    ),
+}
+
+
+def clean_ref(ref: str | None) -> str | None:
+    """The m.me link's ref as a report source: Meta's characters only, at most 64 of them."""
+    cleaned = _REF_UNSAFE.sub("", ref or "")[:SOURCE_LENGTH]
+    return cleaned or None
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.casefold().replace("ё", "е").strip(" .,!?;:«»\"'").split())
+
+
+def match_option(vocabulary: Vocabulary, text: str, t: Translator) -> str | None:
+    """A typed answer that names an option (its label or short label in the reader's language)."""
+    wanted = _normalised(text)
+    if not wanted:
+        return None
+    for option in vocabulary.options:
+        names = [t(option.label), option.key]
+        if option.short_label:
+            names.append(t(option.short_label))
+        if wanted in {_normalised(name) for name in names}:
+            return str(option.key)
+    return None
+
+
+def _small_number(text: str) -> int:
+    """A check-in id or a page from a payload; 0 for anything else (a payload can be forged,
+    and a row id is a 32-bit integer in the database)."""
+    return int(text) if text.isdecimal() and len(text) <= 9 else 0
+
+
+def _file_name(item: Attachment) -> str | None:
+    """Meta's file links end in the file's name (…/report.pdf?…); images' do not matter."""
+    if item.name:
+        return item.name
+    name = unquote(urlsplit(item.url).path.rsplit("/", 1)[-1])
+    return name if "." in name else None
+
+
+class Replies:
+    """The messages one event answers with, in order.
+
+    Nothing is sent from here: the webhook's processing queues them in the outbox, in the
+    transaction that stores the state they belong to, and the outbox sends them after the commit
+    (README, Messenger). A reply is never sent for a state that did not commit.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def __call__(self, messages: Sequence[Message]) -> None:
+        self.messages.extend(messages)
+
+
+# What became of an attachment, found out before the event's transaction (prefetch_pictures):
+# a picture rebuilt from its pixels, the reason it was refused (a key of CANNOT_CLEAN), or False
+# for a file that is no picture (a PDF, a video), passed on by its link.
+Picture = CleanImage | str | bool
+
+
+async def prefetch_pictures(graph: GraphClient, event: MessageEvent) -> dict[str, Picture]:
+    """Download and clean the pictures of a message, outside any database transaction.
+
+    Network calls and image decoding never happen while the database is held (README, Reporter
+    safety, "Pictures without metadata"); the conversation then only reads the results.
+    """
+    found: dict[str, Picture] = {}
+    for item in event.attachments:
+        found[item.url] = await _picture(graph, item)
+    return found
+
+
+async def _picture(graph: GraphClient, item: Attachment) -> Picture:
+    if item.kind not in ("image", "file"):
+        return False
+    try:
+        fetched = await graph.fetch(item.url, limit=DOWNLOAD_LIMIT)
+    except AttachmentUnavailable as exc:
+        if item.kind == "file":
+            return False  # too large to look at here; the outbox cleans it if it is one
+        return "too_big" if str(exc) == "too large" else "unreadable"
+    # Whatever Meta calls it, a file whose bytes or name say "image" is cleaned too.
+    name = _file_name(item) or fetched.filename
+    if item.kind == "file" and not is_image("document", fetched.content_type, name):
+        return False
+    try:
+        return await asyncio.to_thread(strip_metadata, fetched.data)
+    except CannotClean as refused:
+        return refused.reason
+
+
+@dataclass
+class MessengerConversation:
+    intake: Intake
+    moderation: Moderation
+    privacy: Privacy
+    reporter: Reporter
+    t: Translator
+    send: Replies
+    pictures: dict[str, Picture] = field(default_factory=dict)
+    renderer: MessengerRenderer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.renderer = MessengerRenderer(self.t)
+
+    def _say(self, msgid: str, **params: Any) -> list[Message]:
+        return text_messages(self.t(msgid, **params))
+
+    # --- state ---------------------------------------------------------------------------------
+    async def _load(self) -> tuple[engine.Draft | None, str | None]:
+        stored = await self.intake.drafts.load(self.reporter.id, self.intake.now())
+        if stored is None:
+            return None, None
+        source = stored.state.get("source")
+        draft = engine.Draft.from_json(stored.state) if stored.state.get("form") else None
+        return draft, source if isinstance(source, str) else None
+
+    async def _save(self, draft: engine.Draft | None, source: str | None) -> None:
+        if draft is None:
+            # Drops the draft and the pictures kept for it (bot.services.intake).
+            await self.intake.save_draft(self.reporter, None, [])
+            if source is None:
+                return
+        state: dict[str, Any] = (draft or engine.Draft()).to_json()
+        if source is not None:
+            state["source"] = source
+        await self.intake.drafts.save(
+            self.reporter.id,
+            form=draft.form if draft else None,
+            step=draft.step if draft else None,
+            state=state,
+            message_ids=[],  # Messenger lets no one delete a message: nothing to tidy later
+            expires_at=self.intake.now() + DRAFT_TTL,
+        )
+
+    # --- events --------------------------------------------------------------------------------
+    async def on_postback(self, event: PostbackEvent) -> None:
+        if event.ref is not None:
+            await self._remember_source(event.ref)
+        payload = Payload.decode(event.payload) or Payload(Action.SHOW)
+        await self.on_payload(payload)
+
+    async def on_referral(self, event: ReferralEvent) -> None:
+        await self._remember_source(event.ref)
+        await self.on_payload(Payload(Action.SHOW))
+
+    async def on_message(self, event: MessageEvent) -> None:
+        payload = Payload.decode(event.quick_reply)
+        if payload is not None:
+            await self.on_payload(payload)
+            return
+        text = (event.text or "").strip()
+        command = COMMANDS.get(text.split(maxsplit=1)[0].lower()) if text.startswith("/") else None
+        if command is not None:
+            await self.on_payload(Payload(command))
+            return
+        if self.reporter.language is None:
+            await self._ask_language()
+            return
+        if not event.attachments and not text:
+            await self.send(
+                self._say(
+                    N_(
+                        "I can only read text, photos and documents. Please write your "
+                        "answer, or use the buttons."
+                    )
+                )
+            )
+            return
+        draft, source = await self._load()
+        report = await self.moderation.answered_report(
+            self.reporter, replied_message_id=None, has_draft=draft is not None
+        )
+        if report is not None:
+            await self._answer_team(report, event.attachments, text)
+            return
+        if self.privacy.needs_consent(self.reporter):
+            await self._ask_consent()
+            return
+        inputs: list[engine.Input] = []
+        for item in event.attachments:
+            media = await self._media(item)
+            if media is None:
+                return  # refused and explained: the rest of this message is not applied
+            inputs.append(media)
+        if text:
+            inputs.append(self._text_input(draft, text))
+        await self._apply(draft, source, inputs)
+
+    async def on_payload(self, payload: Payload) -> None:
+        action = payload.action
+        if action == Action.LANGUAGE:
+            await self._set_language(payload.value)
+            return
+        if self.reporter.language is None or action == Action.LANGUAGES:
+            await self._ask_language()
+            return
+        if action == Action.START:
+            await self.send(self._say(WELCOME))
+        if action not in BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
+            await self._ask_consent()
+            return
+        if action == Action.CONSENT:
+            await self._consent(payload.value == "yes")
+        elif action == Action.HELP:
+            await self.send(text_messages(self.t(HELP) + "\n\n" + self.t(SAFETY_HELP)))
+            if not self.privacy.needs_consent(self.reporter):
+                await self.advance(engine.Show())
+        elif action == Action.FORGET:
+            await self._forget(payload.value)
+        elif action == Action.WIPE:
+            await self.send(self._say(WIPE_EXPLAINED))
+        elif action == Action.CHECKIN:
+            answer = await self.intake.checkins.answer(
+                self.reporter, _small_number(payload.step), payload.value
+            )
+            await self.send(text_messages(self.t.msg(answer)))
+        elif action == Action.NEW:
+            _, source = await self._load()
+            await self._apply(None, source, [engine.Show()])
+        elif action == Action.MORE:
+            draft, source = await self._load()
+            page = _small_number(payload.value)
+            same_step = draft is not None and draft.step == payload.step
+            await self._apply(draft, source, [engine.Show()], page=page if same_step else 0)
+        elif action == Action.EDIT_MENU:
+            draft, source = await self._load()
+            result = engine.advance(draft, engine.Show(), now=self._now())
+            if isinstance(result.reply, engine.ShowReview):
+                await self.send(self.renderer.edit_menu(result.reply))
+            else:
+                await self._reply(result, source)
+        else:
+            await self.advance(_engine_input(payload))
+
+    # --- the engine ----------------------------------------------------------------------------
+    def _now(self) -> dt.datetime:
+        return self.intake.now().astimezone(self.t.tz)
+
+    async def advance(self, event: engine.Input) -> None:
+        draft, source = await self._load()
+        await self._apply(draft, source, [event])
+
+    async def _apply(
+        self,
+        draft: engine.Draft | None,
+        source: str | None,
+        inputs: Sequence[engine.Input],
+        *,
+        page: int = 0,
+    ) -> None:
+        """Feed the inputs in order (an album is several files at once); answer the last one."""
+        result = engine.Result(draft, engine.AskForm())
+        for event in inputs:
+            result = engine.advance(result.draft, event, now=self._now())
+            if isinstance(result.reply, (engine.Submitted, engine.Cancelled)):
+                break
+        await self._reply(result, source, page=page)
+
+    async def _reply(self, result: engine.Result, source: str | None, *, page: int = 0) -> None:
+        reply = result.reply
+        if isinstance(reply, engine.Submitted):
+            try:
+                report = await self.intake.submit(
+                    self.reporter,
+                    reply,
+                    channel=CHANNEL,
+                    language=self.reporter.language or self.t.locale,
+                    source=source,
+                )
+            except SubmissionRefused as refused:
+                # Nothing was stored and the draft is as it was: Send works again later.
+                await self.send(text_messages(self.t.msg(refused.message)))
+                return
+            log.info("report %s submitted through Messenger (%s)", report.id, report.incident_type)
+            return
+        if isinstance(reply, engine.Cancelled):
+            # The person still came from the group's link: a new report keeps that source.
+            await self._save(None, source)
+            text = self.t(
+                N_("The report was cancelled and nothing was sent. /new starts a new one.")
+            )
+            new = quick_reply(title(self.t(N_("New report"))), Payload(Action.NEW))
+            await self.send(text_messages(text, [new]))
+            return
+        await self._save(result.draft, source)
+        await self.send(self.renderer.render(reply, page=page))
+
+    def _text_input(self, draft: engine.Draft | None, text: str) -> engine.Input:
+        """Typed text; on a choice question, a typed option name counts as tapping it."""
+        form = FORMS.get(draft.form) if draft is not None and draft.form else None
+        step = form.step(draft.step) if form is not None and draft and draft.step else None
+        if (
+            step is not None
+            and step.vocabulary is not None
+            and step.kind in (StepKind.CHOICE, StepKind.MULTI)
+        ):
+            key = match_option(step.vocabulary, text, self.t)
+            if key is not None:
+                return engine.Pick(key, step=step.key)
+        return engine.Text(text)
+
+    # --- files ---------------------------------------------------------------------------------
+    async def _picture(self, item: Attachment) -> CleanImage | None | bool:
+        """The prefetched picture, None once its refusal is said, or False for a file that is
+        no picture, passed on by its link (the outbox cleans it if it turns out to be one)."""
+        found = self.pictures.get(item.url, False)
+        if isinstance(found, str):
+            await self.send(self._say(CANNOT_CLEAN[found]))
+            return None
+        return found
+
+    async def _media(self, item: Attachment) -> engine.Media | None:
+        kind = "photo" if item.kind == "image" else "document"
+        clean = await self._picture(item)
+        if clean is False:
+            # Meta's link is the reference; the outbox fetches the file for the team.
+            return engine.Media(kind, item.url, _file_name(item))
+        if not isinstance(clean, CleanImage):
+            return None
+        ref = await self.intake.store_attachment(self.reporter, clean)
+        # No name: camera file names carry the date and time.
+        return engine.Media(kind, ref, None, clean.mime)
+
+    async def _answer_team(
+        self, report: Report, attachments: Sequence[Attachment], text: str
+    ) -> None:
+        """The message answers the team's question: pass it on, as a reply to the card."""
+        for item in attachments:
+            kind = "photo" if item.kind == "image" else "document"
+            content: dict[str, Any] = {"type": kind, "file_id": item.url}
+            clean = await self._picture(item)
+            if clean is None:
+                continue
+            if isinstance(clean, CleanImage):
+                content = upload_message(clean, kind, f"{report.public_code}-answer")
+            await self.moderation.forward_answer(self.reporter, report, content)
+        if text:
+            await self.moderation.forward_answer(
+                self.reporter, report, {"type": "text", "html": html.quote(text)}
+            )
+        thanks = N_(
+            "Thank you, your answer was passed to the team. To report something new, send /new."
+        )
+        await self.send(self._say(thanks))
+
+    # --- language, consent, erasure ------------------------------------------------------------
+    async def _remember_source(self, ref: str | None) -> None:
+        source = clean_ref(ref)
+        if source is None:
+            return
+        draft, _ = await self._load()
+        await self._save(draft, source)
+
+    async def _ask_language(self) -> None:
+        catalogs = self.intake.context.catalogs
+        prompts = [
+            catalogs.gettext("Choose a language:", locale=lang) for lang in ("kk", "ru", "en")
+        ]
+        await self.send(language_picker(prompts))
+
+    async def _set_language(self, language: str) -> None:
+        if language not in ("kk", "ru", "en"):
+            await self._ask_language()
+            return
+        first_choice = self.reporter.language is None
+        self.reporter.language = language
+        self.t = self.intake.translator(language)
+        self.renderer = MessengerRenderer(self.t)
+        await self.send(self._say(WELCOME if first_choice else N_("Language changed.")))
+        if self.privacy.needs_consent(self.reporter):
+            await self._ask_consent()
+            return
+        await self.advance(engine.Show())
+
+    async def _ask_consent(self) -> None:
+        t = self.t
+        replies = [
+            quick_reply(
+                title(t(N_("I agree")), prefix="✅ "), Payload(Action.CONSENT, value="yes")
+            ),
+            quick_reply(title(t(N_("Not now"))), Payload(Action.CONSENT, value="no")),
+            *(
+                quick_reply(name, Payload(Action.LANGUAGE, value=lang))
+                for lang, name in LANGUAGE_NAMES.items()
+                if lang != t.locale
+            ),
+        ]
+        await self.send(text_messages(self.privacy.consent_text(t, platform=PLATFORM), replies))
+
+    async def _consent(self, agreed: bool) -> None:
+        if not agreed:
+            await self.send(
+                self._say(N_("All right, nothing was sent. If you change your mind, send /start."))
+            )
+            return
+        self.privacy.accept_consent(self.reporter)
+        await self.send(self._say(N_("Thank you.")))
+        await self.advance(engine.Show())
+
+    async def _forget(self, answer: str) -> None:
+        if answer == "":
+            replies = [
+                quick_reply(
+                    title(self.t(N_("Erase the link"))), Payload(Action.FORGET, value="yes")
+                ),
+                quick_reply(title(self.t(N_("Cancel"))), Payload(Action.FORGET, value="no")),
+            ]
+            await self.send(text_messages(self.t(FORGET_QUESTION), replies))
+        elif answer == "yes":
+            await self.privacy.forget(self.reporter)
+            done = N_(
+                "Done: the link between you and your reports is erased. If you write again, "
+                "you start as a new reporter."
+            )
+            await self.send(self._say(done))
+        else:
+            await self.send(self._say(N_("Nothing was erased.")))
+
+
+_SIMPLE: dict[str, engine.Input] = {
+    Action.BACK: engine.Back(),
+    Action.CANCEL: engine.Cancel(),
+    Action.SUBMIT: engine.Submit(),
+    Action.SHOW: engine.Show(),
+}
+
+
+def _engine_input(payload: Payload) -> engine.Input:
+    simple = _SIMPLE.get(payload.action)
+    if simple is not None:
+        return simple
+    step = payload.step or None
+    if payload.action == Action.TYPE:
+        return engine.ChooseForm(payload.value)
+    if payload.action == Action.PICK:
+        return engine.Pick(payload.value, step=step)
+    if payload.action == Action.DONE:
+        return engine.Done(step=step)
+    if payload.action == Action.SKIP:
+        return engine.Skip(step=step)
+    if payload.action == Action.EDIT:
+        return engine.Edit(payload.step)
+    return engine.Show()

@@ -1,0 +1,243 @@
+"""The outbox's Messenger side: messages to Messenger reporters, and their files for moderators.
+
+The delivery worker (bot/outbox/worker.py) hands rows whose reporter is on Messenger to `send`; rows
+to the moderator chat that carry a Messenger attachment go through `for_telegram` first. Failures
+are `GraphError`s the worker sorts like Telegram's: a rate limit or an outage is retried, a closed
+window or an unreachable person is a dead letter, and the moderators are told so plainly."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html as html_module
+import logging
+import mimetypes
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot, html
+from aiogram.exceptions import TelegramAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.context import ServiceContext
+from bot.services.media import CannotClean, is_image, strip_metadata
+from handlers.engine.text import N_
+from handlers.messenger.graph import AttachmentUnavailable, ErrorKind, GraphClient, GraphError
+from handlers.messenger.render import Action, Payload, quick_reply, split_text, title
+from handlers.telegram.keyboards import CheckinCB
+from storage.models import OutboxPriority
+from storage.repositories import OutboxRepository, Reports
+
+log = logging.getLogger(__name__)
+
+# An outbox message that is already a Send API message (the conversation's replies, rendered by
+# handlers/messenger/render.py: text split to Meta's limit, quick replies, button and generic
+# templates): {"type": MESSENGER_MESSAGE, "message": {...}}, sent as it is.
+MESSENGER_MESSAGE = "messenger"
+
+# Telegram takes photos up to 10 MB; a larger image goes to the moderators as a document.
+TELEGRAM_PHOTO_LIMIT = 10 * 1024 * 1024
+_TAG = re.compile(r"<[^>]+>")
+
+UNDELIVERED: dict[ErrorKind, str] = {
+    ErrorKind.WINDOW_CLOSED: N_(
+        "A message to the reporter of {code} was not delivered: Facebook Messenger lets the "
+        "team write only within 24 hours of the reporter's last message, and that time has "
+        "passed. It becomes possible again when the reporter writes to the Page."
+    ),
+    ErrorKind.UNAVAILABLE: N_(
+        "A message to the reporter of {code} was not delivered: Facebook Messenger says this "
+        "person cannot be reached (they may have blocked the Page or deleted their account)."
+    ),
+    ErrorKind.AUTH: N_(
+        "Messages to Messenger reporters cannot be sent: Facebook refused the Page token. An "
+        "administrator must renew FACEBOOK_PAGE_TOKEN. The message for {code} was not delivered."
+    ),
+}
+
+
+def html_to_text(text: str) -> str:
+    """Outbox text is Telegram HTML; Messenger shows plain text. User content in it is escaped,
+    so every tag left is one of ours."""
+    return html_module.unescape(_TAG.sub("", text))
+
+
+def is_attachment_link(file_id: str) -> bool:
+    """Messenger attachments are stored as Meta's CDN links; Telegram file ids never are."""
+    return file_id.startswith(("https://", "http://"))
+
+
+def quick_replies(markup: Any) -> list[dict[str, str]]:
+    """Telegram buttons a Messenger reporter can answer too, as quick replies.
+
+    Only the safety check-in's buttons ("I am safe", "I need help") have a Messenger twin; the
+    others (clearing the chat) do nothing in Messenger and are left out.
+    """
+    replies: list[dict[str, str]] = []
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    for row in rows or []:
+        for button in row:
+            data = str(button.get("callback_data") or "")
+            if not data.startswith(CheckinCB.__prefix__ + ":"):
+                continue
+            checkin = CheckinCB.unpack(data)
+            payload = Payload(Action.CHECKIN, str(checkin.checkin), checkin.answer)
+            replies.append(quick_reply(title(str(button.get("text") or "")), payload))
+    if rows and not replies:
+        log.info("outbox message to a Messenger reporter: its buttons are left out")
+    return replies
+
+
+@dataclass(frozen=True)
+class MessengerRecipient:
+    """An outbox row's reporter is on Messenger: reach them by page-scoped id."""
+
+    psid: str
+
+
+class MessengerDelivery:
+    def __init__(
+        self,
+        *,
+        graph: GraphClient,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        context: ServiceContext,
+    ) -> None:
+        self.graph = graph
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.context = context
+
+    async def send(
+        self, recipient: MessengerRecipient, message: dict[str, Any], *, tag: str | None
+    ) -> None:
+        """One outbox message (see bot/outbox/worker.py for the format) to a Messenger reporter."""
+        kind = message.get("type")
+        caption = message.get("caption_html")
+        if kind == MESSENGER_MESSAGE:
+            # An answer to what the person just did (messaging_type RESPONSE, as Meta asks).
+            await self.graph.send_message(
+                recipient.psid, message["message"], messaging_type="RESPONSE", tag=tag
+            )
+            return
+        if kind == "text":
+            chunks: list[dict[str, Any]] = [
+                {"text": chunk} for chunk in split_text(html_to_text(str(message["html"])))
+            ]
+            replies = quick_replies(message.get("reply_markup"))
+            if replies:
+                chunks[-1]["quick_replies"] = replies
+            for chunk in chunks:
+                await self.graph.send_message(
+                    recipient.psid, chunk, messaging_type="UPDATE", tag=tag
+                )
+            return
+        if kind in ("photo", "document") and is_attachment_link(str(message["file_id"])):
+            attachment = {
+                "type": "image" if kind == "photo" else "file",
+                "payload": {"url": message["file_id"], "is_reusable": False},
+            }
+            await self.graph.send_message(
+                recipient.psid, {"attachment": attachment}, messaging_type="UPDATE", tag=tag
+            )
+        elif kind in ("photo", "document", "photo_upload", "document_upload"):
+            data, filename = await self._file_bytes(message)
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            await self.graph.send_upload(
+                recipient.psid,
+                kind="image" if kind.startswith("photo") else "file",
+                data=data,
+                filename=filename,
+                content_type=content_type,
+                tag=tag,
+            )
+        else:
+            # Card edits and the like never go to a reporter; nothing to send.
+            log.warning("outbox message of type %r is not sent to Messenger", kind)
+            return
+        if caption:
+            await self.send(recipient, {"type": "text", "html": caption}, tag=tag)
+
+    async def _file_bytes(self, message: dict[str, Any]) -> tuple[bytes, str]:
+        if str(message.get("type", "")).endswith("_upload"):
+            return base64.b64decode(message["data"]), str(message.get("filename") or "file")
+        try:
+            file = await self.bot.get_file(message["file_id"])
+            buffer = await self.bot.download(file)
+        except TelegramAPIError as exc:
+            raise GraphError(0, note=f"Telegram file: {type(exc).__name__}") from None
+        assert buffer is not None  # download() without a destination returns a buffer
+        name = (file.file_path or "file").rsplit("/", 1)[-1]
+        return buffer.read(), name
+
+    async def for_telegram(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A Messenger attachment, downloaded, as an upload for the moderator chat.
+
+        Meta's links expire, and Telegram fetches by URL only small photos and a few document
+        types, so the worker downloads the file itself and uploads it.
+        """
+        kept = {k: v for k, v in message.items() if k not in ("type", "file_id")}
+        note = self.context.moderators_t(
+            N_(
+                "An attachment sent through Messenger could not be passed on: the link to it "
+                "has expired, the file is too large, or it is a picture that could not be "
+                "checked for hidden data."
+            )
+        )
+        try:
+            fetched = await self.graph.fetch(str(message["file_id"]))
+        except AttachmentUnavailable as exc:
+            log.warning("a Messenger attachment could not be fetched: %s", exc)
+            return {**kept, "type": "text", "html": html.quote(note)}
+        data, filename = fetched.data, fetched.filename
+        kind = str(message.get("type"))
+        if is_image(kind, fetched.content_type, filename):
+            # Pictures are normally cleaned when they arrive (handlers/messenger/conversation.py);
+            # one that was not (too large to look at then) is rebuilt here, never passed as is.
+            try:
+                clean = await asyncio.to_thread(strip_metadata, data)
+            except CannotClean:
+                return {**kept, "type": "text", "html": html.quote(note)}
+            data, filename = clean.data, f"attachment.{clean.extension}"
+        as_photo = kind == "photo" and len(data) <= TELEGRAM_PHOTO_LIMIT
+        return {
+            **kept,
+            "type": "photo_upload" if as_photo else "document_upload",
+            "data": base64.b64encode(data).decode(),
+            "filename": filename,
+        }
+
+    async def tell_moderators(self, row_id: int, report_id: int | None, error: GraphError) -> None:
+        """Say plainly in the moderator chat that a message to a reporter did not arrive."""
+        text = UNDELIVERED.get(error.kind)
+        if text is None or report_id is None:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            outbox = OutboxRepository(session, self.context.keyring)
+            report = await Reports(session, self.context.keyring).get(report_id)
+            alert = await outbox.alert_of(report_id)
+            notice = self.context.moderators_t(text, code=report.public_code if report else "—")
+            now = self.context.now()
+            await outbox.enqueue(
+                kind="undelivered",
+                target="moderators",
+                payload={
+                    "messages": [
+                        {
+                            "type": "text",
+                            "html": "⚠️ " + html.quote(notice),
+                            "reply_to_message_id": alert.sent_message_id if alert else None,
+                        }
+                    ]
+                },
+                # One notice per failed row; a token problem is said once a day, not per row.
+                idempotency_key=(
+                    f"messenger_auth:{now.date().isoformat()}"
+                    if error.kind == ErrorKind.AUTH
+                    else f"undelivered:{row_id}"
+                ),
+                report_id=report_id,
+                priority=OutboxPriority.URGENT,
+            )

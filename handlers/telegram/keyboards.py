@@ -1,0 +1,267 @@
+"""Callback data and inline keyboards for the reporter's conversation.
+
+Callback data only says which step and which option; it is never trusted beyond that: the engine
+checks the step against the draft, so a stale or forged button changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
+
+from bot.settings import LANGUAGES
+from handlers.engine.engine import CONFIRM, AskStep, ShowReview
+from handlers.engine.forms import StepKind
+from handlers.engine.render import Translator
+from handlers.engine.text import N_
+from handlers.engine.vocab import INCIDENT_TYPES
+
+
+class FlowAction:
+    TYPE = "t"
+    PICK = "p"
+    DONE = "d"
+    SKIP = "s"
+    BACK = "b"
+    CANCEL = "c"
+    EDIT = "e"
+    SUBMIT = "x"
+
+
+# A database row id in button data. Button data comes back from the person's client and can be
+# forged: a number beyond a 32-bit column would fail in the database rather than find nothing,
+# so it does not unpack at all (the press is answered as an invalid button).
+RowId = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class FlowCB(CallbackData, prefix="f1"):
+    """Version 1 of the flow buttons: action, step key, option key."""
+
+    action: str
+    step: str = ""
+    value: str = ""
+
+
+class LanguageCB(CallbackData, prefix="l1"):
+    lang: str
+
+
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def _columns(labels: list[str]) -> int:
+    # Long labels ("Temporary detention (IVS)") need the whole width on a phone.
+    return 2 if all(len(label) <= 18 for label in labels) else 1
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for lang in LANGUAGES:
+        builder.button(text=LANGUAGE_NAMES[lang], callback_data=LanguageCB(lang=lang))
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def types_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for option in INCIDENT_TYPES.options:
+        builder.button(
+            text=t(option.label), callback_data=FlowCB(action=FlowAction.TYPE, value=option.key)
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def _nav_row(t: Translator, step_key: str, *, can_skip: bool) -> list[InlineKeyboardButton]:
+    row = [
+        InlineKeyboardButton(
+            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
+        )
+    ]
+    if can_skip:
+        row.append(
+            InlineKeyboardButton(
+                text=t(N_("Skip")) + " »",
+                callback_data=FlowCB(action=FlowAction.SKIP, step=step_key).pack(),
+            )
+        )
+    row.append(
+        InlineKeyboardButton(
+            text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
+        )
+    )
+    return row
+
+
+def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
+    step = ask.step
+    rows: list[list[InlineKeyboardButton]] = []
+    if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
+        selected = set(ask.value or []) if step.kind == StepKind.MULTI else set()
+        options = step.vocabulary.ordered(t, t.locale)
+        labels = [t(option.label) for option in options]
+        width = _columns(labels)
+        buttons = [
+            InlineKeyboardButton(
+                text=("✅ " if option.key in selected else "") + label,
+                callback_data=FlowCB(
+                    action=FlowAction.PICK, step=step.key, value=option.key
+                ).pack(),
+            )
+            for option, label in zip(options, labels, strict=True)
+        ]
+        rows.extend(buttons[i : i + width] for i in range(0, len(buttons), width))
+    if ask.pending is not None:  # a date read back: one tap confirms it
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="✅ " + t(N_("Yes, that's right")),
+                    callback_data=FlowCB(
+                        action=FlowAction.PICK, step=step.key, value=CONFIRM
+                    ).pack(),
+                )
+            ]
+        )
+    if step.kind in (StepKind.MULTI, StepKind.MEDIA):
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="✔ " + t(N_("Done")),
+                    callback_data=FlowCB(action=FlowAction.DONE, step=step.key).pack(),
+                )
+            ]
+        )
+    rows.append(_nav_row(t, step.key, can_skip=not step.required))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for item in review.items:
+        builder.button(
+            text="✏️ " + t(item.step.label),
+            callback_data=FlowCB(action=FlowAction.EDIT, step=item.step.key),
+        )
+    builder.adjust(2)
+    builder.row(
+        InlineKeyboardButton(
+            text="📨 " + t(N_("Send the report")),
+            callback_data=FlowCB(action=FlowAction.SUBMIT).pack(),
+        )
+    )
+    builder.row(
+        InlineKeyboardButton(
+            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
+        ),
+        InlineKeyboardButton(
+            text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
+        ),
+    )
+    return builder.as_markup()
+
+
+# --- reporter safety ---------------------------------------------------------------------------
+class ConsentCB(CallbackData, prefix="c1"):
+    """Version 1 of the consent buttons: "yes" or "no"."""
+
+    answer: str
+
+
+class WipeCB(CallbackData, prefix="w1"):
+    """Version 1 of the chat-clearing buttons: "keep" (the codes), "all", or "no"."""
+
+    action: str
+
+
+class ForgetCB(CallbackData, prefix="g1"):
+    """Version 1 of the /forget confirmation: "yes" or "no"."""
+
+    answer: str
+
+
+class CheckinCB(CallbackData, prefix="k1"):
+    """Version 1 of the check-in buttons: which check-in, "safe" or "help"."""
+
+    checkin: RowId
+    answer: str
+
+
+def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text="✅ " + t(N_("I agree")), callback_data=ConsentCB(answer="yes").pack()
+            )
+        ],
+        [InlineKeyboardButton(text=t(N_("Not now")), callback_data=ConsentCB(answer="no").pack())],
+        [
+            InlineKeyboardButton(
+                text=LANGUAGE_NAMES[lang], callback_data=LanguageCB(lang=lang).pack()
+            )
+            for lang in LANGUAGES
+        ],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboardMarkup:
+    """Clearing the chat: keep the report codes (when there are any) or not."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if codes:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="🧹 " + t(N_("Clear the chat, keep the code")),
+                    callback_data=WipeCB(action="keep").pack(),
+                )
+            ]
+        )
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text="🧹 " + t(N_("Clear the chat completely")),
+                callback_data=WipeCB(action="all").pack(),
+            )
+        ]
+    )
+    if cancel:
+        rows.append(
+            [InlineKeyboardButton(text=t(N_("Cancel")), callback_data=WipeCB(action="no").pack())]
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t(N_("Erase the link")), callback_data=ForgetCB(answer="yes").pack()
+                ),
+                InlineKeyboardButton(
+                    text=t(N_("Cancel")), callback_data=ForgetCB(answer="no").pack()
+                ),
+            ]
+        ]
+    )
+
+
+def checkin_keyboard(checkin_id: int, t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text="✅ " + t(N_("I am safe")),
+                    callback_data=CheckinCB(checkin=checkin_id, answer="safe").pack(),
+                ),
+                InlineKeyboardButton(
+                    text="🆘 " + t(N_("I need help")),
+                    callback_data=CheckinCB(checkin=checkin_id, answer="help").pack(),
+                ),
+            ]
+        ]
+    )

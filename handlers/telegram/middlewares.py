@@ -1,0 +1,290 @@
+"""Middlewares: one database transaction per update, idempotent intake, reporter and language."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, html
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import language_for
+from bot.logging import mark_sensitive
+from bot.metrics import DUPLICATE_KEY
+from bot.outage import OutageNotifier, StorageUnavailable, is_database_outage
+from bot.services.context import ServiceContext
+from bot.services.flood import TOO_FAST, Admission, FloodGuard
+from bot.services.intake import Intake
+from bot.services.media import prefetch_file
+from bot.services.moderation import MemberCheck, Moderation
+from bot.services.privacy import Privacy
+from bot.services.replies import Replies
+from storage.models import Reporter
+from storage.repositories import OutboxRepository, ProcessedUpdates, QueuedRow
+from storage.safety import TrackedMessages
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+Deliver = Callable[[list[int]], Awaitable[None]]
+
+# Polling mode passes `outage_hold` (seconds) in the update data: there nobody would deliver the
+# update again, so it is held and retried here. In webhook mode it is 0 and Telegram redelivers.
+OUTAGE_RETRY_FIRST = 1.0
+OUTAGE_RETRY_MAX = 15.0
+# Pictures decoded at once (each can take a few hundred MB for a moment): more wait their turn.
+DECODE_SLOTS = 2
+
+
+class UpdateContextMiddleware(BaseMiddleware):
+    """Outer middleware on every update.
+
+    Opens one session and transaction for the whole update, records the update id first (a
+    redelivered update is dropped inside the same transaction that would repeat its effects), finds
+    the reporter in private chats, and sets the reader's language. Handlers say what to answer
+    through `replies` (bot/services/replies.py); it is stored in the same transaction. After the
+    commit the button press is answered and the update's outbox rows are sent at once, still in the
+    person's turn, so one person's answers keep their order.
+    Nothing in the transaction waits for the network: a file is downloaded and cleaned before it
+    opens, and a moderator-chat membership check is asked (and cached) before it too.
+
+    When the database is unreachable the reporter is told so (bot/outage.py) and the update
+    ends in StorageUnavailable, with nothing of it stored, so it can be delivered again.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        context: ServiceContext,
+        i18n: I18n,
+        moderator_chat_id: int,
+        deliver: Deliver,
+        notify: Callable[[], None],
+        member_check: MemberCheck | None = None,
+        outage: OutageNotifier | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.context = context
+        self.i18n = i18n
+        self.moderator_chat_id = moderator_chat_id
+        self.deliver = deliver
+        self.notify = notify
+        self.member_check = member_check
+        self.outage = outage or OutageNotifier(context)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock and how many hold or wait
+        self._decode_slots = asyncio.Semaphore(DECODE_SLOTS)
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        chat: Chat | None = data.get("event_chat")
+        user: User | None = data.get("event_from_user")
+        # Before anything can log: this update's ids, names and text never reach a log line.
+        mark_sensitive(_sensitive_values(event, chat, user))
+        key = chat.id if chat is not None else (user.id if user is not None else None)
+        if key is None:
+            return await self._handle_or_hold(handler, event, data)
+        # Updates are handled as concurrent tasks; one person's quick inputs must still be
+        # applied in the order they were sent. asyncio.Lock wakes waiters first come, first served.
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._before_transaction(event, data, chat, user)
+                return await self._handle_or_hold(handler, event, data)
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def _before_transaction(
+        self, event: Update, data: dict[str, Any], chat: Chat | None, user: User | None
+    ) -> None:
+        """The network work an update needs, done before its transaction opens."""
+        bot: Bot = data["bot"]
+        if chat is not None and chat.type == "private" and event.message is not None:
+            async with self._decode_slots:
+                data["received_file"] = await prefetch_file(bot, event.message)
+        elif self.member_check is not None and user is not None and chat is not None:
+            await self.member_check(user.id)  # cached: the transaction's check finds it there
+
+    async def _handle_or_hold(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
+        hold: float = data.get("outage_hold", 0.0)
+        deadline = time.monotonic() + hold
+        delay = OUTAGE_RETRY_FIRST
+        while True:
+            try:
+                return await self._handle(handler, event, data)
+            except Exception as exc:
+                if not is_database_outage(exc):
+                    raise
+                log.warning(
+                    "database unreachable while handling update %s (%s)",
+                    event.update_id,
+                    type(exc).__name__,
+                )
+                await self.outage.notify(
+                    data["bot"], event, data.get("event_chat"), data.get("event_from_user")
+                )
+                if time.monotonic() + delay > deadline:
+                    raise StorageUnavailable(str(event.update_id)) from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, OUTAGE_RETRY_MAX)
+
+    async def _handle(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
+        replies = Replies(target=None, update_key=f"telegram:{event.update_id}")
+        data["replies"] = replies
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                if not await ProcessedUpdates(session).record("telegram", event.update_id):
+                    log.info("update %s was already handled; ignored", event.update_id)
+                    data[DUPLICATE_KEY] = True
+                    return None
+                intake = Intake(session, self.context)
+                data["session"] = session
+                data["intake"] = intake
+                data["moderation"] = Moderation(
+                    session,
+                    self.context,
+                    moderator_chat_id=self.moderator_chat_id,
+                    member_check=self.member_check,
+                )
+                language = await self._language(intake, data)
+                data["t"] = intake.translator(language)
+                data["privacy"] = Privacy(session, self.context)
+                reporter: Reporter | None = data.get("reporter")
+                self._address(replies, data.get("event_chat"), reporter)
+                with self.i18n.context(), self.i18n.use_locale(language):
+                    result = None
+                    if reporter is None or await self._admitted(session, reporter, event, data):
+                        result = await handler(event, data)
+                if reporter is not None:
+                    await self._track(session, reporter, event, data)
+                await replies.store(OutboxRepository(session, self.context.keyring))
+            queued: list[QueuedRow] = list(session.info.get("outbox_rows", []))
+        await self._after_commit(data["bot"], event, replies, queued)
+        return result
+
+    def _address(self, replies: Replies, chat: Chat | None, reporter: Reporter | None) -> None:
+        """Where this update's answers go: the reporter's chat, or the moderators' chat."""
+        if chat is None:
+            return
+        if chat.type == "private" and reporter is not None:
+            replies.target, replies.reporter_id = "reporter", reporter.id
+        elif chat.id == self.moderator_chat_id:
+            replies.target = "moderators"
+
+    async def _after_commit(
+        self, bot: Bot, event: Update, replies: Replies, queued: list[QueuedRow]
+    ) -> None:
+        """Answer the press and send what the update queued for this chat at once; the rest
+        (alerts, card edits, messages to others) is the worker's, which is woken."""
+        work: list[Awaitable[None]] = []
+        if event.callback_query is not None:
+            work.append(self._answer_press(bot, event.callback_query.id, replies))
+        own = [row.id for row in queued if replies.owns(row)]
+        if own:
+            work.append(self._deliver_safely(own))
+        if len(own) < len(queued):
+            self.notify()
+        await asyncio.gather(*work)
+
+    async def _answer_press(self, bot: Bot, query_id: str, replies: Replies) -> None:
+        press = replies.press
+        try:
+            await bot.answer_callback_query(
+                query_id,
+                text=press.text if press else None,
+                show_alert=press.show_alert if press else None,
+            )
+        except TelegramAPIError as exc:
+            # Only the spinner on the person's button depends on it; nothing is lost.
+            log.info("button press not answered: %s", type(exc).__name__)
+
+    async def _deliver_safely(self, queued: list[int]) -> None:
+        try:
+            await self.deliver(queued)
+        except Exception as exc:  # noqa: BLE001 - the rows are committed; the worker sends them
+            log.warning("sending right after the commit failed (%s); the worker retries", exc)
+
+    async def _admitted(
+        self, session: AsyncSession, reporter: Reporter, event: Update, data: dict[str, Any]
+    ) -> bool:
+        """Flood control for a reporter's update; the first one over the limit is answered."""
+        admission = await FloodGuard(session, self.context).admit_update(reporter)
+        if admission is Admission.OK:
+            return True
+        log.info(
+            "update %s dropped: reporter %s over the message limit", event.update_id, reporter.id
+        )
+        if admission is Admission.REFUSE_AND_SAY:
+            replies: Replies = data["replies"]
+            text = data["t"].msg(TOO_FAST)
+            if event.callback_query is not None:
+                replies.answer(text, show_alert=True)
+            else:
+                replies.send(html.quote(text))
+        return False
+
+    async def _track(
+        self,
+        session: AsyncSession,
+        reporter: Reporter,
+        event: Update,
+        data: dict[str, Any],
+    ) -> None:
+        """Remember the reporter's own message, for /wipe (the outbox worker remembers the
+        bot's messages as it sends them)."""
+        chat: Chat | None = data.get("event_chat")
+        if reporter.erased_at is not None or chat is None:
+            return  # /forget just ran: nothing is remembered about this chat any more
+        if event.message is not None:
+            await TrackedMessages(session).add(
+                reporter.id, [event.message.message_id], self.context.now()
+            )
+
+    async def _language(self, intake: Intake, data: dict[str, Any]) -> str:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        if user is None or user.is_bot or chat is None:
+            return self.context.moderator_language
+        if chat.type == "private":
+            reporter, _ = await intake.reporters.get_or_create(
+                "telegram", user.id, chat.id, now=self.context.now()
+            )
+            if reporter.language is None:
+                reporter.language = language_for(user.language_code)
+            data["reporter"] = reporter
+            return reporter.language
+        return self.context.moderator_language
+
+
+def _sensitive_values(event: Update, chat: Chat | None, user: User | None) -> list[object]:
+    """What of this update must not be logged: a person's ids and names, and what they wrote.
+
+    Group chat ids (negative) and moderators' user ids stay loggable: the audit of refused
+    presses names who tried. In groups only the content is marked.
+    """
+    values: list[object] = []
+    if user is not None:
+        values += [user.first_name, user.last_name, user.username, user.full_name]
+        if chat is not None and chat.type == "private":
+            values.append(user.id)
+    if chat is not None and chat.type == "private":
+        values += [chat.id, chat.first_name, chat.last_name, chat.username]
+    message = event.message or event.edited_message
+    if message is not None:
+        values += [message.text, message.caption]
+        if message.document is not None:
+            values.append(message.document.file_name)
+        if message.contact is not None:
+            values += [message.contact.phone_number, message.contact.first_name]
+    return values

@@ -1,0 +1,137 @@
+"""Telegram routers for moderators: card buttons, replies to cards, and staff commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import F, Router, html
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message, User
+
+from bot.services.context import Actor, Outcome
+from handlers.engine.render import Translator
+from handlers.engine.text import N_
+from handlers.telegram.cards import ModCB
+
+if TYPE_CHECKING:  # the services import the card renderer from this package
+    from bot.services.moderation import Moderation
+    from bot.services.replies import Replies
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user_id=user.id, name=user.full_name[:64])
+
+
+def _say(replies: Replies, message: Message, result: Outcome | list[str], t: Translator) -> None:
+    text = "\n".join(result) if isinstance(result, list) else html.quote(t.msg(result.message))
+    replies.send(text, reply_to=message.message_id)
+
+
+async def on_card_button(
+    query: CallbackQuery,
+    callback_data: ModCB,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
+) -> None:
+    message = query.message if isinstance(query.message, Message) else None
+    outcome = await moderation.press(
+        _actor(query.from_user),
+        chat_id=message.chat.id if message else 0,
+        message_id=message.message_id if message else 0,
+        message_text=(message.text or "") if message else "",
+        data=callback_data,
+    )
+    replies.answer(t.msg(outcome.message), show_alert=not outcome.ok)
+
+
+async def on_invalid_button(
+    query: CallbackQuery, moderation: Moderation, replies: Replies, t: Translator
+) -> None:
+    """Buttons whose data no router understands: forged, or from an older version of the bot."""
+    await moderation.refuse(_actor(query.from_user), None, "unknown_button")
+    replies.answer(t(N_("This button is not valid.")), show_alert=True)
+
+
+async def on_reply(
+    message: Message, moderation: Moderation, replies: Replies, t: Translator
+) -> None:
+    assert message.reply_to_message is not None and message.from_user is not None
+    outcome = await moderation.reply_in_chat(
+        _actor(message.from_user),
+        chat_id=message.chat.id,
+        replied_message_id=message.reply_to_message.message_id,
+        replied_text=message.reply_to_message.text or "",
+        text=message.text or "",
+    )
+    if outcome is not None:
+        _say(replies, message, outcome, t)
+
+
+async def on_history(
+    message: Message,
+    command: CommandObject,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
+) -> None:
+    assert message.from_user is not None
+    if not command.args:
+        usage = t(N_("Usage: /history CODE, for example /history D-7K3F"))
+        replies.send(html.quote(usage), reply_to=message.message_id)
+        return
+    result = await moderation.history(_actor(message.from_user), message.chat.id, command.args)
+    _say(replies, message, result, t)
+
+
+async def on_staff(
+    message: Message,
+    command: CommandObject,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
+) -> None:
+    assert message.from_user is not None
+    words = (command.args or "list").split()
+    user_id: int | None = None
+    if len(words) > 1 and words[1].lstrip("-").isdigit():
+        user_id = int(words[1])
+    elif message.reply_to_message is not None and message.reply_to_message.from_user:
+        user_id = message.reply_to_message.from_user.id
+    role = words[2] if len(words) > 2 else None
+    result = await moderation.manage_staff(
+        _actor(message.from_user), message.chat.id, words[0].lower(), user_id, role
+    )
+    _say(replies, message, result, t)
+
+
+async def on_outbox(
+    message: Message, moderation: Moderation, replies: Replies, t: Translator
+) -> None:
+    assert message.from_user is not None
+    result = await moderation.outbox_report(_actor(message.from_user), message.chat.id)
+    _say(replies, message, result, t)
+
+
+def create_buttons_router() -> Router:
+    """Card buttons wherever they are pressed: presses outside the chat are refused and audited."""
+    router = Router(name=f"{__name__}.buttons")
+    router.callback_query.register(on_card_button, ModCB.filter())
+    return router
+
+
+def create_chat_router(moderator_chat_id: int) -> Router:
+    router = Router(name=f"{__name__}.chat")
+    router.message.filter(F.chat.id == moderator_chat_id)
+    router.message.register(on_history, Command("history"))
+    router.message.register(on_staff, Command("staff"))
+    router.message.register(on_outbox, Command("outbox"))
+    router.message.register(on_reply, F.reply_to_message, F.text, F.from_user)
+    return router
+
+
+def create_fallback_router() -> Router:
+    """Last of all: callback data nothing else understood."""
+    router = Router(name=f"{__name__}.fallback")
+    router.callback_query.register(on_invalid_button)
+    return router

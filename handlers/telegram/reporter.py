@@ -1,0 +1,472 @@
+"""Telegram router for the reporter's private chat: commands, buttons, text, files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiogram import F, Router, html
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+
+from bot.services.flood import SubmissionRefused
+from bot.services.media import ReceivedFile, upload_message
+from handlers.engine import engine
+from handlers.engine.render import Translator
+from handlers.engine.text import N_
+from handlers.telegram.conversation import Conversation
+from handlers.telegram.keyboards import (
+    CheckinCB,
+    ConsentCB,
+    FlowAction,
+    FlowCB,
+    ForgetCB,
+    LanguageCB,
+    WipeCB,
+    consent_keyboard,
+    forget_keyboard,
+    language_keyboard,
+    wipe_keyboard,
+)
+from storage.models import Report, Reporter
+
+if TYPE_CHECKING:  # the intake service imports the card renderer from this package
+    from bot.services.intake import Intake
+    from bot.services.moderation import Moderation
+    from bot.services.privacy import Privacy
+    from bot.services.replies import Replies
+
+
+def _conversation(
+    replies: Replies, reporter: Reporter, intake: Intake, t: Translator
+) -> Conversation:
+    return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
+
+
+# --- consent -----------------------------------------------------------------------------------
+def _ask_consent(replies: Replies, privacy: Privacy, t: Translator) -> None:
+    replies.send(html.quote(privacy.consent_text(t)), reply_markup=consent_keyboard(t))
+
+
+async def on_consent(
+    query: CallbackQuery,
+    callback_data: ConsentCB,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    if query.message is None:
+        return
+    replies.clear_buttons(query.message.message_id)
+    if callback_data.answer != "yes":
+        replies.send(
+            html.quote(t(N_("All right, nothing was sent. If you change your mind, send /start.")))
+        )
+        return
+    privacy.accept_consent(reporter)
+    replies.answer(t(N_("Thank you.")))
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+
+
+async def on_start(
+    message: Message,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    if privacy.needs_consent(reporter):
+        _ask_consent(replies, privacy, t)
+        return
+    replies.send(
+        html.quote(
+            t(
+                N_(
+                    "Hello. Through this bot you can report a detention, a search, a frozen "
+                    "bank account, a summons or other persecution in Kazakhstan. Your report "
+                    "goes to a team of human-rights defenders.\n\nTelegram can see this "
+                    "conversation. If you are worried, use a second account and do not give "
+                    "your own name. You can stop at any time with /cancel.\n\n"
+                    "/language changes the language, /help explains more."
+                )
+            )
+        )
+    )
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+
+
+async def on_new(
+    message: Message,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    if privacy.needs_consent(reporter):
+        _ask_consent(replies, privacy, t)
+        return
+    await intake.save_draft(reporter, None, [])
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+
+
+async def on_cancel(
+    message: Message, replies: Replies, reporter: Reporter, intake: Intake, t: Translator
+) -> None:
+    await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
+
+
+async def on_help(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(
+        html.quote(
+            t(
+                N_(
+                    "How it works: choose what happened, answer the questions (you can skip "
+                    "most of them), check the answers and send. You get a code for your "
+                    "report.\n\nButtons: Back returns to the previous question, Skip leaves "
+                    "a question unanswered, Cancel throws the report away.\n\n"
+                    "Commands: /new a new report, /cancel stop the current one, "
+                    "/language change the language."
+                )
+            )
+            + "\n\n"
+            + t(
+                N_(
+                    "Your safety: /wipe clears this chat from your phone, /forget erases the "
+                    "link between you and your reports."
+                )
+            )
+        )
+    )
+
+
+async def on_language(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(html.quote(t(N_("Choose a language:"))), reply_markup=language_keyboard())
+
+
+async def on_language_chosen(
+    query: CallbackQuery,
+    callback_data: LanguageCB,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    if callback_data.lang not in ("kk", "ru", "en") or query.message is None:
+        return
+    reporter.language = callback_data.lang
+    t = intake.translator(callback_data.lang)
+    replies.answer(t(N_("Language changed.")))
+    if privacy.needs_consent(reporter):
+        # The language buttons under the consent text: show it again in the new language.
+        replies.clear_buttons(query.message.message_id)
+        _ask_consent(replies, privacy, t)
+        return
+    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+
+
+_SIMPLE_ACTIONS: dict[str, engine.Input] = {
+    FlowAction.BACK: engine.Back(),
+    FlowAction.CANCEL: engine.Cancel(),
+    FlowAction.SUBMIT: engine.Submit(),
+}
+
+
+def _input_from(data: FlowCB) -> engine.Input:
+    simple = _SIMPLE_ACTIONS.get(data.action)
+    if simple is not None:
+        return simple
+    step = data.step or None
+    if data.action == FlowAction.TYPE:
+        return engine.ChooseForm(data.value)
+    if data.action == FlowAction.PICK:
+        return engine.Pick(data.value, step=step)
+    if data.action == FlowAction.DONE:
+        return engine.Done(step=step)
+    if data.action == FlowAction.SKIP:
+        return engine.Skip(step=step)
+    if data.action == FlowAction.EDIT:
+        return engine.Edit(data.step)
+    return engine.Show()
+
+
+async def on_flow_button(
+    query: CallbackQuery,
+    callback_data: FlowCB,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    if query.message is None:
+        return
+    if privacy.needs_consent(reporter):  # a button from before consent was asked
+        _ask_consent(replies, privacy, t)
+        return
+    conversation = _conversation(replies, reporter, intake, t)
+    try:
+        reply = await conversation.handle(
+            _input_from(callback_data), pressed_message_id=query.message.message_id
+        )
+    except SubmissionRefused as refused:
+        # Too many reports: nothing was stored, the review screen stays for a later Send.
+        replies.answer(t.msg(refused.message), show_alert=True)
+        return
+    if isinstance(reply, engine.Submitted):
+        replies.answer(t(N_("Sending…")))
+
+
+async def _team_question(
+    message: Message, reporter: Reporter, intake: Intake, moderation: Moderation
+) -> Report | None:
+    """The report whose team question this message answers, if it answers one."""
+    draft, _ = await intake.load_draft(reporter)
+    replied = message.reply_to_message.message_id if message.reply_to_message else None
+    return await moderation.answered_report(
+        reporter, replied_message_id=replied, has_draft=draft is not None
+    )
+
+
+async def _forward_to_team(
+    replies: Replies,
+    reporter: Reporter,
+    report: Report,
+    moderation: Moderation,
+    t: Translator,
+    content: dict[str, Any],
+) -> None:
+    await moderation.forward_answer(reporter, report, content)
+    replies.send(
+        html.quote(
+            t(
+                N_(
+                    "Thank you, your answer was passed to the team. "
+                    "To report something new, send /new."
+                )
+            )
+        )
+    )
+
+
+async def on_text(
+    message: Message,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    text = message.text or ""
+    report = await _team_question(message, reporter, intake, moderation)
+    if report is not None:
+        content = {"type": "text", "html": html.quote(text)}
+        await _forward_to_team(replies, reporter, report, moderation, t, content)
+        return
+    if privacy.needs_consent(reporter):
+        _ask_consent(replies, privacy, t)
+        return
+    await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
+
+
+async def on_file(
+    message: Message,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    privacy: Privacy,
+    t: Translator,
+    received_file: ReceivedFile | None = None,
+) -> None:
+    """A photo or a document: for the team's question, or for the report being written.
+
+    The file was fetched, and a picture rebuilt without metadata, before this update's
+    transaction began (bot/services/media.py, handlers/telegram/middlewares.py); only the clean
+    copy goes on.
+    """
+    if received_file is None:  # the middleware fetches every private photo and document
+        return
+    report = await _team_question(message, reporter, intake, moderation)
+    if report is None and privacy.needs_consent(reporter):
+        _ask_consent(replies, privacy, t)
+        return
+    if received_file.refused is not None:
+        replies.send(html.quote(t(_CANNOT_CLEAN[received_file.refused])))
+        return
+    kind, clean = received_file.kind, received_file.clean
+    if report is not None:
+        content = (
+            upload_message(clean, kind, f"{report.public_code}-answer")
+            if clean is not None
+            else {"type": kind, "file_id": received_file.file_id}
+        )
+        await _forward_to_team(replies, reporter, report, moderation, t, content)
+        return
+    if clean is not None:
+        ref = await intake.store_attachment(reporter, clean)
+        # The original name stays behind too: camera names carry the date and time.
+        media = engine.Media(kind, ref, None, clean.mime)
+    else:
+        media = engine.Media(kind, received_file.file_id, received_file.name, received_file.mime)
+    await _conversation(replies, reporter, intake, t).handle(media)
+
+
+_CANNOT_CLEAN = {
+    "too_big": N_("This file is too big for the bot (more than 20 MB). Please send a smaller one."),
+    "unreadable": N_(
+        "This picture could not be checked for hidden data, such as the place where it was "
+        "taken, so it was not accepted. Please send it as a photo or a screenshot instead."
+    ),
+}
+
+
+# --- leaving no trace ---------------------------------------------------------------------------
+async def on_wipe(
+    message: Message, replies: Replies, reporter: Reporter, privacy: Privacy, t: Translator
+) -> None:
+    codes = await privacy.recent_codes(reporter)
+    replies.send(
+        html.quote(
+            t(
+                N_(
+                    "Clear this chat? The bot deletes its messages and yours from the last 48 "
+                    "hours (Telegram allows no more) and leaves one neutral line. Your reports "
+                    "stay with the team.\n\nOlder messages you can delete yourself: delete this "
+                    "chat in Telegram, for both sides."
+                )
+            )
+        ),
+        reply_markup=wipe_keyboard(t, codes=bool(codes), cancel=True),
+    )
+
+
+async def on_wipe_button(
+    query: CallbackQuery,
+    callback_data: WipeCB,
+    replies: Replies,
+    reporter: Reporter,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    if query.message is None:
+        return
+    if callback_data.action not in ("keep", "all"):
+        replies.clear_buttons(query.message.message_id)
+        replies.answer(t(N_("Nothing was deleted.")))
+        return
+
+    async def delete(message_ids: Sequence[int]) -> None:
+        replies.delete(list(message_ids))
+
+    codes = await privacy.wipe(
+        reporter,
+        delete,
+        keep_codes=callback_data.action == "keep",
+        also=[query.message.message_id],
+    )
+    lines = [html.quote(privacy.neutral_line(t)), *(html.code(html.quote(c)) for c in codes)]
+    replies.send("\n".join(lines))
+
+
+async def on_forget(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(
+        html.quote(
+            t(
+                N_(
+                    "Erase the link between you and your reports?\n\nThe bot forgets this "
+                    "chat: the team can no longer write to you here, safety check-ins are "
+                    "cancelled and an unfinished report is deleted. Your reports stay with the "
+                    "team for the record, with nothing that leads to your account. This cannot "
+                    "be undone.\n\nTo clear this chat from your phone as well, use /wipe first."
+                )
+            )
+        ),
+        reply_markup=forget_keyboard(t),
+    )
+
+
+async def on_forget_button(
+    query: CallbackQuery,
+    callback_data: ForgetCB,
+    replies: Replies,
+    reporter: Reporter,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    if query.message is None:
+        return
+    replies.clear_buttons(query.message.message_id)
+    if callback_data.answer != "yes":
+        replies.answer(t(N_("Nothing was erased.")))
+        return
+    await privacy.forget(reporter)
+    # The reporter no longer has a chat id; this last answer carries it (bot/services/replies.py).
+    replies.direct_chat_id = query.message.chat.id
+    replies.send(
+        html.quote(
+            t(
+                N_(
+                    "Done: the link between you and your reports is erased. If you write again, "
+                    "you start as a new reporter."
+                )
+            )
+        )
+    )
+
+
+# --- safety check-ins ----------------------------------------------------------------------------
+async def on_checkin_button(
+    query: CallbackQuery,
+    callback_data: CheckinCB,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    t: Translator,
+) -> None:
+    if query.message is None:
+        return
+    reply = await intake.checkins.answer(reporter, callback_data.checkin, callback_data.answer)
+    replies.clear_buttons(query.message.message_id)
+    replies.send(html.quote(t.msg(reply)))
+
+
+async def on_anything_else(message: Message, replies: Replies, t: Translator) -> None:
+    replies.send(
+        html.quote(
+            t(
+                N_(
+                    "I can only read text, photos and documents. Please write your answer, "
+                    "or use the buttons."
+                )
+            )
+        )
+    )
+
+
+def create_router() -> Router:
+    """A fresh router per dispatcher (aiogram attaches a router to one parent only)."""
+    router = Router(name=__name__)
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_new, Command("new"))
+    router.message.register(on_cancel, Command("cancel"))
+    router.message.register(on_help, Command("help"))
+    router.message.register(on_language, Command("language"))
+    router.message.register(on_wipe, Command("wipe"))
+    router.message.register(on_forget, Command("forget"))
+    router.callback_query.register(on_language_chosen, LanguageCB.filter())
+    router.callback_query.register(on_consent, ConsentCB.filter())
+    router.callback_query.register(on_wipe_button, WipeCB.filter())
+    router.callback_query.register(on_forget_button, ForgetCB.filter())
+    router.callback_query.register(on_checkin_button, CheckinCB.filter())
+    router.callback_query.register(on_flow_button, FlowCB.filter())
+    router.message.register(on_text, F.text)
+    router.message.register(on_file, F.photo | F.document)
+    # Catch-all for this chat, registered last: stickers, voice, locations and the like.
+    router.message.register(on_anything_else)
+    return router

@@ -1,0 +1,78 @@
+"""`/stats` for coordinators and admins, in the moderator chat or a private chat with the bot.
+
+`/stats` is the last complete ISO week, `/stats 2026-W46` a given week, `/stats 2026-11-01
+2026-11-30` a range of days. The answer is the compact table in the reader's language, then the
+chart (PNG) and the figures (CSV) as files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from aiogram import Router, html
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.reporting import (
+    figures,  # a module, not its names: bot.reporting.figures imports this package's engine
+)
+from bot.services.access import CAN_SEE_FIGURES, role_for
+from bot.settings import Settings
+from handlers.engine.render import Translator
+from handlers.engine.text import N_
+from storage.stats import CountRule, PeriodError, StatsRepository, parse_period
+
+if TYPE_CHECKING:  # the intake service imports the card renderer from this package
+    from bot.services.intake import Intake
+    from bot.services.replies import Replies
+
+REFUSAL = N_(
+    "Sorry, figures are only for the coalition's coordinators. "
+    "If you should have access, ask an admin."
+)
+USAGE = N_(
+    "I could not read that period. Send /stats for the last complete week, "
+    "/stats 2026-W46 for a given week, or /stats 2026-11-01 2026-11-30 for a range of days "
+    "(at most a year)."
+)
+
+
+async def in_staff_chat(message: Message, settings: Settings) -> bool:
+    """Figures are shown in private chats and in the moderator chat, never in other groups."""
+    return message.chat.type == "private" or message.chat.id == settings.moderator_chat_id
+
+
+async def on_stats(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    intake: Intake,
+    replies: Replies,
+    t: Translator,
+) -> None:
+    user = message.from_user
+    role = await role_for(session, user.id, settings.admin_ids) if user is not None else None
+    if role not in CAN_SEE_FIGURES:
+        replies.send(html.quote(t(REFUSAL)))
+        return
+    try:
+        period = parse_period(command.args, now=intake.now(), tz=settings.tz)
+    except PeriodError:
+        replies.send(html.quote(t(USAGE)))
+        return
+    counted = await StatsRepository(session).figures(period, CountRule(timezone=settings.timezone))
+    # The chart takes a moment of CPU; other chats must not wait for it.
+    rendered = await asyncio.to_thread(figures.render_all, counted, t)
+    replies.send(rendered.html)
+    replies.upload("photo", rendered.png, f"{rendered.stem}.png")
+    replies.upload("document", rendered.csv, f"{rendered.stem}.csv")
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(in_staff_chat)
+    router.message.register(on_stats, Command("stats"))
+    return router
