@@ -110,6 +110,7 @@ def cmd_demo(_settings: Settings, args: argparse.Namespace) -> int:
     # per-update lines would drown its banner; warnings and errors still show.
     logging.getLogger().setLevel(logging.WARNING)
     from bot.demo import DemoOptions, run_demo  # noqa: PLC0415 - only the demo needs it
+
     options = DemoOptions(
         port=args.port,
         seed=args.seed,
