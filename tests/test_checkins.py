@@ -22,7 +22,7 @@ from handlers.telegram.cards import ModCB
 from handlers.telegram.keyboards import CheckinCB
 from storage.models import Checkin, CheckinState, Outbox
 from storage.sealing import Keyring
-from tests.e2e import RunningBot, fill_report, moderator_group, submit
+from tests.e2e import RunningBot, fill_report, moderator_group, outbox_settled, submit
 from tests.safety import LIMITS, OTHER, MovableClock, bot_running, rows
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
@@ -202,7 +202,7 @@ async def test_status_messages_reach_only_reporters_who_allowed_contact(
         await emu.wait_until(lambda: len(_texts_after_receipt(user, code)) == 3)
         # One per status; moments apart, the worker may deliver them in any order.
         assert sorted(_texts_after_receipt(user, code)) == sorted(expected)
-        await asyncio.sleep(0.5)
+        await outbox_settled(bot.app)  # anything queued for the quiet reporter has gone out
         assert _texts_after_receipt(quiet, code) == []
         statuses = await rows(migrated_url, Outbox, Outbox.kind == "status")
         assert len(statuses) == 3

@@ -138,6 +138,24 @@ def _asked(flows: list[ReportFlow], i18n: Any) -> int:
     )
 
 
+async def _outbox_drained(url: str, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+    engine = create_engine(url)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                async with create_sessionmaker(engine)() as session:
+                    pending = await session.scalar(
+                        select(func.count())
+                        .select_from(Outbox)
+                        .where(Outbox.state == OutboxState.PENDING.value)
+                    )
+                if not pending:
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
+
+
 async def _metrics(url: str) -> str:
     async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
         return await response.text()
@@ -196,7 +214,8 @@ async def test_two_replicas_share_conversations_outbox_digest_and_checkins(
         due = await _seed_checkins_due(url, CHECKINS)
         await emu.wait_until(lambda: _asked(flows, i18n) >= CHECKINS, 60)
         await emu.wait_for_updates_consumed(10)
-        await asyncio.sleep(1.5)  # a second copy of anything would have come by now
+        # Every row either replica queued has gone out: a second copy of anything would be here.
+        await _outbox_drained(url)
         metrics = [await _metrics(replica.url) for replica in replicas]
     finally:
         stopped = await asyncio.gather(*(replica.stop() for replica in replicas))

@@ -474,9 +474,34 @@ class OutboxWorker:
     ) -> Sent | None:
         """Send the row's messages from where it got to; what the last one sent has not been
         recorded yet is returned, for `_finish` to record with the row's end."""
+        messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
+        # Taking the buttons off an earlier message does not have to finish before the next
+        # message goes: both go at once, so an answer costs one round trip to Telegram, not two.
+        tidying: list[asyncio.Task[Message | None]] = []
+        try:
+            unrecorded = await self._send_in_order(
+                row, route, messages, tidying, row.claimed_until, in_turn=in_turn
+            )
+        except BaseException:
+            await asyncio.gather(*tidying, return_exceptions=True)  # the first failure counts
+            raise
+        for failure in await asyncio.gather(*tidying, return_exceptions=True):
+            if isinstance(failure, Exception):
+                raise failure
+        return unrecorded
+
+    async def _send_in_order(
+        self,
+        row: ClaimedRow,
+        route: Route,
+        messages: list[dict[str, Any]],
+        tidying: list[asyncio.Task[Message | None]],
+        held_until: dt.datetime | None,
+        *,
+        in_turn: bool,
+    ) -> Sent | None:
         chat_id = route.chat
         assert not isinstance(chat_id, MessengerRecipient)
-        messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
         threaded = row.kind != REPLY_KIND  # a card's attachments reply to the card
         card_id = row.sent_message_id if threaded else None
         pace = self._pace(chat_id)
@@ -490,7 +515,6 @@ class OutboxWorker:
         # The reporter was erased in this update: nothing more is remembered about the chat.
         track = row.target == "reporter" and row.reporter_id is not None
         track = track and "chat_id" not in row.payload
-        held_until = row.claimed_until
         unrecorded: Sent | None = None
         for index in range(row.progress, len(messages)):
             if unrecorded is not None:
@@ -516,6 +540,12 @@ class OutboxWorker:
             else:
                 await self._global.acquire()
             pace.take()
+            concurrent = answering and message.get("type") == "clear_buttons"
+            if concurrent and index + 1 < len(messages):
+                tidying.append(
+                    asyncio.create_task(self._send_one(chat_id, message, reply_to=card_id))
+                )
+                continue
             sent = await self._send_one(chat_id, message, reply_to=card_id)
             if threaded and card_id is None and sent is not None:
                 card_id = sent.message_id
