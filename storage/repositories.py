@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -631,6 +631,18 @@ class OutboxRepository:
                 attempts=Outbox.attempts + 1,
             )
         )
+
+    async def next_due(self) -> dt.datetime | None:
+        """When the next pending row falls due (or its claim runs out), if any is pending."""
+        # A row can be claimed once it is due and nobody's claim on it holds: the later of both.
+        ready = case(
+            (Outbox.claimed_until > Outbox.next_attempt_at, Outbox.claimed_until),
+            else_=Outbox.next_attempt_at,
+        )
+        value = await self.session.scalar(
+            select(func.min(ready)).where(Outbox.state == OutboxState.PENDING.value)
+        )
+        return _aggregate_time(value)
 
     async def pending_count(self) -> int:
         count = await self.session.scalar(

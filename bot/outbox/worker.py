@@ -107,6 +107,9 @@ PRIVATE_RATE = (1, 1.05)
 DELETE_BATCH = 100
 # A reply row waiting behind an earlier row to the same chat looks again this soon.
 ORDER_WAIT = 0.3
+# The worker's shortest nap between passes when a row is due (and waits for its chat's pace).
+MIN_IDLE = 0.05
+BUSY_IDLE = 0.25
 
 
 class PermanentFailure(Exception):
@@ -222,11 +225,29 @@ class OutboxWorker:
             self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             _, pending = await asyncio.wait(
-                waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                waiters, timeout=await self._idle_time(), return_when=asyncio.FIRST_COMPLETED
             )
             for task in pending:
                 task.cancel()
         log.info("outbox worker stopped")
+
+    async def _idle_time(self) -> float:
+        """How long to wait for a wake-up: until the next row falls due (a retry, a row waiting
+        for its chat's pace or for an earlier row), at most the poll interval."""
+        try:
+            async with self.sessionmaker() as session:
+                due = await OutboxRepository(session, self.keyring).next_due()
+        except Exception as exc:  # noqa: BLE001 - the next pass reports a database outage
+            log.debug("next due time unknown: %s", type(exc).__name__)
+            return self.poll_interval
+        if due is None:
+            return self.poll_interval
+        wait = (due - self.clock()).total_seconds()
+        if wait <= 0:
+            # Due but not taken: held for a group's pace (free within seconds) or another
+            # replica's; look again soon, without spinning.
+            return min(BUSY_IDLE, self.poll_interval)
+        return min(max(wait, MIN_IDLE), self.poll_interval)
 
     async def deliver_due(self, stop: asyncio.Event | None = None) -> int:
         """One pass: announce a backlog, then claim due rows and try each once.
@@ -510,8 +531,9 @@ class OutboxWorker:
         # chat", core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this), and
         # making someone wait a second per message would undo the point of answering at once.
         # The "about 30 messages per second" there is for bulk notifications; answers to people's
-        # own actions are not held back for it (a 429 still reschedules them).
-        answering = row.kind == REPLY_KIND and row.target == "reporter"
+        # own actions (what their update queued for their own chat, a receipt included) are not
+        # held back for it (a 429 still reschedules them).
+        answering = row.target == "reporter" and (row.kind == REPLY_KIND or in_turn)
         # The reporter was erased in this update: nothing more is remembered about the chat.
         track = row.target == "reporter" and row.reporter_id is not None
         track = track and "chat_id" not in row.payload
