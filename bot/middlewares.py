@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import ServiceContext
 from bot.flood import TOO_FAST, Admission, FloodGuard
+from bot.group_chats import GroupChatIds
 from bot.i18n import language_for
 from bot.intake import Intake
 from bot.logging import mark_sensitive
@@ -70,11 +71,14 @@ class UpdateContextMiddleware(BaseMiddleware):
         notify: Callable[[], None],
         member_check: MemberCheck | None = None,
         outage: OutageNotifier | None = None,
+        chats: GroupChatIds | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.context = context
         self.i18n = i18n
         self.moderator_chat_id = moderator_chat_id
+        # The groups' current ids: the moderators' chat may have become a supergroup.
+        self.chats = chats
         self.deliver = deliver
         self.notify = notify
         self.member_check = member_check
@@ -111,11 +115,36 @@ class UpdateContextMiddleware(BaseMiddleware):
     ) -> None:
         """The network work an update needs, done before its transaction opens."""
         bot: Bot = data["bot"]
+        if chat is not None and chat.type != "private":
+            await self._follow_group(bot, event, chat)
         if chat is not None and chat.type == "private" and event.message is not None:
             async with self._decode_slots:
                 data["received_file"] = await prefetch_file(bot, event.message)
         elif self.member_check is not None and user is not None and chat is not None:
             await self.member_check(user.id)  # cached: the transaction's check finds it there
+
+    def _moderators(self) -> int:
+        if self.chats is None:
+            return self.moderator_chat_id
+        return self.chats.current(self.moderator_chat_id)
+
+    async def _follow_group(self, bot: Bot, event: Update, chat: Chat) -> None:
+        """An update from a group we do not know may come from the moderators' chat under its
+        new id: it became a supergroup (core.telegram.org/bots/api#message, migrate_to_chat_id
+        and migrate_from_chat_id). Learn it before the update is authorised."""
+        if self.chats is None or self.chats.knows(chat.id):
+            return
+        message = event.message
+        configured = self.moderator_chat_id
+        if message is not None and message.migrate_from_chat_id == self._moderators():
+            await self.chats.follow(configured, chat.id)
+            return
+        if message is not None and chat.id == self._moderators() and message.migrate_to_chat_id:
+            await self.chats.follow(configured, message.migrate_to_chat_id)
+            return
+        await self.chats.refresh()
+        if not self.chats.knows(chat.id):
+            await self.chats.probe(bot, configured)
 
     async def _handle_or_hold(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
         hold: float = data.get("outage_hold", 0.0)
@@ -155,7 +184,7 @@ class UpdateContextMiddleware(BaseMiddleware):
                 data["moderation"] = Moderation(
                     session,
                     self.context,
-                    moderator_chat_id=self.moderator_chat_id,
+                    moderator_chat_id=self._moderators(),
                     member_check=self.member_check,
                 )
                 language = await self._language(intake, data)
@@ -180,7 +209,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             return
         if chat.type == "private" and reporter is not None:
             replies.target, replies.reporter_id = "reporter", reporter.id
-        elif chat.id == self.moderator_chat_id:
+        elif chat.id == self._moderators():
             replies.target = "moderators"
 
     async def _after_commit(

@@ -48,8 +48,10 @@ from typing import Any
 
 from aiogram import Bot, html
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -66,6 +68,7 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.group_chats import ADMIN_TARGET, GroupChatIds
 from bot.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
 from bot.messenger.graph import ErrorKind, GraphError
 from bot.metrics import Metrics
@@ -73,7 +76,7 @@ from bot.outage import is_database_outage, log_pass_failure
 from bot.pacing import SlidingWindow
 from bot.replies import REPLY_KIND
 from storage.models import OutboxState
-from storage.repositories import ClaimedRow, OutboxRepository, Reporters
+from storage.repositories import CHAT_REFUSED, ClaimedRow, OutboxRepository, Reporters
 from storage.safety import TrackedMessages
 from storage.sealing import Keyring
 
@@ -103,6 +106,10 @@ PRIVATE_RATE = (1, 1.05)
 DELETE_BATCH = 100
 # A reply row waiting behind an earlier row to the same chat looks again this soon.
 ORDER_WAIT = 0.3
+
+
+# Rows to the configured groups: they wait while a group refuses them, and follow it when it moves.
+GROUP_TARGETS = ("moderators", "coordinators")
 
 
 class PermanentFailure(Exception):
@@ -152,8 +159,11 @@ class OutboxWorker:
         lease: dt.timedelta = CLAIM_LEASE,
         renew_before: dt.timedelta = dt.timedelta(seconds=45),
         messenger: MessengerDelivery | None = None,
+        chats: GroupChatIds | None = None,
     ) -> None:
         self.bot = bot
+        # The groups' current ids (a group upgraded to a supergroup moves: bot/group_chats.py).
+        self.chats = chats
         self.messenger = messenger
         self.sessionmaker = sessionmaker
         self.keyring = keyring
@@ -206,15 +216,12 @@ class OutboxWorker:
         Returns how many rows made progress (0 means there is nothing to do right now). When
         `stop` is set meanwhile, the rows not yet tried are released for other replicas.
         """
+        if self.chats is not None:
+            await self.chats.refresh()  # another replica may have seen a group move
         progressed = await self._announce_backlog()
         # Rows for a group with no free slot stay queued instead of being claimed and released.
         blocked = [
-            target
-            for target, chat_id in (
-                ("moderators", self.moderator_chat_id),
-                ("coordinators", self.coordinator_chat_id),
-            )
-            if self._pace(chat_id).free_in() > 0
+            target for target in GROUP_TARGETS if self._pace(self._group_id(target)).free_in() > 0
         ]
         async with self.sessionmaker() as session, session.begin():
             rows = await OutboxRepository(session, self.keyring).claim_due(
@@ -264,7 +271,8 @@ class OutboxWorker:
         DIGEST_MAX_WAIT, so few slots carry many reports and every report is visible within
         seconds. Full cards follow once the burst is over.
         """
-        pace = self._pace(self.moderator_chat_id)
+        chat_id = self._group_id("moderators")
+        pace = self._pace(chat_id)
         if not self.digests or pace.free_in() > 0:
             return 0
         now = self.clock()
@@ -290,14 +298,15 @@ class OutboxWorker:
                 header = html.bold(html.quote(self.digest_header(len(ids))))
                 await self._global.acquire()
                 pace.take()
-                await self.bot.send_message(
-                    self.moderator_chat_id, header + "\n" + "\n".join(lines)
-                )
+                await self.bot.send_message(chat_id, header + "\n" + "\n".join(lines))
                 announced.extend(ids)
                 self._burst_until = time.monotonic() + GROUP_RATE[1]
-        except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
+        except TelegramAPIError as exc:
+            # Whatever Telegram answers, the claimed rows are released below: the cards follow.
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             log.warning("burst digest not sent: %s", type(exc).__name__)
+            if isinstance(exc, TelegramMigrateToChat) and self.chats is not None:
+                await self.chats.follow(self.moderator_chat_id, exc.migrate_to_chat_id)
         async with self.sessionmaker() as session, session.begin():
             repo = OutboxRepository(session, self.keyring)
             if announced:
@@ -338,6 +347,10 @@ class OutboxWorker:
         except TelegramRetryAfter as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             await self._retry(row, exc.retry_after, "retry_after", count=False)
+        except TelegramMigrateToChat as exc:
+            # Not a TelegramBadRequest in aiogram: the group became a supergroup with a new id.
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            await self._migrated(row, exc)
         except (TelegramServerError, TelegramNetworkError) as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             await self._retry(row, None, type(exc).__name__)
@@ -353,18 +366,54 @@ class OutboxWorker:
             TelegramNotFound,
         ) as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
-            await self._dead(row, type(exc).__name__)
+            if not await self._group_refused(row, exc):
+                await self._dead(row, type(exc).__name__)
         except TelegramBadRequest as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
-            # Telegram's description can quote the offending text; store only the kind.
-            await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
+            if not await self._group_refused(row, exc):
+                # Telegram's description can quote the offending text; store only the kind.
+                await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
         except GraphError as exc:
             self.metrics.send_errors.labels(f"messenger_{exc.kind.value}").inc()
             await self._graph_failure(row, exc)
         else:
             await self._finish(row)
             self.metrics.sent.labels(row.kind).inc()
+            if row.target in GROUP_TARGETS and self.chats is not None:
+                await self.chats.accepted(self._configured(row.target))
         return 1
+
+    async def _migrated(self, row: ClaimedRow, exc: TelegramMigrateToChat) -> None:
+        """Follow the group to its new id, and send the row there at once."""
+        if row.target not in GROUP_TARGETS or self.chats is None:
+            await self._dead(row, "TelegramMigrateToChat")
+            return
+        await self.chats.follow(self._configured(row.target), exc.migrate_to_chat_id)
+        await self._retry(row, 0.0, "chat migrated", count=False)
+
+    async def _group_refused(self, row: ClaimedRow, exc: Exception) -> bool:
+        """A group refused the message (the bot may not post, was removed, a closed topic):
+        the row waits and is tried again, with capped backoff, for as long as it takes. An
+        alert is never dropped because the moderators' chat refused it for a while."""
+        if row.target not in GROUP_TARGETS or not isinstance(
+            exc, TelegramForbiddenError | TelegramBadRequest | TelegramNotFound
+        ):
+            return False
+        if isinstance(exc, TelegramBadRequest) and not _refusal(exc.message):
+            return False  # about this message (too long, a bad picture): waiting cannot help
+        reason = _error_kind(exc.message.removeprefix("Forbidden: "))
+        if self.chats is not None:
+            await self.chats.refused(self._configured(row.target), reason)
+        await self._retry(row, None, f"{CHAT_REFUSED}: {reason}", give_up=False)
+        return True
+
+    def _configured(self, target: str) -> int:
+        return self.moderator_chat_id if target == "moderators" else self.coordinator_chat_id
+
+    def _group_id(self, target: str) -> int:
+        """The id the group has now (it changes when a group becomes a supergroup)."""
+        configured = self._configured(target)
+        return self.chats.current(configured) if self.chats is not None else configured
 
     async def _finish(self, row: ClaimedRow) -> None:
         async with self.sessionmaker() as session, session.begin():
@@ -381,11 +430,11 @@ class OutboxWorker:
             return await OutboxRepository(session, self.keyring).superseded(row)
 
     async def _chat_for(self, row: ClaimedRow) -> int | str | MessengerRecipient:
-        if row.target == "moderators":
-            return self.moderator_chat_id
-        if row.target == "coordinators":
-            return self.coordinator_chat_id
+        if row.target in GROUP_TARGETS:
+            return self._group_id(row.target)
         direct = row.payload.get("chat_id")
+        if row.target == ADMIN_TARGET and isinstance(direct, int):
+            return direct  # an admin's private chat (bot/group_chats.py)
         if row.target == "reporter" and isinstance(direct, int):
             return direct
         if row.target == "reporter" and row.reporter_id is not None:
@@ -667,10 +716,16 @@ class OutboxWorker:
                 await self.bot.delete_messages(chat_id, message_ids[start : start + DELETE_BATCH])
 
     async def _retry(
-        self, row: ClaimedRow, after: float | None, error: str, *, count: bool = True
+        self,
+        row: ClaimedRow,
+        after: float | None,
+        error: str,
+        *,
+        count: bool = True,
+        give_up: bool = True,
     ) -> None:
         attempts = row.attempts + (1 if count else 0)
-        if count and attempts >= MAX_ATTEMPTS:
+        if count and give_up and attempts >= MAX_ATTEMPTS:
             await self._dead(row, f"gave up after {attempts} attempts: {error}")
             return
         delay = float(after) if after is not None else backoff_delay(attempts, self.rng)
@@ -712,6 +767,33 @@ def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
     if lines:
         chunks.append((ids, lines))
     return chunks
+
+
+# What a group answers when it refuses the bot's messages rather than this message: Bot API
+# texts (tdlib/telegram-bot-api) and the MTProto error names it passes on
+# (core.telegram.org/api/errors: CHAT_WRITE_FORBIDDEN, CHAT_RESTRICTED, TOPIC_CLOSED...).
+_REFUSALS = (
+    "not enough rights",
+    "have no rights",
+    "need administrator rights",
+    "not a member",
+    "chat not found",
+    "message thread not found",
+    "group chat was deactivated",
+    "chat_write_forbidden",
+    "chat_restricted",
+    "chat_admin_required",
+    "chat_send_",
+    "topic_closed",
+    "topic_deleted",
+    "channel_private",
+    "user_banned_in_channel",
+)
+
+
+def _refusal(description: str) -> bool:
+    lowered = description.lower()
+    return any(pattern in lowered for pattern in _REFUSALS)
 
 
 def _gone(description: str) -> bool:

@@ -14,6 +14,7 @@ from handlers.engine.text import N_
 from handlers.render import Translator
 
 if TYPE_CHECKING:  # the services import the card renderer from this package
+    from bot.group_chats import GroupChatIds
     from bot.moderation import Moderation
     from bot.replies import Replies
 
@@ -34,11 +35,16 @@ async def on_card_button(
     replies: Replies,
     t: Translator,
 ) -> None:
-    message = query.message if isinstance(query.message, Message) else None
+    # A card Telegram no longer shows the bot (older than about two days) comes as an
+    # InaccessibleMessage: date 0, only its chat and id (core.telegram.org/bots/api#
+    # inaccessiblemessage). Those are what the press is checked against; the text is not needed
+    # once the card's id is recorded.
+    pressed = query.message
+    message = pressed if isinstance(pressed, Message) else None
     outcome = await moderation.press(
         _actor(query.from_user),
-        chat_id=message.chat.id if message else 0,
-        message_id=message.message_id if message else 0,
+        chat_id=pressed.chat.id if pressed is not None else 0,
+        message_id=pressed.message_id if pressed is not None else 0,
         message_text=(message.text or "") if message else "",
         data=callback_data,
     )
@@ -120,9 +126,15 @@ def create_buttons_router() -> Router:
     return router
 
 
-def create_chat_router(moderator_chat_id: int) -> Router:
+def create_chat_router(moderator_chat_id: int, chats: GroupChatIds | None = None) -> Router:
     router = Router(name=f"{__name__}.chat")
-    router.message.filter(F.chat.id == moderator_chat_id)
+    if chats is None:
+        router.message.filter(F.chat.id == moderator_chat_id)
+    else:
+        # The chat's id changes when it becomes a supergroup (bot/group_chats.py).
+        router.message.filter(
+            F.chat.id.func(lambda chat_id: chats.is_current(chat_id, moderator_chat_id))
+        )
     router.message.register(on_history, Command("history"))
     router.message.register(on_staff, Command("staff"))
     router.message.register(on_outbox, Command("outbox"))

@@ -1,0 +1,211 @@
+"""What the real Telegram does that a plain emulator would not, and that the bot survives.
+
+Each test drives the bot against the emulator doing what Telegram documents (tests/emulator/,
+each case with the page it follows); docs/platforms.md lists them with what the bot does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.group_chats import GroupChatIds
+from bot.web import HealthRoutes, WebState
+from storage.db import create_engine, create_sessionmaker
+from storage.models import GroupChat, Outbox, OutboxState, StaffRole
+from storage.repositories import StaffRepository
+from storage.sealing import Keyring
+from tests.e2e import (
+    MODERATOR_CHAT_ID,
+    RunningBot,
+    fill_report,
+    outbox_settled,
+    start_bot,
+    submit,
+)
+from tests.emulator.handles import GroupHandle, UserHandle
+from tests.emulator.models import EmuMessage
+from tests.emulator.ratelimit import RateLimitConfig
+from tests.emulator.telegram import TelegramEmulator
+from tests.test_moderation import REPORT, data
+
+MODERATOR_ID = 620_000_001
+ADMIN_ID = 620_000_002
+
+
+@dataclass
+class Setup:
+    emu: TelegramEmulator
+    bot: RunningBot
+    group: GroupHandle
+    moderator: UserHandle
+    admin: UserHandle
+    url: str
+
+
+async def _setup(
+    migrated_url: str, keyring: Keyring, tmp_path: Path, *, kind: str
+) -> AsyncIterator[Setup]:
+    limits = RateLimitConfig(private_per_second=10, private_burst=30)
+    async with TelegramEmulator(rate_limits=limits) as emu:
+        group = emu.create_group("Moderators", chat_id=MODERATOR_CHAT_ID, kind=kind)
+        moderator = emu.user(MODERATOR_ID, "Aigerim", language_code="ru")
+        # The admin has written to the bot, so the bot may write to them privately.
+        admin = emu.user(ADMIN_ID, "Yerlan", language_code="ru", started=True)
+        group.add_member(moderator)
+        group.add_member(admin, "creator")
+        engine = create_engine(migrated_url)
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await StaffRepository(session).set_role(MODERATOR_ID, StaffRole.MODERATOR)
+        await engine.dispose()
+        bot = await start_bot(emu, migrated_url, keyring, tmp_path, admin_ids=(ADMIN_ID,))
+        try:
+            yield Setup(emu, bot, group, moderator, admin, migrated_url)
+        finally:
+            await bot.shutdown()
+        assert emu.internal_errors == []
+
+
+@pytest.fixture
+async def setup(migrated_url: str, keyring: Keyring, tmp_path: Path) -> AsyncIterator[Setup]:
+    async for value in _setup(migrated_url, keyring, tmp_path, kind="supergroup"):
+        yield value
+
+
+@pytest.fixture
+async def basic_group(migrated_url: str, keyring: Keyring, tmp_path: Path) -> AsyncIterator[Setup]:
+    async for value in _setup(migrated_url, keyring, tmp_path, kind="group"):
+        yield value
+
+
+async def send_report(s: Setup, subject: str) -> UserHandle:
+    user = s.emu.user(language_code="ru")
+    review = await fill_report(
+        s.emu, s.bot.app.i18n, user, "detention", {**REPORT, "subject": subject}, language="ru"
+    )
+    await submit(s.emu, user, review)
+    return user
+
+
+async def card_in(s: Setup, chat: GroupHandle, subject: str, timeout: float = 15) -> EmuMessage:  # noqa: ASYNC109
+    return await s.emu.wait_for_bot_message(
+        chat, lambda m: subject in (m.text or "") and bool(m.keyboard), timeout=timeout
+    )
+
+
+async def rows(url: str, model: Any) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return list((await session.execute(select(model))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def admin_told(s: Setup, needle: str) -> EmuMessage:
+    # Any message so far: the notice may come before the test's last action.
+    return await s.emu.wait_for_bot_message(s.admin, lambda m: needle in (m.text or ""), after=0)
+
+
+# --- a group upgraded to a supergroup ------------------------------------------------------------
+@pytest.mark.parametrize("announced", [True, False], ids=["service-message", "send-refused"])
+async def test_a_group_upgraded_to_a_supergroup_is_followed(
+    basic_group: Setup, announced: bool
+) -> None:
+    s = basic_group
+    # Telegram announces the move in both chats; without that update (missed while the bot was
+    # down, say) the first send to the old id is refused with migrate_to_chat_id.
+    new = s.emu.upgrade_to_supergroup(s.group, announce=announced)
+    reporter = await send_report(s, "Серик Жумабаев")
+    card = await card_in(s, new, "Серик Жумабаев")
+    notice = await admin_told(s, str(new.id))
+    assert "MODERATOR_CHAT_ID" in (notice.text or "")
+
+    # Presses and replies from the new id are the moderators' own.
+    query = await s.moderator.press(card, data(card, "take"), force=True)
+    answer = await s.emu.wait_for_callback_answer(query)
+    assert answer.show_alert is False, answer.text
+    await s.emu.wait_for_edit(card)
+    await s.moderator.send_text("Где он сейчас?", chat=new, reply_to=card)
+    await s.emu.wait_for_bot_message(reporter, lambda m: "Где он сейчас?" in (m.text or ""))
+
+    # Stored for every replica: a fresh process reads the new id from the database.
+    stored = await rows(s.url, GroupChat)
+    assert [(row.configured_id, row.chat_id) for row in stored] == [(MODERATOR_CHAT_ID, new.id)]
+    app = s.bot.app
+    other = GroupChatIds(
+        sessionmaker=app.sessionmaker, context=app.context, configured=[MODERATOR_CHAT_ID]
+    )
+    await other.refresh(force=True)
+    assert other.current(MODERATOR_CHAT_ID) == new.id
+    # Told once, however many messages met the old id.
+    assert len([m for m in s.emu.bot_messages(s.admin) if str(new.id) in (m.text or "")]) == 1
+
+
+# --- cards of any age ----------------------------------------------------------------------------
+async def test_a_card_older_than_two_days_still_works_from_its_buttons(setup: Setup) -> None:
+    s = setup
+    reporter = await send_report(s, "Асель Нурова")
+    card = await card_in(s, s.group, "Асель Нурова")
+    await outbox_settled(s.bot.app)  # the card's id is recorded (long before two days pass)
+    # Two days on, Telegram sends the press with an InaccessibleMessage (date 0, chat and id).
+    s.emu.message(s.group, card.message_id).created_at -= 49 * 3600
+    query = await s.moderator.press(card, data(card, "take"), force=True)
+    update = s.emu.last_update
+    assert update is not None and update["callback_query"]["message"]["date"] == 0
+    answer = await s.emu.wait_for_callback_answer(query)
+    assert answer.show_alert is False, answer.text
+    edited = await s.emu.wait_for_edit(card)
+    assert "Aigerim" in (edited.text or "")
+    # Replies to the old card still reach the reporter.
+    await s.moderator.send_text("Вы на связи?", chat=s.group, reply_to=card)
+    await s.emu.wait_for_bot_message(reporter, lambda m: "Вы на связи?" in (m.text or ""))
+
+
+# --- the moderators' chat refuses the bot for a while --------------------------------------------
+@pytest.mark.parametrize(
+    "status", ["restricted", "kicked"], ids=["not-enough-rights", "bot-removed"]
+)
+async def test_alerts_wait_while_the_chat_refuses_them_and_go_when_it_allows(
+    setup: Setup, status: str
+) -> None:
+    s = setup
+    s.group.set_bot_status(status)
+    await send_report(s, "Бауыржан Омаров")
+    await send_report(s, "Дана Серикова")
+    await admin_told(s, "не принимает сообщения бота")
+    health = HealthRoutes(s.bot.app, WebState())
+
+    async def waiting_in_health() -> dict[str, Any]:
+        async with asyncio.timeout(15):
+            while True:
+                response = await health.health(None)  # type: ignore[arg-type]
+                body: dict[str, Any] = json.loads(response.text or "{}")
+                if body["outbox"].get("waiting_for_chat", 0) >= 2:
+                    return body
+                await asyncio.sleep(0.1)
+
+    body = await waiting_in_health()
+    assert body["outbox"]["dead"] == 0
+    metrics = (await health.metrics(None)).body  # type: ignore[arg-type]
+    assert b"reportbot_outbox_waiting_for_chat 2.0" in metrics
+    assert body["status"] == "chat_refused"
+    stored = await rows(s.url, Outbox)
+    assert not [row for row in stored if row.state == OutboxState.DEAD]
+
+    s.group.set_bot_status("administrator")
+    await card_in(s, s.group, "Бауыржан Омаров", timeout=40)
+    await card_in(s, s.group, "Дана Серикова", timeout=40)
+    await admin_told(s, "снова принимает")
+    # One notice for the episode, not one per alert.
+    refusals = [
+        m for m in s.emu.bot_messages(s.admin) if "не принимает сообщения" in (m.text or "")
+    ]
+    assert len(refusals) == 1
