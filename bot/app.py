@@ -36,7 +36,7 @@ from bot.metrics import Metrics, UpdateMetricsMiddleware, count_submitted_report
 from bot.middlewares import UpdateContextMiddleware
 from bot.moderation import MemberCheck
 from bot.outage import StorageUnavailable
-from bot.outbox import OutboxWorker
+from bot.outbox import UNDELIVERED, OutboxWorker
 from bot.safety import start_safety_jobs
 from bot.settings import LEASE_MARGIN, Settings
 from bot.telegram_session import (
@@ -189,6 +189,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         renew_before=dt.timedelta(seconds=settings.telegram_timeout + LEASE_MARGIN),
         messenger=messenger.delivery if messenger is not None else None,
         chats=chats,
+        undelivered_text=lambda reason, code: context.moderators_t(UNDELIVERED[reason], code=code),
     )
     moderator_chat_id = settings.moderator_chat_id
     member_check = (

@@ -20,7 +20,7 @@ from bot.context import Actor, Outcome, ServiceContext
 from bot.messenger import CHANNEL as MESSENGER
 from bot.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
 from handlers.cards import ACTION_LABELS, STATUS_LABELS, ModCB
-from handlers.engine.text import N_, Msg
+from handlers.engine.text import N_, NP_, Msg
 from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
 from storage.repositories import (
     AlertCards,
@@ -539,6 +539,26 @@ class Moderation:
             )
         return lines
 
+    async def resend_dead_letters(
+        self, actor: Actor, chat_id: int, row_ids: list[int] | None
+    ) -> Outcome:
+        """Queue dead letters again (None: all of them); admins only, audited."""
+        refused = await self._authorised(actor, chat_id, None, CAN_MANAGE_STAFF)
+        if refused is not None:
+            return refused
+        queued = await self.outbox.resend_dead(row_ids, now=self.context.now())
+        await self.events.add(
+            report_id=None,
+            actor=actor.user_id,
+            actor_name=actor.name,
+            action="outbox_resend",
+            note=",".join(str(row_id) for row_id in queued)[:200],
+            at=self.context.now(),
+        )
+        if not queued:
+            return _refusal(N_("No dead letter to send again."))
+        return Outcome(True, Msg.counted(RESENT, len(queued), n=len(queued)))
+
 
 def _is_card_of(alert: Outbox, report: Report, message_id: int, message_text: str) -> bool:
     """Whether the pressed message is this report's card.
@@ -590,6 +610,10 @@ _WINDOW_CLOSED = {
         "becomes possible again when the reporter writes to the Page."
     ),
 }
+
+RESENT = NP_(
+    "{n} dead letter is queued to be sent again.", "{n} dead letters are queued to be sent again."
+)
 
 _STAFF_USAGE = N_(
     "Usage: /staff add USER_ID moderator|coordinator|admin, /staff remove USER_ID, /staff list"

@@ -75,8 +75,15 @@ from bot.metrics import Metrics
 from bot.outage import is_database_outage, log_pass_failure
 from bot.pacing import SlidingWindow
 from bot.replies import REPLY_KIND
-from storage.models import OutboxState
-from storage.repositories import CHAT_REFUSED, ClaimedRow, OutboxRepository, Reporters
+from handlers.engine.text import N_
+from storage.models import OutboxPriority, OutboxState
+from storage.repositories import (
+    CHAT_REFUSED,
+    ClaimedRow,
+    OutboxRepository,
+    Reporters,
+    Reports,
+)
 from storage.safety import TrackedMessages
 from storage.sealing import Keyring
 
@@ -112,6 +119,18 @@ ORDER_WAIT = 0.3
 GROUP_TARGETS = ("moderators", "coordinators")
 
 
+# Rows to a reporter whose failure the moderators must see on the card.
+UNDELIVERED_KINDS = frozenset({"question", "status", "checkin"})
+# Why, in the moderators' language (bot/app.py translates; {code} is the report's).
+UNDELIVERED = {
+    "blocked": N_(
+        "Not delivered to the reporter of {code}: they blocked the bot or deleted their "
+        "Telegram account. /outbox can send it again if they come back."
+    ),
+    "erased": N_("Not delivered to the reporter of {code}: the link to the reporter was erased."),
+}
+
+
 class PermanentFailure(Exception):
     """Sending can never succeed (the chat is gone, the reporter was erased)."""
 
@@ -139,6 +158,7 @@ def backoff_delay(attempts: int, rng: random.Random) -> float:
 
 
 DigestHeader = Callable[[int], str]
+UndeliveredText = Callable[[str, str], str]  # (reason, report code) -> text
 
 
 class OutboxWorker:
@@ -160,7 +180,10 @@ class OutboxWorker:
         renew_before: dt.timedelta = dt.timedelta(seconds=45),
         messenger: MessengerDelivery | None = None,
         chats: GroupChatIds | None = None,
+        undelivered_text: UndeliveredText | None = None,
     ) -> None:
+        # The line under a card when a message could not reach its reporter (code, reason).
+        self.undelivered_text = undelivered_text
         self.bot = bot
         # The groups' current ids (a group upgraded to a supergroup moves: bot/group_chats.py).
         self.chats = chats
@@ -368,6 +391,7 @@ class OutboxWorker:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             if not await self._group_refused(row, exc):
                 await self._dead(row, type(exc).__name__)
+                await self._tell_card_undelivered(row, exc)
         except TelegramBadRequest as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             if not await self._group_refused(row, exc):
@@ -406,6 +430,44 @@ class OutboxWorker:
             await self.chats.refused(self._configured(row.target), reason)
         await self._retry(row, None, f"{CHAT_REFUSED}: {reason}", give_up=False)
         return True
+
+    async def _tell_card_undelivered(self, row: ClaimedRow, exc: Exception) -> None:
+        """A question, status message or check-in could not reach the reporter (they blocked
+        the bot: 403 "bot was blocked by the user"; or the link to them was erased): the
+        moderators see it under the card, instead of believing it arrived. Never the
+        reporter's id, never the content."""
+        if (
+            row.target != "reporter"
+            or row.kind not in UNDELIVERED_KINDS
+            or row.report_id is None
+            or self.undelivered_text is None
+        ):
+            return
+        reason = "erased" if isinstance(exc, PermanentFailure) else "blocked"
+        async with self.sessionmaker() as session, session.begin():
+            outbox = OutboxRepository(session, self.keyring)
+            alert = await outbox.alert_of(row.report_id)
+            code = (await Reports(session, self.keyring).codes([row.report_id])).get(
+                row.report_id, ""
+            )
+            text = self.undelivered_text(reason, code)
+            await outbox.enqueue(
+                kind="undelivered",
+                target="moderators",
+                payload={
+                    "messages": [
+                        {
+                            "type": "text",
+                            "html": html.quote(text),
+                            "reply_to_message_id": alert.sent_message_id if alert else None,
+                        }
+                    ]
+                },
+                idempotency_key=f"undelivered:{row.id}:{row.attempts}",
+                report_id=row.report_id,
+                priority=OutboxPriority.URGENT,
+            )
+        self.notify()
 
     def _configured(self, target: str) -> int:
         return self.moderator_chat_id if target == "moderators" else self.coordinator_chat_id

@@ -112,11 +112,33 @@ async def on_staff(
 
 
 async def on_outbox(
-    message: Message, moderation: Moderation, replies: Replies, t: Translator
+    message: Message,
+    command: CommandObject,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
 ) -> None:
+    """/outbox lists what waits and the dead letters; /outbox resend ID... (or all) sends dead
+    letters again."""
     assert message.from_user is not None
-    result = await moderation.outbox_report(_actor(message.from_user), message.chat.id)
+    words = (command.args or "").split()
+    actor = _actor(message.from_user)
+    result: Outcome | list[str]
+    if words and words[0].lower() == "resend":
+        wanted = words[1:]
+        ids = None if wanted == ["all"] else [int(w.lstrip("#")) for w in wanted if _is_id(w)]
+        if ids == [] or (ids is not None and len(ids) != len(wanted)):
+            usage = t(N_("Usage: /outbox resend NUMBER... or /outbox resend all"))
+            replies.send(html.quote(usage), reply_to=message.message_id)
+            return
+        result = await moderation.resend_dead_letters(actor, message.chat.id, ids)
+    else:
+        result = await moderation.outbox_report(actor, message.chat.id)
     _say(replies, message, result, t)
+
+
+def _is_id(word: str) -> bool:
+    return word.lstrip("#").isdigit()
 
 
 def create_buttons_router() -> Router:

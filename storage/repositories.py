@@ -576,9 +576,13 @@ class OutboxRepository:
 
     async def backlog(self) -> OutboxBacklog:
         """What waits in the outbox, for /healthz and /metrics."""
+        return await self.backlog_of(self.session)
+
+    @staticmethod
+    async def backlog_of(session: AsyncSession) -> OutboxBacklog:
         pending: dict[str, int] = {}
         oldest: dt.datetime | None = None
-        rows = await self.session.execute(
+        rows = await session.execute(
             select(Outbox.target, func.count(), func.min(Outbox.created_at))
             .where(Outbox.state == OutboxState.PENDING.value)
             .group_by(Outbox.target)
@@ -588,10 +592,10 @@ class OutboxRepository:
             first_at = _aggregate_time(first)
             if first_at is not None and (oldest is None or first_at < oldest):
                 oldest = first_at
-        dead = await self.session.scalar(
+        dead = await session.scalar(
             select(func.count()).select_from(Outbox).where(Outbox.state == OutboxState.DEAD.value)
         )
-        waiting = await self.session.scalar(
+        waiting = await session.scalar(
             select(func.count())
             .select_from(Outbox)
             .where(
@@ -665,6 +669,12 @@ class OutboxRepository:
         return list(result.scalars())
 
     async def resend_dead(self, row_ids: Sequence[int] | None, *, now: dt.datetime) -> list[int]:
+        return await self.resend_dead_rows(self.session, row_ids, now=now)
+
+    @staticmethod
+    async def resend_dead_rows(
+        session: AsyncSession, row_ids: Sequence[int] | None, *, now: dt.datetime
+    ) -> list[int]:
         """Queue dead letters again (all when `row_ids` is None), as new; their ids.
 
         Only rows whose content is still kept can go again (retention may have erased it).
@@ -672,9 +682,9 @@ class OutboxRepository:
         conditions = [Outbox.state == OutboxState.DEAD.value, Outbox.payload_enc.is_not(None)]
         if row_ids is not None:
             conditions.append(Outbox.id.in_(row_ids))
-        ids = list((await self.session.execute(select(Outbox.id).where(*conditions))).scalars())
+        ids = list((await session.execute(select(Outbox.id).where(*conditions))).scalars())
         if ids:
-            await self.session.execute(
+            await session.execute(
                 update(Outbox)
                 .where(Outbox.id.in_(ids))
                 .values(
@@ -736,6 +746,38 @@ class OutboxRepository:
             .where(Outbox.state == OutboxState.PENDING.value)
         )
         return int(count or 0)
+
+
+async def dead_letter_lines(session: AsyncSession, *, limit: int = 50) -> list[str]:
+    """`reportbot outbox`: the backlog, then one line per dead letter (no content, no ids of
+    people): number, kind, target, report code, when it died, attempts, the error's kind."""
+    backlog = await OutboxRepository.backlog_of(session)
+    lines = [
+        f"pending: {sum(backlog.pending.values())} "
+        f"(waiting for a refusing chat: {backlog.waiting_for_chat}); dead: {backlog.dead}"
+    ]
+    rows = (
+        await session.execute(
+            select(Outbox, Report.public_code)
+            .outerjoin(Report, Report.id == Outbox.report_id)
+            .where(Outbox.state == OutboxState.DEAD.value)
+            .order_by(Outbox.dead_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    for row, code in rows:
+        when = row.dead_at.isoformat(timespec="seconds") if row.dead_at else "-"
+        kept = "" if row.payload_enc is not None else " (content erased: cannot be resent)"
+        lines.append(
+            f"#{row.id}\t{row.kind}\t{row.target}\t{code or '-'}\t{when}\t"
+            f"{row.attempts}\t{row.last_error or ''}{kept}"
+        )
+    return lines
+
+
+async def resend_dead_letters(session: AsyncSession, row_ids: Sequence[int] | None) -> list[int]:
+    """Queue dead letters again (None: all that can still be sent)."""
+    return await OutboxRepository.resend_dead_rows(session, row_ids, now=utcnow())
 
 
 class StaffRepository:

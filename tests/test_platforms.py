@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,8 @@ from sqlalchemy import select
 from bot.group_chats import GroupChatIds
 from bot.web import HealthRoutes, WebState
 from storage.db import create_engine, create_sessionmaker
-from storage.models import GroupChat, Outbox, OutboxState, StaffRole
-from storage.repositories import StaffRepository
+from storage.models import GroupChat, Outbox, OutboxState, StaffRole, utcnow
+from storage.repositories import OutboxRepository, StaffRepository
 from storage.sealing import Keyring
 from tests.e2e import (
     MODERATOR_CHAT_ID,
@@ -34,6 +35,7 @@ from tests.emulator.handles import GroupHandle, UserHandle
 from tests.emulator.models import EmuMessage
 from tests.emulator.ratelimit import RateLimitConfig
 from tests.emulator.telegram import TelegramEmulator
+from tests.test_cli import _reportbot
 from tests.test_moderation import REPORT, data
 
 MODERATOR_ID = 620_000_001
@@ -209,3 +211,62 @@ async def test_alerts_wait_while_the_chat_refuses_them_and_go_when_it_allows(
         m for m in s.emu.bot_messages(s.admin) if "не принимает сообщения" in (m.text or "")
     ]
     assert len(refusals) == 1
+
+
+# --- a reporter who blocked the bot; dead letters sent again ------------------------------------
+async def test_a_question_the_reporter_cannot_receive_is_marked_on_the_card_and_resent(
+    setup: Setup,
+) -> None:
+    s = setup
+    reporter = await send_report(s, "Ерлан Касымов")
+    card = await card_in(s, s.group, "Ерлан Касымов")
+    await reporter.block_bot()  # Telegram now answers 403 "bot was blocked by the user"
+    await s.moderator.send_text("Вы в безопасности?", chat=s.group, reply_to=card)
+    note = await s.emu.wait_for_bot_message(s.group, lambda m: "Не доставлено" in (m.text or ""))
+    assert note.reply_to_message_id == card.message_id
+    assert str(reporter.id) not in (note.text or "")
+
+    await s.admin.send_text("/outbox", chat=s.group)
+    listing = await s.emu.wait_for_bot_message(s.group, lambda m: "question" in (m.text or ""))
+    found = re.search(r"#(\d+) · question", listing.text or "")
+    assert found is not None, listing.text
+    await reporter.unblock_bot()
+    await s.admin.send_text(f"/outbox resend {found.group(1)}", chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: "снова поставлено" in (m.text or ""))
+    await s.emu.wait_for_bot_message(reporter, lambda m: "Вы в безопасности?" in (m.text or ""))
+    # Only admins may send dead letters again.
+    await s.moderator.send_text("/outbox resend all", chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: "не можете" in (m.text or ""))
+
+
+async def test_reportbot_outbox_lists_and_resends_dead_letters(
+    migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    engine = create_engine(migrated_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            outbox = OutboxRepository(session, keyring)
+            row_id = await outbox.enqueue(
+                kind="alert",
+                target="moderators",
+                payload={"messages": [{"type": "text", "html": "secret words"}]},
+                idempotency_key="alert:test",
+            )
+            assert row_id is not None
+            await outbox.mark_dead(row_id, now=utcnow(), error="TelegramBadRequest: test")
+        env = {"DATABASE_URL": migrated_url, "DATA_DIR": str(tmp_path)}
+        listed = await asyncio.to_thread(_reportbot, tmp_path, "outbox", **env)
+        assert listed.returncode == 0, listed.stderr
+        assert f"#{row_id}\talert\tmoderators" in listed.stdout
+        assert "dead: 1" in listed.stdout
+        assert "secret words" not in listed.stdout + listed.stderr
+        resent = await asyncio.to_thread(
+            _reportbot, tmp_path, "outbox", "--resend", str(row_id), **env
+        )
+        assert resent.returncode == 0, resent.stderr
+        assert f"#{row_id}" in resent.stdout
+        async with create_sessionmaker(engine)() as session:
+            row = await session.get(Outbox, row_id)
+            assert row is not None and row.state == OutboxState.PENDING
+    finally:
+        await engine.dispose()
