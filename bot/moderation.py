@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from html import unescape
 from typing import Any
 
 from aiogram import html
@@ -19,6 +20,7 @@ from bot.cards import CardService
 from bot.context import Actor, Outcome, ServiceContext
 from bot.messenger import CHANNEL as MESSENGER
 from bot.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
+from bot.splitting import TEXT_LIMIT, split_text, utf16_len
 from handlers.cards import ACTION_LABELS, STATUS_LABELS, ModCB
 from handlers.engine.text import N_, NP_, Msg
 from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
@@ -335,20 +337,20 @@ class Moderation:
         footer = t(
             N_("Reply to this message to answer. Do not send anything that could put you at risk.")
         )
-        body = "\n\n".join(
-            [
-                html.bold(html.quote(header)),
-                html.quote(text.strip()),
-                html.italic(html.quote(footer)),
-            ]
-        )
+        # Header and footer around a long question still within Telegram's 4,096 characters:
+        # the question goes in as many messages as it needs (bot/splitting.py).
+        room = TEXT_LIMIT - utf16_len(header) - utf16_len(footer) - 4
+        pieces = split_text(text, room)
+        bodies = [html.quote(piece) for piece in pieces]
+        bodies[0] = f"{html.bold(html.quote(header))}\n\n{bodies[0]}"
+        bodies[-1] = f"{bodies[-1]}\n\n{html.italic(html.quote(footer))}"
         now = self.context.now()
         version = len(await self.events.of_report(report.id))
         await self.outbox.enqueue(
             kind="question",
             target="reporter",
             payload={
-                "messages": [{"type": "text", "html": body}],
+                "messages": [{"type": "text", "html": body} for body in bodies],
                 **({"messenger_tag": messenger_tag} if messenger_tag else {}),
             },
             idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
@@ -399,16 +401,26 @@ class Moderation:
             html.quote(t(N_("Answer from the reporter of {code}:"), code=report.public_code))
         )
         alert = await self.outbox.alert_of(report.id)
+        card_id = alert.sent_message_id if alert else None
         now = self.context.now()
+        messages: list[dict[str, Any]]
         if message["type"] == "text":
-            message = {**message, "html": f"{header}\n{message['html']}"}
+            # The reporter's text may use all of Telegram's 4,096 characters; with the header it
+            # goes as several messages, each a reply to the card (bot/splitting.py).
+            plain = unescape(message["html"])
+            room = TEXT_LIMIT - utf16_len(unescape(header)) - 1
+            messages = [
+                {"type": "text", "html": html.quote(piece)} for piece in split_text(plain, room)
+            ]
+            messages[0]["html"] = f"{header}\n{messages[0]['html']}"
         else:
-            message = {**message, "caption_html": header}
-        message["reply_to_message_id"] = alert.sent_message_id if alert else None
+            messages = [{**message, "caption_html": header}]
+        for item in messages:
+            item["reply_to_message_id"] = card_id
         await self.outbox.enqueue(
             kind="reporter_answer",
             target="moderators",
-            payload={"messages": [message]},
+            payload={"messages": messages},
             idempotency_key=f"answer:{report.id}:{reporter.id}:{now.timestamp()}",
             report_id=report.id,
             priority=OutboxPriority.URGENT,

@@ -755,9 +755,25 @@ class OutboxWorker:
                 chat_id, message["file_id"], caption=caption, **extra
             )
         if kind in ("photo_upload", "document_upload"):
-            upload = BufferedInputFile(base64.b64decode(message["data"]), message["filename"])
+            data = base64.b64decode(message["data"])
             if kind == "photo_upload":
-                return await self.bot.send_photo(chat_id, upload, caption=caption, **extra)
+                try:
+                    return await self.bot.send_photo(
+                        chat_id,
+                        BufferedInputFile(data, message["filename"]),
+                        caption=caption,
+                        **extra,
+                    )
+                except TelegramBadRequest as exc:
+                    if not _photo_refused(exc.message):
+                        raise
+                    # A long screenshot or a very large picture is not a "photo" to Telegram
+                    # (width + height at most 10000, ratio at most 20, 10 MB:
+                    # core.telegram.org/bots/api#sendphoto): the same cleaned bytes go as a file.
+                    log.info(
+                        "picture refused as a photo (%s); sent as a file", _error_kind(exc.message)
+                    )
+            upload = BufferedInputFile(data, message["filename"])
             return await self.bot.send_document(chat_id, upload, caption=caption, **extra)
         raise PermanentFailure(f"unknown message type {kind!r}")
 
@@ -856,6 +872,21 @@ _REFUSALS = (
 def _refusal(description: str) -> bool:
     lowered = description.lower()
     return any(pattern in lowered for pattern in _REFUSALS)
+
+
+def _photo_refused(description: str) -> bool:
+    """Telegram's answers for a picture it will not take as a photo (its size or shape)."""
+    lowered = description.lower()
+    return any(
+        kind in lowered
+        for kind in (
+            "photo_invalid_dimensions",
+            "photo_save_file_invalid",
+            "photo_too_large",
+            "image_process_failed",
+            "file is too big",
+        )
+    )
 
 
 def _gone(description: str) -> bool:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.group_chats import GroupChatIds
+from bot.splitting import split_text, utf16_len
 from bot.web import HealthRoutes, WebState
 from storage.db import create_engine, create_sessionmaker
 from storage.models import GroupChat, Outbox, OutboxState, StaffRole, utcnow
@@ -31,6 +32,7 @@ from tests.e2e import (
     start_bot,
     submit,
 )
+from tests.emulator.files import make_png
 from tests.emulator.handles import GroupHandle, UserHandle
 from tests.emulator.models import EmuMessage
 from tests.emulator.ratelimit import RateLimitConfig
@@ -270,3 +272,58 @@ async def test_reportbot_outbox_lists_and_resends_dead_letters(
             assert row is not None and row.state == OutboxState.PENDING
     finally:
         await engine.dispose()
+
+
+# --- long texts and pictures Telegram will not take as photos -------------------------------------
+def test_long_texts_are_cut_on_paragraph_then_sentence_boundaries() -> None:
+    paragraph = "Его задержали у дома. Потом увезли в ИВС. " * 40
+    text = "\n\n".join([paragraph.strip()] * 5)
+    pieces = split_text(text, 4000)
+    assert len(pieces) > 1
+    assert all(utf16_len(piece) <= 4000 for piece in pieces)
+    assert all(piece.endswith(".") for piece in pieces)  # never in the middle of a sentence
+    assert " ".join(pieces).split() == text.split()  # nothing lost
+    # Emoji take two UTF-16 units each, as Telegram counts them.
+    emoji = split_text("🙂" * 3000, 4096)
+    assert [utf16_len(piece) for piece in emoji] == [4096, 1904]
+
+
+async def test_a_long_answer_and_a_long_question_arrive_whole(setup: Setup) -> None:
+    s = setup
+    reporter = await send_report(s, "Мадина Ержанова")
+    card = await card_in(s, s.group, "Мадина Ержанова")
+    question = ("Он в ИВС, адвоката не пускают. " * 132).strip()
+    assert len(question) <= 4096  # as long as Telegram lets the moderator write it
+    await s.moderator.send_text(question, chat=s.group, reply_to=card)
+    await s.emu.wait_for_bot_message(reporter, lambda m: "не пускают" in (m.text or ""))
+    await outbox_settled(s.bot.app)
+    parts = [m for m in s.emu.bot_messages(reporter) if "не пускают" in (m.text or "")]
+    assert len(parts) == 2
+    assert " ".join(m.text or "" for m in parts).count("адвоката не пускают") == 132
+
+    answer = ("Спасибо. " + "Его перевели в СИЗО. " * 194).strip()
+    assert len(answer) <= 4096
+    await reporter.send_text(answer, reply_to=parts[-1])
+    await s.emu.wait_for_bot_message(s.group, lambda m: "СИЗО" in (m.text or ""))
+    await outbox_settled(s.bot.app)
+    forwarded = [m for m in s.emu.bot_messages(s.group) if "СИЗО" in (m.text or "")]
+    assert len(forwarded) == 2
+    assert all(m.reply_to_message_id == card.message_id for m in forwarded)
+    assert " ".join(m.text or "" for m in forwarded).count("Его перевели в СИЗО") == 194
+    stored = await rows(s.url, Outbox)
+    assert not [row for row in stored if row.state == OutboxState.DEAD]
+
+
+async def test_a_picture_refused_as_a_photo_goes_as_a_file(setup: Setup) -> None:
+    s = setup
+    reporter = await send_report(s, "Айдос Калиев")
+    card = await card_in(s, s.group, "Айдос Калиев")
+    await s.moderator.send_text("Пришлите повестку", chat=s.group, reply_to=card)
+    question = await s.emu.wait_for_bot_message(
+        reporter, lambda m: "Пришлите повестку" in (m.text or "")
+    )
+    # A long screenshot: 30 x 1000, a ratio over 20 (core.telegram.org/bots/api#sendphoto).
+    await reporter.send_photo(make_png(30, 1000), reply_to=question)
+    document = await s.emu.wait_for_bot_message(s.group, lambda m: m.kind == "document")
+    assert document.reply_to_message_id == card.message_id
+    assert [c for c in s.emu.failed_calls if c.method == "sendPhoto"]
