@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, html
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,14 +101,41 @@ class UpdateContextMiddleware(BaseMiddleware):
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                await self._before_transaction(event, data, chat, user)
-                return await self._handle_or_hold(handler, event, data)
+                return await self._through_flood_control(handler, event, data, chat, user)
         finally:
             lock, users = self._locks[key]
             if users == 1:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    async def _through_flood_control(
+        self,
+        handler: Handler,
+        event: Update,
+        data: dict[str, Any],
+        chat: Chat | None,
+        user: User | None,
+    ) -> Any:
+        """A 429 longer than RetryAfterMiddleware waits (fetching a file, say) ends the update
+        with nothing of it stored. In polling mode nobody would deliver it again (aiogram moves
+        past it), so it waits the `retry_after` Telegram asked for and is handled again, within
+        the outage hold; webhook mode answers Telegram 503 with Retry-After (bot/web.py).
+        core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this"""
+        deadline = time.monotonic() + data.get("outage_hold", 0.0)
+        while True:
+            try:
+                await self._before_transaction(event, data, chat, user)
+                return await self._handle_or_hold(handler, event, data)
+            except TelegramRetryAfter as exc:
+                if time.monotonic() + exc.retry_after > deadline:
+                    raise
+                log.warning(
+                    "update %s: flood control, handled again in %s s",
+                    event.update_id,
+                    exc.retry_after,
+                )
+                await asyncio.sleep(exc.retry_after)
 
     async def _before_transaction(
         self, event: Update, data: dict[str, Any], chat: Chat | None, user: User | None

@@ -327,3 +327,21 @@ async def test_a_picture_refused_as_a_photo_goes_as_a_file(setup: Setup) -> None
     document = await s.emu.wait_for_bot_message(s.group, lambda m: m.kind == "document")
     assert document.reply_to_message_id == card.message_id
     assert [c for c in s.emu.failed_calls if c.method == "sendPhoto"]
+
+
+# --- flood control with a long retry_after -------------------------------------------------------
+async def test_a_long_flood_wait_while_handling_an_update_does_not_lose_it(setup: Setup) -> None:
+    s = setup
+    reporter = await send_report(s, "Гульнар Сапарова")
+    card = await card_in(s, s.group, "Гульнар Сапарова")
+    await s.moderator.send_text("Есть фото повестки?", chat=s.group, reply_to=card)
+    question = await s.emu.wait_for_bot_message(
+        reporter, lambda m: "Есть фото повестки?" in (m.text or "")
+    )
+    # 429 with retry_after longer than the session middleware waits (core.telegram.org/bots/faq),
+    # while the bot fetches the photo, before the update's transaction.
+    s.emu.faults.retry_after_next(6, method="getFile")
+    await reporter.send_photo(reply_to=question)
+    photo = await s.emu.wait_for_bot_message(s.group, lambda m: m.kind == "photo", timeout=30)
+    assert photo.reply_to_message_id == card.message_id
+    assert [c for c in s.emu.calls if c.method == "getFile" and c.status == 429]
