@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.group_chats import GroupChatIds
+from bot.app import check_chats
+from bot.group_chats import GroupChatIds, check_moderator_chat
 from bot.splitting import split_text, utf16_len
 from bot.web import HealthRoutes, WebState
 from storage.db import create_engine, create_sessionmaker
@@ -345,3 +346,33 @@ async def test_a_long_flood_wait_while_handling_an_update_does_not_lose_it(setup
     photo = await s.emu.wait_for_bot_message(s.group, lambda m: m.kind == "photo", timeout=30)
     assert photo.reply_to_message_id == card.message_id
     assert [c for c in s.emu.calls if c.method == "getFile" and c.status == 429]
+
+
+# --- MODERATOR_CHAT_ID checked at start ---------------------------------------------------------
+async def test_the_moderator_chat_is_checked_at_start_in_one_line(
+    migrated_url: str, keyring: Keyring, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with TelegramEmulator() as emu:
+        group = emu.create_group("Moderators", chat_id=MODERATOR_CHAT_ID, bot_status="restricted")
+        bot = await start_bot(emu, migrated_url, keyring, tmp_path)
+        try:
+            app = bot.app
+            assert app.chats is not None
+            caplog.clear()
+            await check_chats(app)  # what `reportbot run` does as it starts (set_commands_softly)
+            problem = [r for r in caplog.records if "MODERATOR_CHAT_ID" in r.getMessage()]
+            assert [r.levelname for r in problem] == ["ERROR"]
+            assert "may not send messages" in problem[0].getMessage()
+            assert "\n" not in problem[0].getMessage()
+
+            group.set_bot_status("left")
+            said = await check_moderator_chat(app.bot, app.chats, MODERATOR_CHAT_ID)
+            assert said is not None and "not a member" in said
+            emu.faults.fail_next(method="getChat")  # a transient fault: said, and not fatal
+            said = await check_moderator_chat(app.bot, app.chats, MODERATOR_CHAT_ID)
+            assert said is not None and "could not be checked now" in said
+            group.set_bot_status("administrator")
+            assert await check_moderator_chat(app.bot, app.chats, MODERATOR_CHAT_ID) is None
+            assert not bot.task.done()  # the bot runs on whatever the check said
+        finally:
+            await bot.shutdown()
