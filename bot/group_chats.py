@@ -144,7 +144,7 @@ class GroupChatIds:
             return
         del self._refusing[configured]
         async with self.sessionmaker() as session, session.begin():
-            ended = await GroupChats(session).accepted(configured)
+            ended = await GroupChats(session).accepted(configured, now=self.context.now())
             if ended:
                 now = self.context.now().timestamp()
                 await self._tell_admins(session, f"accepted:{configured}:{now}", ACCEPTED)

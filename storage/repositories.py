@@ -304,12 +304,22 @@ class GroupChats:
         )
         return bool(updated.rowcount)  # type: ignore[attr-defined]
 
-    async def accepted(self, configured_id: int) -> bool:
-        """The chat took a message again; True when this ends an episode."""
+    async def accepted(self, configured_id: int, *, now: dt.datetime) -> bool:
+        """The chat took a message again; True when this ends an episode. The rows that waited
+        for it (in backoff, up to minutes) are due at once."""
         updated = await self.session.execute(
             update(GroupChat)
             .where(GroupChat.configured_id == configured_id, GroupChat.refused_since.is_not(None))
             .values(refused_since=None, refusal=None)
+        )
+        await self.session.execute(
+            update(Outbox)
+            .where(
+                Outbox.state == OutboxState.PENDING.value,
+                Outbox.last_error.startswith(CHAT_REFUSED),
+                Outbox.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
         )
         return bool(updated.rowcount)  # type: ignore[attr-defined]
 

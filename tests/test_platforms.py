@@ -22,7 +22,7 @@ from bot.group_chats import GroupChatIds, check_moderator_chat
 from bot.splitting import split_text, utf16_len
 from bot.web import HealthRoutes, WebState
 from storage.db import create_engine, create_sessionmaker
-from storage.models import GroupChat, Outbox, OutboxState, StaffRole, utcnow
+from storage.models import GroupChat, Outbox, OutboxState, Report, StaffRole, utcnow
 from storage.repositories import OutboxRepository, StaffRepository
 from storage.sealing import Keyring
 from tests.e2e import (
@@ -376,3 +376,21 @@ async def test_the_moderator_chat_is_checked_at_start_in_one_line(
             assert not bot.task.done()  # the bot runs on whatever the check said
         finally:
             await bot.shutdown()
+
+
+# --- a press answered too late ----------------------------------------------------------------
+async def test_a_press_answered_after_telegram_gave_up_still_takes_effect(setup: Setup) -> None:
+    s = setup
+    await send_report(s, "Нуржан Абенов")
+    card = await card_in(s, s.group, "Нуржан Абенов")
+    await outbox_settled(s.bot.app)
+    query = await s.moderator.press(card, data(card, "take"), force=True)
+    # Handled slowly (a busy database, say): Telegram refuses answers after about 15 s.
+    s.emu.callback_queries[query].created_at -= 20
+    edited = await s.emu.wait_for_edit(card)
+    assert "Aigerim" in (edited.text or "")
+    await s.emu.wait_until(
+        lambda: [c for c in s.emu.failed_calls if c.method == "answerCallbackQuery"] or None, 10
+    )
+    reports = await rows(s.url, Report)
+    assert [r.status for r in reports] == ["in_review"]
