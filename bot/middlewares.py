@@ -159,15 +159,17 @@ class UpdateContextMiddleware(BaseMiddleware):
         """An update from a group we do not know may come from the moderators' chat under its
         new id: it became a supergroup (core.telegram.org/bots/api#message, migrate_to_chat_id
         and migrate_from_chat_id). Learn it before the update is authorised."""
-        if self.chats is None or self.chats.knows(chat.id):
+        if self.chats is None:
             return
         message = event.message
         configured = self.moderator_chat_id
-        if message is not None and message.migrate_from_chat_id == self._moderators():
-            await self.chats.follow(configured, chat.id)
-            return
         if message is not None and chat.id == self._moderators() and message.migrate_to_chat_id:
             await self.chats.follow(configured, message.migrate_to_chat_id)
+            return
+        if self.chats.knows(chat.id):
+            return
+        if message is not None and message.migrate_from_chat_id == self._moderators():
+            await self.chats.follow(configured, chat.id)
             return
         await self.chats.refresh()
         if not self.chats.knows(chat.id):
