@@ -76,6 +76,7 @@ class GroupChatIds:
         self.refresh_every = refresh_every
         self._current: dict[int, int] = {}
         self._refusing: dict[int, str] = {}
+        self._refused_at: dict[int, float] = {}  # monotonic: when this process first saw it
         self._refreshed = float("-inf")
         self._probed = float("-inf")
 
@@ -89,8 +90,10 @@ class GroupChatIds:
         """Why the group refuses the bot's messages now (None when it does not)."""
         return self._refusing.get(configured)
 
-    def refusing_any(self) -> bool:
-        return bool(self._refusing)
+    def refusing_for(self, configured: int) -> float:
+        """Seconds this process has seen the group refuse the bot (0 when it does not)."""
+        since = self._refused_at.get(configured)
+        return time.monotonic() - since if since is not None else 0.0
 
     def knows(self, chat_id: int) -> bool:
         return chat_id in {self.current(configured) for configured in self.configured}
@@ -109,6 +112,8 @@ class GroupChatIds:
             for row in rows
             if row.refused_since is not None
         }
+        for ended in set(self._refused_at) - set(self._refusing):
+            del self._refused_at[ended]  # another replica saw the episode end
 
     async def follow(self, configured: int, new_id: int) -> None:
         """The group became a supergroup: send there from now on, and tell the admins."""
@@ -126,6 +131,7 @@ class GroupChatIds:
     async def refused(self, configured: int, reason: str) -> None:
         """The group refused a message: alerts wait; the admins hear once per episode."""
         self._refusing[configured] = reason
+        self._refused_at.setdefault(configured, time.monotonic())
         now = self.context.now()
         async with self.sessionmaker() as session, session.begin():
             started = await GroupChats(session).refused(
@@ -143,6 +149,7 @@ class GroupChatIds:
         if configured not in self._refusing:
             return
         del self._refusing[configured]
+        self._refused_at.pop(configured, None)
         async with self.sessionmaker() as session, session.begin():
             ended = await GroupChats(session).accepted(configured, now=self.context.now())
             if ended:

@@ -91,6 +91,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
 BACKOFF_CAP = 300.0  # seconds
+REFUSED_CAP = 300.0  # seconds between tries while a group refuses the bot's messages
 CLAIM_LEASE = dt.timedelta(minutes=2)
 UNAUTHORIZED_WAIT = 60.0  # seconds between tries while the bot token is refused
 BATCH = 20
@@ -426,9 +427,16 @@ class OutboxWorker:
         if isinstance(exc, TelegramBadRequest) and not _refusal(exc.message):
             return False  # about this message (too long, a bad picture): waiting cannot help
         reason = _error_kind(exc.message.removeprefix("Forbidden: "))
+        configured = self._configured(row.target)
+        waited = 0.0
         if self.chats is not None:
-            await self.chats.refused(self._configured(row.target), reason)
-        await self._retry(row, None, f"{CHAT_REFUSED}: {reason}", give_up=False)
+            await self.chats.refused(configured, reason)
+            waited = self.chats.refusing_for(configured)
+        # Not counted as a failed attempt (the row may fail for real later and must still get
+        # its MAX_ATTEMPTS then); the pause grows with the episode: seconds at first, then
+        # every few minutes (REFUSED_CAP) for as long as it lasts.
+        delay = min(max(waited * 0.25, 1.0), REFUSED_CAP) * self.rng.uniform(0.5, 1.5)
+        await self._retry(row, delay, f"{CHAT_REFUSED}: {reason}", count=False)
         return True
 
     async def _tell_card_undelivered(self, row: ClaimedRow, exc: Exception) -> None:
@@ -800,10 +808,9 @@ class OutboxWorker:
         error: str,
         *,
         count: bool = True,
-        give_up: bool = True,
     ) -> None:
         attempts = row.attempts + (1 if count else 0)
-        if count and give_up and attempts >= MAX_ATTEMPTS:
+        if count and attempts >= MAX_ATTEMPTS:
             await self._dead(row, f"gave up after {attempts} attempts: {error}")
             return
         delay = float(after) if after is not None else backoff_delay(attempts, self.rng)

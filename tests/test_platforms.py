@@ -204,6 +204,8 @@ async def test_alerts_wait_while_the_chat_refuses_them_and_go_when_it_allows(
     assert body["status"] == "chat_refused"
     stored = await rows(s.url, Outbox)
     assert not [row for row in stored if row.state == OutboxState.DEAD]
+    # Waiting is not failing: the alerts keep all their attempts for real failures later.
+    assert [row.attempts for row in stored if row.kind == "alert"] == [0, 0]
 
     s.group.set_bot_status("administrator")
     await card_in(s, s.group, "Бауыржан Омаров", timeout=40)
