@@ -416,6 +416,14 @@ class OutboxWorker:
         await self.chats.follow(self._configured(row.target), exc.migrate_to_chat_id)
         await self._retry(row, 0.0, "chat migrated", count=False)
 
+    async def _card_moved(self, row: ClaimedRow, message_id: int) -> None:
+        """The card was posted anew: presses, replies and edits go to the new message."""
+        if row.report_id is None:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            await OutboxRepository(session, self.keyring).move_card(row.report_id, message_id)
+        log.warning("the card of report %s was gone; posted anew", row.report_id)
+
     async def _group_refused(self, row: ClaimedRow, exc: Exception) -> bool:
         """A group refused the message (the bot may not post, was removed, a closed topic):
         the row waits and is tried again, with capped backoff, for as long as it takes. An
@@ -559,7 +567,7 @@ class OutboxWorker:
         for index in range(row.progress, len(messages)):
             message = messages[index]
             if message.get("type") == "edit" and "message_id" not in message:
-                message = {**message, "message_id": await self._card_id(row)}
+                message = {**message, "message_id": await self._card_id(row), "card": True}
             if message.get("type") == "clear_buttons" and "message_id" not in message:
                 message = {**message, "message_id": await self._last_prompt(row)}
             held_back = self.in_burst() or pace.available() <= CARD_RESERVE
@@ -573,6 +581,12 @@ class OutboxWorker:
             await self._global.acquire()
             pace.take()
             sent = await self._send_one(chat_id, message, reply_to=card_id)
+            if (
+                message.get("card")
+                and sent is not None
+                and sent.message_id != message["message_id"]
+            ):
+                await self._card_moved(row, sent.message_id)
             if threaded and card_id is None and sent is not None:
                 card_id = sent.message_id
             recorded = card_id if threaded and index == 0 else None
@@ -726,13 +740,15 @@ class OutboxWorker:
             except TelegramBadRequest as exc:
                 if "not modified" in exc.message:
                     return None
-                if not message.get("prompt") or not _gone(exc.message):
+                if not (message.get("prompt") or message.get("card")) or not _gone(exc.message):
                     raise
-                # The question the person pressed was deleted meanwhile: ask it anew.
+                # The question the person pressed was deleted meanwhile: ask it anew. A card
+                # that is gone (deleted, or left behind in a group that became a supergroup) is
+                # posted anew, so the report can still be acted on from its buttons.
                 return await self.bot.send_message(
                     chat_id,
                     message["html"],
-                    reply_markup=InlineKeyboardMarkup.model_validate(markup),
+                    reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             return result if isinstance(result, Message) else None

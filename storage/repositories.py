@@ -626,6 +626,14 @@ class OutboxRepository:
             select(Outbox).where(Outbox.kind == "alert", Outbox.report_id == report_id)
         )
 
+    async def move_card(self, report_id: int, message_id: int) -> None:
+        """The report's card was posted again as `message_id` (the old one was gone)."""
+        await self.session.execute(
+            update(Outbox)
+            .where(Outbox.kind == "alert", Outbox.report_id == report_id)
+            .values(sent_message_id=message_id)
+        )
+
     async def report_for_message(
         self, target: str, message_id: int, *, reporter_id: int | None = None
     ) -> tuple[int, str] | None:

@@ -396,3 +396,22 @@ async def test_a_press_answered_after_telegram_gave_up_still_takes_effect(setup:
     )
     reports = await rows(s.url, Report)
     assert [r.status for r in reports] == ["in_review"]
+
+
+async def test_a_card_that_is_gone_is_posted_anew_and_works(setup: Setup) -> None:
+    s = setup
+    await send_report(s, "Жанар Муратова")
+    card = await card_in(s, s.group, "Жанар Муратова")
+    await outbox_settled(s.bot.app)
+    query = await s.moderator.press(card, data(card, "take"), force=True)
+    # Someone deleted the card while the press was on its way: the edit finds nothing.
+    s.emu.message(s.group, card.message_id).deleted = True
+    await s.emu.wait_for_callback_answer(query)
+    again = await card_in(s, s.group, "Жанар Муратова")
+    assert again.message_id != card.message_id
+    assert "Aigerim" in (again.text or "")
+    await outbox_settled(s.bot.app)
+    query = await s.moderator.press(again, data(again, "verify"), force=True)
+    answer = await s.emu.wait_for_callback_answer(query)
+    assert answer.show_alert is False, answer.text
+    await s.emu.wait_for_edit(again)
