@@ -698,9 +698,10 @@ class BotApi:
     async def answerCallbackQuery(self, p: Params) -> Any:
         query_id = p.text("callback_query_id", required=True) or ""
         query = self.emu.callback_queries.get(query_id)
-        # A press must be answered soon: the client gives up waiting after about 15 s and Telegram
-        # refuses a later answer with this text (core.telegram.org/bots/api#answercallbackquery;
-        # the figure is the Bot API server's, tdlib/telegram-bot-api).
+        # A press must be answered soon: clients show a progress bar until the bot answers
+        # (core.telegram.org/bots/api#answercallbackquery), and an answer after about 15 s is
+        # refused as QUERY_ID_INVALID (core.telegram.org/api/errors), which the Bot API server
+        # words as below. The 15 s is what bots observe; the pages give no figure.
         too_old = query is not None and self.emu.clock() - query.created_at > CALLBACK_ANSWER_WINDOW
         if query is None or query_id in self.emu.callback_answers or too_old:
             raise bad_request(

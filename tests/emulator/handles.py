@@ -18,9 +18,10 @@ from tests.emulator.models import (
 if TYPE_CHECKING:
     from tests.emulator.telegram import ChatLike, TelegramEmulator
 
-# Telegram stops showing the bot a message in callback queries after about two days (the issue's
-# observation; core.telegram.org/bots/api#maybeinaccessiblemessage names no figure): the same 48 h
-# after which a bot may no longer delete it (core.telegram.org/bots/api#deletemessage).
+# Telegram stops showing the bot a message in callback queries once it is "inaccessible"
+# (core.telegram.org/bots/api#inaccessiblemessage, which names no figure); bots observe about two
+# days, the same 48 h after which a bot may no longer delete it
+# (core.telegram.org/bots/api#deletemessage).
 INACCESSIBLE_AFTER = 48 * 3600.0
 
 
