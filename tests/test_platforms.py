@@ -415,3 +415,19 @@ async def test_a_card_that_is_gone_is_posted_anew_and_works(setup: Setup) -> Non
     answer = await s.emu.wait_for_callback_answer(query)
     assert answer.show_alert is False, answer.text
     await s.emu.wait_for_edit(again)
+
+
+async def test_a_status_message_the_reporter_cannot_receive_is_marked_on_the_card(
+    setup: Setup,
+) -> None:
+    s = setup
+    reporter = await send_report(s, "Тимур Исаев")
+    card = await card_in(s, s.group, "Тимур Исаев")
+    await outbox_settled(s.bot.app)
+    await reporter.block_bot()
+    for action in ("take", "verify"):  # "verified" is told to the reporter (contact: this chat)
+        query = await s.moderator.press(card, data(card, action), force=True)
+        await s.emu.wait_for_callback_answer(query)
+    note = await s.emu.wait_for_bot_message(s.group, lambda m: "Не доставлено" in (m.text or ""))
+    assert note.reply_to_message_id == card.message_id
+    assert "заблокировал" in (note.text or "")
