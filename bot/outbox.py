@@ -132,6 +132,9 @@ UNDELIVERED = {
 }
 
 
+REPORTER_ERASED = "reporter erased"
+
+
 class PermanentFailure(Exception):
     """Sending can never succeed (the chat is gone, the reporter was erased)."""
 
@@ -459,7 +462,12 @@ class OutboxWorker:
             or self.undelivered_text is None
         ):
             return
-        reason = "erased" if isinstance(exc, PermanentFailure) else "blocked"
+        if isinstance(exc, TelegramForbiddenError):
+            reason = "blocked"  # or "user is deactivated": the account was deleted
+        elif isinstance(exc, PermanentFailure) and str(exc) == REPORTER_ERASED:
+            reason = "erased"
+        else:
+            return
         async with self.sessionmaker() as session, session.begin():
             outbox = OutboxRepository(session, self.keyring)
             alert = await outbox.alert_of(row.report_id)
@@ -522,7 +530,7 @@ class OutboxWorker:
                 chat_id = reporters.chat_id(reporter) if reporter is not None else None
                 on_messenger = reporter is not None and reporter.channel == "messenger"
             if chat_id is None:
-                raise PermanentFailure("reporter erased")
+                raise PermanentFailure(REPORTER_ERASED)
             return MessengerRecipient(chat_id) if on_messenger else int(chat_id)
         raise PermanentFailure(f"unknown target {row.target}")
 
