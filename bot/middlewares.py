@@ -143,7 +143,10 @@ class UpdateContextMiddleware(BaseMiddleware):
         """The network work an update needs, done before its transaction opens."""
         bot: Bot = data["bot"]
         if chat is not None and chat.type != "private":
-            await self._follow_group(bot, event, chat)
+            try:
+                await self._follow_group(bot, event, chat)
+            except Exception as exc:  # noqa: BLE001 - the update goes on with the ids known
+                log.warning("group %s not looked up: %s", chat.id, type(exc).__name__)
         if chat is not None and chat.type == "private" and event.message is not None:
             async with self._decode_slots:
                 data["received_file"] = await prefetch_file(bot, event.message)
