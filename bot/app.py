@@ -31,9 +31,10 @@ from bot.jobs.digest import DigestScheduler, start_weekly_digest
 from bot.jobs.safety import SafetyJobs, create_safety_jobs, start_safety_jobs
 from bot.metrics import Metrics, UpdateMetricsMiddleware, count_submitted_reports
 from bot.outage import StorageUnavailable
-from bot.outbox.worker import OutboxWorker
+from bot.outbox.worker import UNDELIVERED, OutboxWorker
 from bot.services.access import ChatMembership
 from bot.services.context import SafetyPolicy, ServiceContext
+from bot.services.group_chats import GroupChatIds, check_moderator_chat
 from bot.services.moderation import MemberCheck
 from bot.settings import LEASE_MARGIN, Settings
 from bot.web import start_web_server
@@ -73,6 +74,8 @@ class App:
     dispatcher: Dispatcher
     worker: OutboxWorker
     metrics: Metrics = field(default_factory=Metrics)
+    # The configured groups' current ids (bot/services/group_chats.py).
+    chats: GroupChatIds | None = None
     # Routes other channels serve on the bot's HTTP server (bot/web.py explains the contract).
     web_routes: list[web.AbstractRouteDef] = field(default_factory=list)
     # The Facebook Messenger channel, when FACEBOOK_* is set (handlers/messenger/).
@@ -113,10 +116,11 @@ def create_dispatcher(
     worker: OutboxWorker,
     member_check: MemberCheck | None = None,
     metrics: Metrics | None = None,
+    chats: GroupChatIds | None = None,
 ) -> Dispatcher:
     assert settings.moderator_chat_id is not None
     # Shared, long-lived objects reach handlers as parameters through the dispatcher's data.
-    dispatcher = Dispatcher(settings=settings)
+    dispatcher = Dispatcher(settings=settings, group_chats=chats)
     # Outermost, so that it sees every outcome, duplicates and outages included.
     dispatcher.update.outer_middleware(
         UpdateMetricsMiddleware(metrics or worker.metrics, unavailable=StorageUnavailable)
@@ -130,9 +134,12 @@ def create_dispatcher(
             deliver=worker.deliver_now,
             notify=worker.notify,
             member_check=member_check,
+            chats=chats,
         )
     )
-    dispatcher.include_routers(*get_routers(moderator_chat_id=settings.moderator_chat_id))
+    dispatcher.include_routers(
+        *get_routers(moderator_chat_id=settings.moderator_chat_id, chats=chats)
+    )
     return dispatcher
 
 
@@ -155,6 +162,11 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         messenger_human_agent=settings.facebook_human_agent,
     )
     bot = create_bot(settings)
+    chats = GroupChatIds(
+        sessionmaker=sessionmaker,
+        context=context,
+        configured={settings.moderator_chat_id, settings.effective_coordinator_chat_id or 0} - {0},
+    )
     messenger = (
         MessengerChannel(settings=settings, context=context, sessionmaker=sessionmaker, bot=bot)
         if settings.messenger_enabled
@@ -176,9 +188,12 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         lease=dt.timedelta(seconds=settings.outbox_lease),
         renew_before=dt.timedelta(seconds=settings.telegram_timeout + LEASE_MARGIN),
         messenger=messenger.delivery if messenger is not None else None,
+        chats=chats,
+        undelivered_text=lambda reason, code: context.moderators_t(UNDELIVERED[reason], code=code),
     )
+    moderator_chat_id = settings.moderator_chat_id
     member_check = (
-        ChatMembership(bot, settings.moderator_chat_id)
+        ChatMembership(bot, lambda: chats.current(moderator_chat_id))
         if settings.moderator_chat_members_are_staff
         else None
     )
@@ -190,6 +205,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         worker=worker,
         member_check=member_check,
         metrics=metrics,
+        chats=chats,
     )
     app = App(
         settings,
@@ -202,6 +218,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         worker,
         metrics=metrics,
         messenger=messenger,
+        chats=chats,
     )
     if messenger is not None:
         messenger.on_outbox = worker.notify
@@ -267,12 +284,38 @@ async def set_commands(app: App) -> None:
             BotCommand(command=name, description=app.i18n.gettext(text, locale=language))
             for name, text in _MODERATOR_COMMANDS
         ],
-        scope=BotCommandScopeChat(chat_id=app.settings.moderator_chat_id),
+        scope=BotCommandScopeChat(chat_id=_moderators(app)),
     )
+
+
+def _moderators(app: App) -> int:
+    assert app.settings.moderator_chat_id is not None
+    configured = app.settings.moderator_chat_id
+    return app.chats.current(configured) if app.chats is not None else configured
+
+
+async def check_chats(app: App) -> None:
+    """At start: whether the bot can post in MODERATOR_CHAT_ID; one line when it cannot.
+
+    Never stops the bot: the outbox keeps every alert until the chat takes it.
+    """
+    if app.chats is None or app.settings.moderator_chat_id is None:
+        return
+    try:
+        await app.chats.refresh(force=True)
+        problem = await check_moderator_chat(app.bot, app.chats, app.settings.moderator_chat_id)
+    except Exception as exc:  # noqa: BLE001 - a check; the bot starts regardless
+        log.warning("MODERATOR_CHAT_ID not checked: %s", type(exc).__name__)
+        return
+    if problem is not None:
+        log.error("%s", problem)
+    else:
+        log.info("MODERATOR_CHAT_ID %s: the bot may post there", _moderators(app))
 
 
 async def set_commands_softly(app: App) -> None:
     """set_commands, but a failure only costs the menu: the bot must start regardless."""
+    await check_chats(app)
     try:
         await set_commands(app)
     except TelegramAPIError as exc:

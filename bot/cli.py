@@ -105,6 +105,37 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """What waits in the outbox and the dead letters; --resend sends dead letters again.
+
+    The running bot (any replica) sends resent rows on its next pass. Only ids, kinds, report
+    codes, times and error kinds are printed: never content or a reporter's id.
+    """
+    from storage.db import create_engine, create_sessionmaker  # noqa: PLC0415
+    from storage.repositories import dead_letter_lines, resend_dead_letters  # noqa: PLC0415
+
+    wanted: list[int] | None = None
+    if args.resend and args.resend != ["all"]:
+        if not all(item.lstrip("#").isdigit() for item in args.resend):
+            raise ConfigError("--resend takes dead letter numbers, or all")
+        wanted = [int(item.lstrip("#")) for item in args.resend]
+
+    async def _main() -> list[str]:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                if args.resend:
+                    queued = await resend_dead_letters(session, wanted)
+                    return [f"queued again: {', '.join(f'#{i}' for i in queued) or 'none'}"]
+                return await dead_letter_lines(session, limit=args.limit)
+        finally:
+            await engine.dispose()
+
+    for line in asyncio.run(_main()):
+        _print(line)
+    return 0
+
+
 def cmd_demo(_settings: Settings, args: argparse.Namespace) -> int:
     # The demo builds its own settings: the environment and .env never reach it. Migration and
     # per-update lines would drown its banner; warnings and errors still show.
@@ -133,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     keygen = sub.add_parser("keygen", help="create the organisation key pair and a server key")
     keygen.add_argument("--force", action="store_true", help="replace existing keys (rotation)")
     keygen.set_defaults(func=cmd_keygen)
+    outbox = sub.add_parser(
+        "outbox", help="messages waiting and dead letters; --resend sends dead letters again"
+    )
+    outbox.add_argument(
+        "--resend", nargs="+", metavar="ID", help="dead letter numbers to send again, or all"
+    )
+    outbox.add_argument("--limit", type=int, default=50, help="dead letters listed (50)")
+    outbox.set_defaults(func=cmd_outbox)
     demo = sub.add_parser(
         "demo", help="try the bot offline: a Telegram emulator, the bot and a local page"
     )

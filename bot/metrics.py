@@ -92,6 +92,11 @@ class Metrics:
             "Dead letters in the outbox (read from the database).",
             registry=r,
         )
+        self.outbox_waiting_for_chat = Gauge(
+            "reportbot_outbox_waiting_for_chat",
+            "Messages (alerts among them) waiting because their group refuses the bot's messages.",
+            registry=r,
+        )
         self.database_up = Gauge(
             "reportbot_database_up",
             "1 when the database answered the last health check or scrape, else 0.",
@@ -135,6 +140,7 @@ class Metrics:
                 self.outbox_pending.labels(target).set(0)
         self.outbox_oldest.set(backlog_age(backlog, now))
         self.outbox_dead.set(backlog.dead)
+        self.outbox_waiting_for_chat.set(backlog.waiting_for_chat)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

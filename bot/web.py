@@ -199,13 +199,16 @@ class HealthRoutes:
             )
         age = backlog_age(backlog, self.app.context.now())
         body = {
-            "status": "lagging" if age > LAG_WARNING else "ok",
+            "status": _status(age, backlog.waiting_for_chat),
             "database": "ok",
             "outbox": {
                 "pending": sum(backlog.pending.values()),
                 "pending_by_target": backlog.pending,
                 "oldest_pending_seconds": round(age, 1),
                 "dead": backlog.dead,
+                # Alerts kept while the moderators' chat refuses the bot
+                # (bot/services/group_chats.py).
+                "waiting_for_chat": backlog.waiting_for_chat,
             },
             "in_flight": self.state.in_flight,
         }
@@ -234,6 +237,12 @@ class HealthRoutes:
         metrics.database_up.set(1)
         metrics.observe_backlog(backlog, self.app.context.now())
         return backlog
+
+
+def _status(age: float, waiting_for_chat: int) -> str:
+    if waiting_for_chat:
+        return "chat_refused"
+    return "lagging" if age > LAG_WARNING else "ok"
 
 
 def create_web_app(

@@ -394,3 +394,21 @@ class MessengerInboxEvent(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class GroupChat(Base):
+    """A configured group (MODERATOR_CHAT_ID, COORDINATOR_CHAT_ID) as Telegram knows it now.
+
+    Telegram gives a group a new id when it becomes a supergroup ("migrate_to_chat_id",
+    core.telegram.org/bots/api#responseparameters); every replica reads the id it must use from
+    here. `refused_since` marks an episode in which the chat refuses the bot's messages (no right
+    to post, the bot removed): alerts wait for it, and the admins are told once per episode.
+    """
+
+    __tablename__ = "group_chats"
+
+    configured_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    migrated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refused_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refusal: Mapped[str | None] = mapped_column(String(80))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     AlertCard,
     Draft,
+    GroupChat,
     ModerationEvent,
     Outbox,
     OutboxPriority,
@@ -32,6 +33,8 @@ from storage.sealing import Keyring
 # (0/O, 1/I/L, 5/S, 2/Z, 8/B).
 CODE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
 CODE_LENGTH = 4
+# How an outbox row's last_error begins while its group refuses the bot's messages.
+CHAT_REFUSED = "chat refused"
 
 
 def _insert_ignoring_conflicts(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:
@@ -249,6 +252,78 @@ class Reports:
         return result.scalar_one_or_none()
 
 
+class GroupChats:
+    """The configured groups' current ids and refusal episodes (storage/models.py GroupChat)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def all(self) -> list[GroupChat]:
+        return list((await self.session.execute(select(GroupChat))).scalars())
+
+    async def migrate(self, configured_id: int, new_id: int, *, now: dt.datetime) -> bool:
+        """Record the group's new id; False when it was already recorded (another replica)."""
+        inserted = await self.session.execute(
+            _insert_ignoring_conflicts(
+                self.session,
+                GroupChat,
+                {"configured_id": configured_id, "chat_id": new_id, "migrated_at": now},
+            )
+        )
+        if inserted.rowcount:  # type: ignore[attr-defined]
+            return True
+        updated = await self.session.execute(
+            update(GroupChat)
+            .where(GroupChat.configured_id == configured_id, GroupChat.chat_id != new_id)
+            .values(chat_id=new_id, migrated_at=now)
+        )
+        return bool(updated.rowcount)  # type: ignore[attr-defined]
+
+    async def refused(
+        self, configured_id: int, chat_id: int, refusal: str, *, now: dt.datetime
+    ) -> bool:
+        """The chat refuses the bot's messages; True when this starts a new episode."""
+        inserted = await self.session.execute(
+            _insert_ignoring_conflicts(
+                self.session,
+                GroupChat,
+                {
+                    "configured_id": configured_id,
+                    "chat_id": chat_id,
+                    "refused_since": now,
+                    "refusal": refusal[:80],
+                },
+            )
+        )
+        if inserted.rowcount:  # type: ignore[attr-defined]
+            return True
+        updated = await self.session.execute(
+            update(GroupChat)
+            .where(GroupChat.configured_id == configured_id, GroupChat.refused_since.is_(None))
+            .values(refused_since=now, refusal=refusal[:80])
+        )
+        return bool(updated.rowcount)  # type: ignore[attr-defined]
+
+    async def accepted(self, configured_id: int, *, now: dt.datetime) -> bool:
+        """The chat took a message again; True when this ends an episode. The rows that waited
+        for it (in backoff, up to minutes) are due at once."""
+        updated = await self.session.execute(
+            update(GroupChat)
+            .where(GroupChat.configured_id == configured_id, GroupChat.refused_since.is_not(None))
+            .values(refused_since=None, refusal=None)
+        )
+        await self.session.execute(
+            update(Outbox)
+            .where(
+                Outbox.state == OutboxState.PENDING.value,
+                Outbox.last_error.startswith(CHAT_REFUSED),
+                Outbox.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+        return bool(updated.rowcount)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class QueuedRow:
     """A row queued in the current transaction (listed in session.info["outbox_rows"])."""
@@ -280,6 +355,9 @@ class OutboxBacklog:
     pending: dict[str, int]  # by target
     oldest_pending_at: dt.datetime | None
     dead: int
+    # Rows to a group that refuses the bot's messages for now
+    # (bot/outbox/worker.py, _group_refused).
+    waiting_for_chat: int = 0
 
 
 def _aggregate_time(value: Any) -> dt.datetime | None:
@@ -510,9 +588,13 @@ class OutboxRepository:
 
     async def backlog(self) -> OutboxBacklog:
         """What waits in the outbox, for /healthz and /metrics."""
+        return await self.backlog_of(self.session)
+
+    @staticmethod
+    async def backlog_of(session: AsyncSession) -> OutboxBacklog:
         pending: dict[str, int] = {}
         oldest: dt.datetime | None = None
-        rows = await self.session.execute(
+        rows = await session.execute(
             select(Outbox.target, func.count(), func.min(Outbox.created_at))
             .where(Outbox.state == OutboxState.PENDING.value)
             .group_by(Outbox.target)
@@ -522,10 +604,18 @@ class OutboxRepository:
             first_at = _aggregate_time(first)
             if first_at is not None and (oldest is None or first_at < oldest):
                 oldest = first_at
-        dead = await self.session.scalar(
+        dead = await session.scalar(
             select(func.count()).select_from(Outbox).where(Outbox.state == OutboxState.DEAD.value)
         )
-        return OutboxBacklog(pending, oldest, int(dead or 0))
+        waiting = await session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(
+                Outbox.state == OutboxState.PENDING.value,
+                Outbox.last_error.startswith(CHAT_REFUSED),
+            )
+        )
+        return OutboxBacklog(pending, oldest, int(dead or 0), int(waiting or 0))
 
     async def release(self, row_id: int, *, at: dt.datetime) -> None:
         """Give a claimed row back untried (no slot to send it now)."""
@@ -536,6 +626,14 @@ class OutboxRepository:
     async def alert_of(self, report_id: int) -> Outbox | None:
         return await self.session.scalar(
             select(Outbox).where(Outbox.kind == "alert", Outbox.report_id == report_id)
+        )
+
+    async def move_card(self, report_id: int, message_id: int) -> None:
+        """The report's card was posted again as `message_id` (the old one was gone)."""
+        await self.session.execute(
+            update(Outbox)
+            .where(Outbox.kind == "alert", Outbox.report_id == report_id)
+            .values(sent_message_id=message_id)
         )
 
     async def report_for_message(
@@ -589,6 +687,35 @@ class OutboxRepository:
             .limit(limit)
         )
         return list(result.scalars())
+
+    async def resend_dead(self, row_ids: Sequence[int] | None, *, now: dt.datetime) -> list[int]:
+        return await self.resend_dead_rows(self.session, row_ids, now=now)
+
+    @staticmethod
+    async def resend_dead_rows(
+        session: AsyncSession, row_ids: Sequence[int] | None, *, now: dt.datetime
+    ) -> list[int]:
+        """Queue dead letters again (all when `row_ids` is None), as new; their ids.
+
+        Only rows whose content is still kept can go again (retention may have erased it).
+        """
+        conditions = [Outbox.state == OutboxState.DEAD.value, Outbox.payload_enc.is_not(None)]
+        if row_ids is not None:
+            conditions.append(Outbox.id.in_(row_ids))
+        ids = list((await session.execute(select(Outbox.id).where(*conditions))).scalars())
+        if ids:
+            await session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(ids))
+                .values(
+                    state=OutboxState.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    claimed_until=None,
+                    dead_at=None,
+                )
+            )
+        return sorted(int(row_id) for row_id in ids)
 
     async def record_progress(self, row_id: int, progress: int, message_id: int | None) -> None:
         values: dict[str, Any] = {"progress": progress}
@@ -651,6 +778,38 @@ class OutboxRepository:
             .where(Outbox.state == OutboxState.PENDING.value)
         )
         return int(count or 0)
+
+
+async def dead_letter_lines(session: AsyncSession, *, limit: int = 50) -> list[str]:
+    """`reportbot outbox`: the backlog, then one line per dead letter (no content, no ids of
+    people): number, kind, target, report code, when it died, attempts, the error's kind."""
+    backlog = await OutboxRepository.backlog_of(session)
+    lines = [
+        f"pending: {sum(backlog.pending.values())} "
+        f"(waiting for a refusing chat: {backlog.waiting_for_chat}); dead: {backlog.dead}"
+    ]
+    rows = (
+        await session.execute(
+            select(Outbox, Report.public_code)
+            .outerjoin(Report, Report.id == Outbox.report_id)
+            .where(Outbox.state == OutboxState.DEAD.value)
+            .order_by(Outbox.dead_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    for row, code in rows:
+        when = row.dead_at.isoformat(timespec="seconds") if row.dead_at else "-"
+        kept = "" if row.payload_enc is not None else " (content erased: cannot be resent)"
+        lines.append(
+            f"#{row.id}\t{row.kind}\t{row.target}\t{code or '-'}\t{when}\t"
+            f"{row.attempts}\t{row.last_error or ''}{kept}"
+        )
+    return lines
+
+
+async def resend_dead_letters(session: AsyncSession, row_ids: Sequence[int] | None) -> list[int]:
+    """Queue dead letters again (None: all that can still be sent)."""
+    return await OutboxRepository.resend_dead_rows(session, row_ids, now=utcnow())
 
 
 class StaffRepository:

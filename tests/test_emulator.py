@@ -17,6 +17,7 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramRetryAfter,
     TelegramServerError,
 )
@@ -25,11 +26,13 @@ from aiogram.types import (
     BotCommand,
     BufferedInputFile,
     CallbackQuery,
+    InaccessibleMessage,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
     Message,
     MessageOriginUser,
+    Update,
 )
 from aiogram.utils.backoff import BackoffConfig
 from aiogram.utils.formatting import Bold, Text
@@ -802,3 +805,87 @@ async def test_edits_count_toward_chat_limit_when_configured(
         await bot.send_message(group.id, "new card")
     first = await emu.wait_for_bot_message(group, after=0)
     assert first.message_id == card.message_id and len(first.history) == 20
+
+
+# --- what the real Telegram does that the bot must survive (docs/platforms.md) --------------------
+async def test_a_group_upgraded_to_a_supergroup_answers_with_its_new_id(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    alice = emu.user(first_name="Alice")
+    group = emu.create_group("Team", kind="group")
+    group.add_member(alice, "creator")
+    await bot.send_message(group.id, "before")
+    new = emu.upgrade_to_supergroup(group)
+    with pytest.raises(TelegramMigrateToChat) as raised:
+        await bot.send_message(group.id, "after")
+    assert raised.value.migrate_to_chat_id == new.id
+    with pytest.raises(TelegramMigrateToChat):
+        await bot.get_chat(group.id)
+    await bot.send_message(new.id, "there")
+    service = [Update.model_validate(u).message for u in emu.pending_updates]
+    assert [(m.chat.id, m.migrate_to_chat_id) for m in service if m and m.migrate_to_chat_id] == [
+        (group.id, new.id)
+    ]
+    assert [
+        (m.chat.id, m.migrate_from_chat_id) for m in service if m and m.migrate_from_chat_id
+    ] == [(new.id, group.id)]
+
+
+async def test_a_press_on_a_message_older_than_two_days_carries_an_inaccessible_message(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    alice = emu.user(first_name="Alice", started=True)
+    sent = await bot.send_message(alice.id, "card", reply_markup=keyboard([("Take", "t")]))
+    await alice.press(sent.message_id, "t")
+    emu.advance(49 * 3600)
+    await alice.press(sent.message_id, "t")
+    fresh, old = (Update.model_validate(u).callback_query for u in emu.pending_updates[-2:])
+    assert fresh is not None and isinstance(fresh.message, Message)
+    assert old is not None and isinstance(old.message, InaccessibleMessage)
+    assert (old.message.chat.id, old.message.message_id) == (alice.id, sent.message_id)
+    assert old.message.date == 0
+
+
+async def test_groups_that_refuse_the_bot_and_users_who_blocked_it(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    group = emu.create_group("Team", bot_status="restricted")
+    with pytest.raises(TelegramBadRequest, match="not enough rights to send text messages"):
+        await bot.send_message(group.id, "hello")
+    group.set_bot_status("kicked")
+    with pytest.raises(TelegramForbiddenError, match="bot was kicked from the supergroup chat"):
+        await bot.send_message(group.id, "hello")
+    forum = emu.create_group("Forum", is_forum=True, bot_status="member")
+    forum.chat.topics[7] = {"name": "Alerts", "icon_color": 7322096}
+    forum.chat.closed_topics.add(7)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_CLOSED"):
+        await bot.send_message(forum.id, "hello", message_thread_id=7)
+    alice = emu.user(first_name="Alice", started=True)
+    await alice.block_bot()
+    with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
+        await bot.send_message(alice.id, "hello")
+
+
+async def test_lengths_photo_shapes_late_answers_and_long_flood_waits(
+    emu: TelegramEmulator, bot: Bot
+) -> None:
+    alice = emu.user(first_name="Alice", started=True)
+    await bot.send_message(alice.id, "x" * 4096)
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(alice.id, "x" * 4097)
+    photo = BufferedInputFile(make_png(64, 48), "p.png")
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_photo(alice.id, photo, caption="x" * 1025)
+    for width, height in ((30, 1000), (6000, 4500)):  # ratio over 20; sides over 10000 in all
+        shaped = BufferedInputFile(make_png(width, height), "p.png")
+        with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
+            await bot.send_photo(alice.id, shaped)
+    sent = await bot.send_message(alice.id, "card", reply_markup=keyboard([("Take", "t")]))
+    query = await alice.press(sent.message_id, "t")
+    emu.advance(16)
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await bot.answer_callback_query(query)
+    emu.faults.retry_after_next(3600, method="sendMessage")
+    with pytest.raises(TelegramRetryAfter) as flood:
+        await bot.send_message(alice.id, "hello")
+    assert flood.value.retry_after == 3600

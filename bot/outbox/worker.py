@@ -52,8 +52,10 @@ from typing import Any
 
 from aiogram import Bot, html
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -73,11 +75,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.metrics import Metrics
 from bot.outage import is_database_outage, log_pass_failure
 from bot.outbox.pacing import SlidingWindow
+from bot.services.group_chats import ADMIN_TARGET, GroupChatIds
 from bot.services.replies import REPLY_KIND
+from handlers.engine.text import N_
 from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
 from handlers.messenger.graph import ErrorKind, GraphError
-from storage.models import OutboxState
-from storage.repositories import ClaimedRow, OutboxRepository, Reporters
+from storage.models import OutboxPriority, OutboxState
+from storage.repositories import (
+    CHAT_REFUSED,
+    ClaimedRow,
+    OutboxRepository,
+    Reporters,
+    Reports,
+)
 from storage.safety import TrackedMessages
 from storage.sealing import Keyring
 
@@ -85,6 +95,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
 BACKOFF_CAP = 300.0  # seconds
+REFUSED_CAP = 300.0  # seconds between tries while a group refuses the bot's messages
 CLAIM_LEASE = dt.timedelta(minutes=2)
 UNAUTHORIZED_WAIT = 60.0  # seconds between tries while the bot token is refused
 BATCH = 20
@@ -110,6 +121,25 @@ ORDER_WAIT = 0.3
 # The worker's shortest nap between passes when a row is due (and waits for its chat's pace).
 MIN_IDLE = 0.05
 BUSY_IDLE = 0.25
+
+
+# Rows to the configured groups: they wait while a group refuses them, and follow it when it moves.
+GROUP_TARGETS = ("moderators", "coordinators")
+
+
+# Rows to a reporter whose failure the moderators must see on the card.
+UNDELIVERED_KINDS = frozenset({"question", "status", "checkin"})
+# Why, in the moderators' language (bot/app.py translates; {code} is the report's).
+UNDELIVERED = {
+    "blocked": N_(
+        "Not delivered to the reporter of {code}: they blocked the bot or deleted their "
+        "Telegram account. /outbox can send it again if they come back."
+    ),
+    "erased": N_("Not delivered to the reporter of {code}: the link to the reporter was erased."),
+}
+
+
+REPORTER_ERASED = "reporter erased"
 
 
 class PermanentFailure(Exception):
@@ -163,6 +193,7 @@ def backoff_delay(attempts: int, rng: random.Random) -> float:
 
 
 DigestHeader = Callable[[int], str]
+UndeliveredText = Callable[[str, str], str]  # (reason, report code) -> text
 
 
 class OutboxWorker:
@@ -183,8 +214,15 @@ class OutboxWorker:
         lease: dt.timedelta = CLAIM_LEASE,
         renew_before: dt.timedelta = dt.timedelta(seconds=45),
         messenger: MessengerDelivery | None = None,
+        chats: GroupChatIds | None = None,
+        undelivered_text: UndeliveredText | None = None,
     ) -> None:
+        # The line under a card when a message could not reach its reporter (code, reason).
+        self.undelivered_text = undelivered_text
         self.bot = bot
+        # The groups' current ids (a group upgraded to a supergroup moves:
+        # bot/services/group_chats.py).
+        self.chats = chats
         self.messenger = messenger
         self.sessionmaker = sessionmaker
         self.keyring = keyring
@@ -255,15 +293,12 @@ class OutboxWorker:
         Returns how many rows made progress (0 means there is nothing to do right now). When
         `stop` is set meanwhile, the rows not yet tried are released for other replicas.
         """
+        if self.chats is not None:
+            await self.chats.refresh()  # another replica may have seen a group move
         progressed = await self._announce_backlog()
         # Rows for a group with no free slot stay queued instead of being claimed and released.
         blocked = [
-            target
-            for target, chat_id in (
-                ("moderators", self.moderator_chat_id),
-                ("coordinators", self.coordinator_chat_id),
-            )
-            if self._pace(chat_id).free_in() > 0
+            target for target in GROUP_TARGETS if self._pace(self._group_id(target)).free_in() > 0
         ]
         async with self.sessionmaker() as session, session.begin():
             rows = await OutboxRepository(session, self.keyring).claim_due(
@@ -313,7 +348,8 @@ class OutboxWorker:
         DIGEST_MAX_WAIT, so few slots carry many reports and every report is visible within
         seconds. Full cards follow once the burst is over.
         """
-        pace = self._pace(self.moderator_chat_id)
+        chat_id = self._group_id("moderators")
+        pace = self._pace(chat_id)
         if not self.digests or pace.free_in() > 0:
             return 0
         now = self.clock()
@@ -339,14 +375,15 @@ class OutboxWorker:
                 header = html.bold(html.quote(self.digest_header(len(ids))))
                 await self._global.acquire()
                 pace.take()
-                await self.bot.send_message(
-                    self.moderator_chat_id, header + "\n" + "\n".join(lines)
-                )
+                await self.bot.send_message(chat_id, header + "\n" + "\n".join(lines))
                 announced.extend(ids)
                 self._burst_until = time.monotonic() + GROUP_RATE[1]
-        except (TelegramRetryAfter, TelegramServerError, TelegramNetworkError) as exc:
+        except TelegramAPIError as exc:
+            # Whatever Telegram answers, the claimed rows are released below: the cards follow.
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             log.warning("burst digest not sent: %s", type(exc).__name__)
+            if isinstance(exc, TelegramMigrateToChat) and self.chats is not None:
+                await self.chats.follow(self.moderator_chat_id, exc.migrate_to_chat_id)
         async with self.sessionmaker() as session, session.begin():
             repo = OutboxRepository(session, self.keyring)
             if announced:
@@ -376,6 +413,8 @@ class OutboxWorker:
                 unrecorded = await self._send_messages(row, route, in_turn=in_turn)
             await self._finish(row, unrecorded, in_turn=in_turn)
             self.metrics.sent.labels(row.kind).inc()
+            if row.target in GROUP_TARGETS and self.chats is not None:
+                await self.chats.accepted(self._configured(row.target))
         except RecordingDeferred:
             return 0
         except LostClaim:
@@ -390,6 +429,10 @@ class OutboxWorker:
         except TelegramRetryAfter as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             await self._retry(row, exc.retry_after, "retry_after", count=False)
+        except TelegramMigrateToChat as exc:
+            # Not a TelegramBadRequest in aiogram: the group became a supergroup with a new id.
+            self.metrics.send_errors.labels(_error_label(exc)).inc()
+            await self._migrated(row, exc)
         except (TelegramServerError, TelegramNetworkError) as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             await self._retry(row, None, type(exc).__name__)
@@ -405,11 +448,14 @@ class OutboxWorker:
             TelegramNotFound,
         ) as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
-            await self._dead(row, type(exc).__name__)
+            if not await self._group_refused(row, exc):
+                await self._dead(row, type(exc).__name__)
+                await self._tell_card_undelivered(row, exc)
         except TelegramBadRequest as exc:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
-            # Telegram's description can quote the offending text; store only the kind.
-            await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
+            if not await self._group_refused(row, exc):
+                # Telegram's description can quote the offending text; store only the kind.
+                await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
         except GraphError as exc:
             self.metrics.send_errors.labels(f"messenger_{exc.kind.value}").inc()
             await self._graph_failure(row, exc)
@@ -429,12 +475,103 @@ class OutboxWorker:
             self._spawn(self._record_later(row, unrecorded, finish=True))
             raise RecordingDeferred(str(row.id)) from exc
 
+    async def _migrated(self, row: ClaimedRow, exc: TelegramMigrateToChat) -> None:
+        """Follow the group to its new id, and send the row there at once."""
+        if row.target not in GROUP_TARGETS or self.chats is None:
+            await self._dead(row, "TelegramMigrateToChat")
+            return
+        await self.chats.follow(self._configured(row.target), exc.migrate_to_chat_id)
+        await self._retry(row, 0.0, "chat migrated", count=False)
+
+    async def _card_moved(self, row: ClaimedRow, message_id: int) -> None:
+        """The card was posted anew: presses, replies and edits go to the new message."""
+        if row.report_id is None:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            await OutboxRepository(session, self.keyring).move_card(row.report_id, message_id)
+        log.warning("the card of report %s was gone; posted anew", row.report_id)
+
+    async def _group_refused(self, row: ClaimedRow, exc: Exception) -> bool:
+        """A group refused the message (the bot may not post, was removed, a closed topic):
+        the row waits and is tried again, with capped backoff, for as long as it takes. An
+        alert is never dropped because the moderators' chat refused it for a while."""
+        if row.target not in GROUP_TARGETS or not isinstance(
+            exc, TelegramForbiddenError | TelegramBadRequest | TelegramNotFound
+        ):
+            return False
+        if isinstance(exc, TelegramBadRequest) and not _refusal(exc.message):
+            return False  # about this message (too long, a bad picture): waiting cannot help
+        reason = _error_kind(exc.message.removeprefix("Forbidden: "))
+        configured = self._configured(row.target)
+        waited = 0.0
+        if self.chats is not None:
+            await self.chats.refused(configured, reason)
+            waited = self.chats.refusing_for(configured)
+        # Not counted as a failed attempt (the row may fail for real later and must still get
+        # its MAX_ATTEMPTS then); the pause grows with the episode: seconds at first, then
+        # every few minutes (REFUSED_CAP) for as long as it lasts.
+        delay = min(max(waited * 0.25, 1.0), REFUSED_CAP) * self.rng.uniform(0.5, 1.5)
+        await self._retry(row, delay, f"{CHAT_REFUSED}: {reason}", count=False)
+        return True
+
+    async def _tell_card_undelivered(self, row: ClaimedRow, exc: Exception) -> None:
+        """A question, status message or check-in could not reach the reporter (they blocked
+        the bot: 403 "bot was blocked by the user"; or the link to them was erased): the
+        moderators see it under the card, instead of believing it arrived. Never the
+        reporter's id, never the content."""
+        if (
+            row.target != "reporter"
+            or row.kind not in UNDELIVERED_KINDS
+            or row.report_id is None
+            or self.undelivered_text is None
+        ):
+            return
+        if isinstance(exc, TelegramForbiddenError):
+            reason = "blocked"  # or "user is deactivated": the account was deleted
+        elif isinstance(exc, PermanentFailure) and str(exc) == REPORTER_ERASED:
+            reason = "erased"
+        else:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            outbox = OutboxRepository(session, self.keyring)
+            alert = await outbox.alert_of(row.report_id)
+            code = (await Reports(session, self.keyring).codes([row.report_id])).get(
+                row.report_id, ""
+            )
+            text = self.undelivered_text(reason, code)
+            await outbox.enqueue(
+                kind="undelivered",
+                target="moderators",
+                payload={
+                    "messages": [
+                        {
+                            "type": "text",
+                            "html": html.quote(text),
+                            "reply_to_message_id": alert.sent_message_id if alert else None,
+                        }
+                    ]
+                },
+                idempotency_key=f"undelivered:{row.id}:{row.attempts}",
+                report_id=row.report_id,
+                priority=OutboxPriority.URGENT,
+            )
+        self.notify()
+
+    def _configured(self, target: str) -> int:
+        return self.moderator_chat_id if target == "moderators" else self.coordinator_chat_id
+
+    def _group_id(self, target: str) -> int:
+        """The id the group has now (it changes when a group becomes a supergroup)."""
+        configured = self._configured(target)
+        return self.chats.current(configured) if self.chats is not None else configured
+
     async def _route(self, row: ClaimedRow) -> Route:
         """Where a row goes and what it needs to know first, read in one short transaction."""
-        if row.target == "moderators":
-            return Route(self.moderator_chat_id)
-        if row.target == "coordinators":
-            return Route(self.coordinator_chat_id)
+        if row.target in GROUP_TARGETS:
+            return Route(self._group_id(row.target))
+        direct = row.payload.get("chat_id")
+        if row.target == ADMIN_TARGET and isinstance(direct, int):
+            return Route(direct)  # an admin's private chat (bot/services/group_chats.py)
         async with self.sessionmaker() as session, session.begin():
             repo = OutboxRepository(session, self.keyring)
             if await repo.earlier_pending(row):
@@ -453,6 +590,8 @@ class OutboxWorker:
         self, session: AsyncSession, row: ClaimedRow
     ) -> int | MessengerRecipient:
         direct = row.payload.get("chat_id")
+        if row.target == ADMIN_TARGET and isinstance(direct, int):
+            return direct  # an admin's private chat (bot/services/group_chats.py)
         if row.target == "reporter" and isinstance(direct, int):
             return direct
         psid = row.payload.get("messenger_psid")
@@ -463,7 +602,7 @@ class OutboxWorker:
             reporter = await reporters.get(row.reporter_id)
             chat_id = reporters.chat_id(reporter) if reporter is not None else None
             if chat_id is None:
-                raise PermanentFailure("reporter erased")
+                raise PermanentFailure(REPORTER_ERASED)
             on_messenger = reporter is not None and reporter.channel == "messenger"
             return MessengerRecipient(chat_id) if on_messenger else int(chat_id)
         raise PermanentFailure(f"unknown target {row.target}")
@@ -546,7 +685,7 @@ class OutboxWorker:
                 unrecorded = None
             message = messages[index]
             if message.get("type") == "edit" and "message_id" not in message:
-                message = {**message, "message_id": await self._card_id(row)}
+                message = {**message, "message_id": await self._card_id(row), "card": True}
             if message.get("type") == "clear_buttons" and "message_id" not in message:
                 message = {**message, "message_id": route.last_prompt}
             held_back = self.in_burst() or pace.available() <= CARD_RESERVE
@@ -569,6 +708,12 @@ class OutboxWorker:
                 )
                 continue
             sent = await self._send_one(chat_id, message, reply_to=card_id)
+            if (
+                message.get("card")
+                and sent is not None
+                and sent.message_id != message["message_id"]
+            ):
+                await self._card_moved(row, sent.message_id)
             if threaded and card_id is None and sent is not None:
                 card_id = sent.message_id
             recorded = card_id if threaded and index == 0 else None
@@ -705,13 +850,15 @@ class OutboxWorker:
             except TelegramBadRequest as exc:
                 if "not modified" in exc.message:
                     return None
-                if not message.get("prompt") or not _gone(exc.message):
+                if not (message.get("prompt") or message.get("card")) or not _gone(exc.message):
                     raise
-                # The question the person pressed was deleted meanwhile: ask it anew.
+                # The question the person pressed was deleted meanwhile: ask it anew. A card
+                # that is gone (deleted, or left behind in a group that became a supergroup) is
+                # posted anew, so the report can still be acted on from its buttons.
                 return await self.bot.send_message(
                     chat_id,
                     message["html"],
-                    reply_markup=InlineKeyboardMarkup.model_validate(markup),
+                    reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             return result if isinstance(result, Message) else None
@@ -742,9 +889,25 @@ class OutboxWorker:
                 chat_id, message["file_id"], caption=caption, **extra
             )
         if kind in ("photo_upload", "document_upload"):
-            upload = BufferedInputFile(base64.b64decode(message["data"]), message["filename"])
+            data = base64.b64decode(message["data"])
             if kind == "photo_upload":
-                return await self.bot.send_photo(chat_id, upload, caption=caption, **extra)
+                try:
+                    return await self.bot.send_photo(
+                        chat_id,
+                        BufferedInputFile(data, message["filename"]),
+                        caption=caption,
+                        **extra,
+                    )
+                except TelegramBadRequest as exc:
+                    if not _photo_refused(exc.message):
+                        raise
+                    # A long screenshot or a very large picture is not a "photo" to Telegram
+                    # (width + height at most 10000, ratio at most 20, 10 MB:
+                    # core.telegram.org/bots/api#sendphoto): the same cleaned bytes go as a file.
+                    log.info(
+                        "picture refused as a photo (%s); sent as a file", _error_kind(exc.message)
+                    )
+            upload = BufferedInputFile(data, message["filename"])
             return await self.bot.send_document(chat_id, upload, caption=caption, **extra)
         raise PermanentFailure(f"unknown message type {kind!r}")
 
@@ -765,7 +928,12 @@ class OutboxWorker:
                 await self.bot.delete_messages(chat_id, message_ids[start : start + DELETE_BATCH])
 
     async def _retry(
-        self, row: ClaimedRow, after: float | None, error: str, *, count: bool = True
+        self,
+        row: ClaimedRow,
+        after: float | None,
+        error: str,
+        *,
+        count: bool = True,
     ) -> None:
         attempts = row.attempts + (1 if count else 0)
         if count and attempts >= MAX_ATTEMPTS:
@@ -810,6 +978,48 @@ def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
     if lines:
         chunks.append((ids, lines))
     return chunks
+
+
+# What a group answers when it refuses the bot's messages rather than this message: Bot API
+# texts (tdlib/telegram-bot-api) and the MTProto error names it passes on
+# (core.telegram.org/api/errors: CHAT_WRITE_FORBIDDEN, CHAT_RESTRICTED, TOPIC_CLOSED...).
+_REFUSALS = (
+    "not enough rights",
+    "have no rights",
+    "need administrator rights",
+    "not a member",
+    "chat not found",
+    "message thread not found",
+    "group chat was deactivated",
+    "chat_write_forbidden",
+    "chat_restricted",
+    "chat_admin_required",
+    "chat_send_",
+    "topic_closed",
+    "topic_deleted",
+    "channel_private",
+    "user_banned_in_channel",
+)
+
+
+def _refusal(description: str) -> bool:
+    lowered = description.lower()
+    return any(pattern in lowered for pattern in _REFUSALS)
+
+
+def _photo_refused(description: str) -> bool:
+    """Telegram's answers for a picture it will not take as a photo (its size or shape)."""
+    lowered = description.lower()
+    return any(
+        kind in lowered
+        for kind in (
+            "photo_invalid_dimensions",
+            "photo_save_file_invalid",
+            "photo_too_large",
+            "image_process_failed",
+            "file is too big",
+        )
+    )
 
 
 def _gone(description: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -36,11 +36,16 @@ class ChatMembership:
 
     MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
 
-    def __init__(self, bot: Bot, chat_id: int, *, ttl: float = 60.0) -> None:
+    def __init__(self, bot: Bot, chat_id: int | Callable[[], int], *, ttl: float = 60.0) -> None:
         self.bot = bot
-        self.chat_id = chat_id
+        # A callable gives the chat's current id (it changes when a group becomes a supergroup).
+        self._chat_id = chat_id
         self.ttl = ttl
         self._cache: dict[int, tuple[float, bool]] = {}
+
+    @property
+    def chat_id(self) -> int:
+        return self._chat_id() if callable(self._chat_id) else self._chat_id
 
     async def __call__(self, user_id: int) -> bool:
         now = time.monotonic()

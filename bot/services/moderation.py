@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from html import unescape
 from typing import Any
 
 from aiogram import html
@@ -17,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.access import CAN_MANAGE_STAFF, CAN_TRIAGE, role_for
 from bot.services.cards import CardService
 from bot.services.context import Actor, Outcome, ServiceContext
-from handlers.engine.text import N_, Msg
+from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
+from handlers.engine.text import N_, NP_, Msg
 from handlers.messenger import CHANNEL as MESSENGER
 from handlers.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
 from handlers.telegram.cards import ACTION_LABELS, STATUS_LABELS, ModCB
@@ -335,20 +337,20 @@ class Moderation:
         footer = t(
             N_("Reply to this message to answer. Do not send anything that could put you at risk.")
         )
-        body = "\n\n".join(
-            [
-                html.bold(html.quote(header)),
-                html.quote(text.strip()),
-                html.italic(html.quote(footer)),
-            ]
-        )
+        # Header and footer around a long question still within Telegram's 4,096 characters:
+        # the question goes in as many messages as it needs (bot/services/splitting.py).
+        room = TEXT_LIMIT - utf16_len(header) - utf16_len(footer) - 4
+        pieces = split_text(text, room)
+        bodies = [html.quote(piece) for piece in pieces]
+        bodies[0] = f"{html.bold(html.quote(header))}\n\n{bodies[0]}"
+        bodies[-1] = f"{bodies[-1]}\n\n{html.italic(html.quote(footer))}"
         now = self.context.now()
         version = len(await self.events.of_report(report.id))
         await self.outbox.enqueue(
             kind="question",
             target="reporter",
             payload={
-                "messages": [{"type": "text", "html": body}],
+                "messages": [{"type": "text", "html": body} for body in bodies],
                 **({"messenger_tag": messenger_tag} if messenger_tag else {}),
             },
             idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
@@ -399,16 +401,26 @@ class Moderation:
             html.quote(t(N_("Answer from the reporter of {code}:"), code=report.public_code))
         )
         alert = await self.outbox.alert_of(report.id)
+        card_id = alert.sent_message_id if alert else None
         now = self.context.now()
+        messages: list[dict[str, Any]]
         if message["type"] == "text":
-            message = {**message, "html": f"{header}\n{message['html']}"}
+            # The reporter's text may use all of Telegram's 4,096 characters; with the header it
+            # goes as several messages, each a reply to the card (bot/services/splitting.py).
+            plain = unescape(message["html"])
+            room = TEXT_LIMIT - utf16_len(unescape(header)) - 1
+            messages = [
+                {"type": "text", "html": html.quote(piece)} for piece in split_text(plain, room)
+            ]
+            messages[0]["html"] = f"{header}\n{messages[0]['html']}"
         else:
-            message = {**message, "caption_html": header}
-        message["reply_to_message_id"] = alert.sent_message_id if alert else None
+            messages = [{**message, "caption_html": header}]
+        for item in messages:
+            item["reply_to_message_id"] = card_id
         await self.outbox.enqueue(
             kind="reporter_answer",
             target="moderators",
-            payload={"messages": [message]},
+            payload={"messages": messages},
             idempotency_key=f"answer:{report.id}:{reporter.id}:{now.timestamp()}",
             report_id=report.id,
             priority=OutboxPriority.URGENT,
@@ -539,6 +551,26 @@ class Moderation:
             )
         return lines
 
+    async def resend_dead_letters(
+        self, actor: Actor, chat_id: int, row_ids: list[int] | None
+    ) -> Outcome:
+        """Queue dead letters again (None: all of them); admins only, audited."""
+        refused = await self._authorised(actor, chat_id, None, CAN_MANAGE_STAFF)
+        if refused is not None:
+            return refused
+        queued = await self.outbox.resend_dead(row_ids, now=self.context.now())
+        await self.events.add(
+            report_id=None,
+            actor=actor.user_id,
+            actor_name=actor.name,
+            action="outbox_resend",
+            note=",".join(str(row_id) for row_id in queued)[:200],
+            at=self.context.now(),
+        )
+        if not queued:
+            return _refusal(N_("No dead letter to send again."))
+        return Outcome(True, Msg.counted(RESENT, len(queued), n=len(queued)))
+
 
 def _is_card_of(alert: Outbox, report: Report, message_id: int, message_text: str) -> bool:
     """Whether the pressed message is this report's card.
@@ -590,6 +622,10 @@ _WINDOW_CLOSED = {
         "becomes possible again when the reporter writes to the Page."
     ),
 }
+
+RESENT = NP_(
+    "{n} dead letter is queued to be sent again.", "{n} dead letters are queued to be sent again."
+)
 
 _STAFF_USAGE = N_(
     "Usage: /staff add USER_ID moderator|coordinator|admin, /staff remove USER_ID, /staff list"

@@ -5,10 +5,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import F, Router
 
+if TYPE_CHECKING:
+    from bot.services.group_chats import GroupChatIds
 
-def get_routers(*, moderator_chat_id: int) -> list[Router]:
+
+def get_routers(*, moderator_chat_id: int, chats: GroupChatIds | None = None) -> list[Router]:
     # Imported here, not at the top: the card renderer and keyboards in this package are used by
     # the services (bot/services/), which the routers import in turn.
     from handlers.telegram import moderation, reporter, stats  # noqa: PLC0415
@@ -16,7 +21,7 @@ def get_routers(*, moderator_chat_id: int) -> list[Router]:
     # Card buttons first, in any chat: a press outside the moderator chat is refused and audited.
     buttons = moderation.create_buttons_router()
     # The moderators' chat: replies to cards and staff commands.
-    moderators = moderation.create_chat_router(moderator_chat_id)
+    moderators = moderation.create_chat_router(moderator_chat_id, chats)
     # Reporters talk to the bot only in private chats.
     private = Router(name="private")
     private.message.filter(F.chat.type == "private")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, html
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +20,7 @@ from bot.metrics import DUPLICATE_KEY
 from bot.outage import OutageNotifier, StorageUnavailable, is_database_outage
 from bot.services.context import ServiceContext
 from bot.services.flood import TOO_FAST, Admission, FloodGuard
+from bot.services.group_chats import GroupChatIds
 from bot.services.intake import Intake
 from bot.services.media import prefetch_file
 from bot.services.moderation import MemberCheck, Moderation
@@ -69,11 +70,14 @@ class UpdateContextMiddleware(BaseMiddleware):
         notify: Callable[[], None],
         member_check: MemberCheck | None = None,
         outage: OutageNotifier | None = None,
+        chats: GroupChatIds | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.context = context
         self.i18n = i18n
         self.moderator_chat_id = moderator_chat_id
+        # The groups' current ids: the moderators' chat may have become a supergroup.
+        self.chats = chats
         self.deliver = deliver
         self.notify = notify
         self.member_check = member_check
@@ -96,8 +100,7 @@ class UpdateContextMiddleware(BaseMiddleware):
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                await self._before_transaction(event, data, chat, user)
-                return await self._handle_or_hold(handler, event, data)
+                return await self._through_flood_control(handler, event, data, chat, user)
         finally:
             lock, users = self._locks[key]
             if users == 1:
@@ -105,16 +108,74 @@ class UpdateContextMiddleware(BaseMiddleware):
             else:
                 self._locks[key] = (lock, users - 1)
 
+    async def _through_flood_control(
+        self,
+        handler: Handler,
+        event: Update,
+        data: dict[str, Any],
+        chat: Chat | None,
+        user: User | None,
+    ) -> Any:
+        """A 429 longer than RetryAfterMiddleware waits (fetching a file, say) ends the update
+        with nothing of it stored. In polling mode nobody would deliver it again (aiogram moves
+        past it), so it waits the `retry_after` Telegram asked for and is handled again, within
+        the outage hold; webhook mode answers Telegram 503 with Retry-After (bot/web.py).
+        core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this"""
+        deadline = time.monotonic() + data.get("outage_hold", 0.0)
+        while True:
+            try:
+                await self._before_transaction(event, data, chat, user)
+                return await self._handle_or_hold(handler, event, data)
+            except TelegramRetryAfter as exc:
+                if time.monotonic() + exc.retry_after > deadline:
+                    raise
+                log.warning(
+                    "update %s: flood control, handled again in %s s",
+                    event.update_id,
+                    exc.retry_after,
+                )
+                await asyncio.sleep(exc.retry_after)
+
     async def _before_transaction(
         self, event: Update, data: dict[str, Any], chat: Chat | None, user: User | None
     ) -> None:
         """The network work an update needs, done before its transaction opens."""
         bot: Bot = data["bot"]
+        if chat is not None and chat.type != "private":
+            try:
+                await self._follow_group(bot, event, chat)
+            except Exception as exc:  # noqa: BLE001 - the update goes on with the ids known
+                log.warning("group %s not looked up: %s", chat.id, type(exc).__name__)
         if chat is not None and chat.type == "private" and event.message is not None:
             async with self._decode_slots:
                 data["received_file"] = await prefetch_file(bot, event.message)
         elif self.member_check is not None and user is not None and chat is not None:
             await self.member_check(user.id)  # cached: the transaction's check finds it there
+
+    def _moderators(self) -> int:
+        if self.chats is None:
+            return self.moderator_chat_id
+        return self.chats.current(self.moderator_chat_id)
+
+    async def _follow_group(self, bot: Bot, event: Update, chat: Chat) -> None:
+        """An update from a group we do not know may come from the moderators' chat under its
+        new id: it became a supergroup (core.telegram.org/bots/api#message, migrate_to_chat_id
+        and migrate_from_chat_id). Learn it before the update is authorised."""
+        if self.chats is None:
+            return
+        message = event.message
+        configured = self.moderator_chat_id
+        if message is not None and chat.id == self._moderators() and message.migrate_to_chat_id:
+            await self.chats.follow(configured, message.migrate_to_chat_id)
+            return
+        if self.chats.knows(chat.id):
+            return
+        if message is not None and message.migrate_from_chat_id == self._moderators():
+            await self.chats.follow(configured, chat.id)
+            return
+        await self.chats.refresh()
+        if not self.chats.knows(chat.id):
+            await self.chats.probe(bot, configured)
 
     async def _handle_or_hold(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
         hold: float = data.get("outage_hold", 0.0)
@@ -154,7 +215,7 @@ class UpdateContextMiddleware(BaseMiddleware):
                 data["moderation"] = Moderation(
                     session,
                     self.context,
-                    moderator_chat_id=self.moderator_chat_id,
+                    moderator_chat_id=self._moderators(),
                     member_check=self.member_check,
                 )
                 language = await self._language(intake, data)
@@ -179,7 +240,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             return
         if chat.type == "private" and reporter is not None:
             replies.target, replies.reporter_id = "reporter", reporter.id
-        elif chat.id == self.moderator_chat_id:
+        elif chat.id == self._moderators():
             replies.target = "moderators"
 
     async def _after_commit(

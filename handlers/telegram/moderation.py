@@ -14,6 +14,7 @@ from handlers.engine.text import N_
 from handlers.telegram.cards import ModCB
 
 if TYPE_CHECKING:  # the services import the card renderer from this package
+    from bot.services.group_chats import GroupChatIds
     from bot.services.moderation import Moderation
     from bot.services.replies import Replies
 
@@ -34,11 +35,16 @@ async def on_card_button(
     replies: Replies,
     t: Translator,
 ) -> None:
-    message = query.message if isinstance(query.message, Message) else None
+    # A card Telegram no longer shows the bot (older than about two days) comes as an
+    # InaccessibleMessage: date 0, only its chat and id (core.telegram.org/bots/api#
+    # inaccessiblemessage). Those are what the press is checked against; the text is not needed
+    # once the card's id is recorded.
+    pressed = query.message
+    message = pressed if isinstance(pressed, Message) else None
     outcome = await moderation.press(
         _actor(query.from_user),
-        chat_id=message.chat.id if message else 0,
-        message_id=message.message_id if message else 0,
+        chat_id=pressed.chat.id if pressed is not None else 0,
+        message_id=pressed.message_id if pressed is not None else 0,
         message_text=(message.text or "") if message else "",
         data=callback_data,
     )
@@ -106,11 +112,33 @@ async def on_staff(
 
 
 async def on_outbox(
-    message: Message, moderation: Moderation, replies: Replies, t: Translator
+    message: Message,
+    command: CommandObject,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
 ) -> None:
+    """/outbox lists what waits and the dead letters; /outbox resend ID... (or all) sends dead
+    letters again."""
     assert message.from_user is not None
-    result = await moderation.outbox_report(_actor(message.from_user), message.chat.id)
+    words = (command.args or "").split()
+    actor = _actor(message.from_user)
+    result: Outcome | list[str]
+    if words and words[0].lower() == "resend":
+        wanted = words[1:]
+        ids = None if wanted == ["all"] else [int(w.lstrip("#")) for w in wanted if _is_id(w)]
+        if ids == [] or (ids is not None and len(ids) != len(wanted)):
+            usage = t(N_("Usage: /outbox resend NUMBER... or /outbox resend all"))
+            replies.send(html.quote(usage), reply_to=message.message_id)
+            return
+        result = await moderation.resend_dead_letters(actor, message.chat.id, ids)
+    else:
+        result = await moderation.outbox_report(actor, message.chat.id)
     _say(replies, message, result, t)
+
+
+def _is_id(word: str) -> bool:
+    return word.lstrip("#").isdigit()
 
 
 def create_buttons_router() -> Router:
@@ -120,9 +148,15 @@ def create_buttons_router() -> Router:
     return router
 
 
-def create_chat_router(moderator_chat_id: int) -> Router:
+def create_chat_router(moderator_chat_id: int, chats: GroupChatIds | None = None) -> Router:
     router = Router(name=f"{__name__}.chat")
-    router.message.filter(F.chat.id == moderator_chat_id)
+    if chats is None:
+        router.message.filter(F.chat.id == moderator_chat_id)
+    else:
+        # The chat's id changes when it becomes a supergroup (bot/services/group_chats.py).
+        router.message.filter(
+            F.chat.id.func(lambda chat_id: chats.is_current(chat_id, moderator_chat_id))
+        )
     router.message.register(on_history, Command("history"))
     router.message.register(on_staff, Command("staff"))
     router.message.register(on_outbox, Command("outbox"))

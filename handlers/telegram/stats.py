@@ -25,6 +25,7 @@ from handlers.engine.text import N_
 from storage.stats import CountRule, PeriodError, StatsRepository, parse_period
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
+    from bot.services.group_chats import GroupChatIds
     from bot.services.intake import Intake
     from bot.services.replies import Replies
 
@@ -39,9 +40,16 @@ USAGE = N_(
 )
 
 
-async def in_staff_chat(message: Message, settings: Settings) -> bool:
+async def in_staff_chat(
+    message: Message, settings: Settings, group_chats: GroupChatIds | None = None
+) -> bool:
     """Figures are shown in private chats and in the moderator chat, never in other groups."""
-    return message.chat.type == "private" or message.chat.id == settings.moderator_chat_id
+    if message.chat.type == "private":
+        return True
+    configured = settings.moderator_chat_id
+    if group_chats is not None and configured is not None:
+        return group_chats.is_current(message.chat.id, configured)  # after a move too
+    return message.chat.id == configured
 
 
 async def on_stats(

@@ -60,6 +60,7 @@ CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
 CALLBACK_ANSWER_LIMIT = 200
 DELETE_WINDOW = 48 * 3600.0
+CALLBACK_ANSWER_WINDOW = 15.0
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
@@ -294,6 +295,10 @@ class BotApi:
         if chat.is_private:
             return None, False
         if chat.is_forum:
+            if thread in chat.closed_topics and chat.bot_status not in _ADMIN:
+                # Only admins may post in a closed topic (core.telegram.org/api/errors lists
+                # TOPIC_CLOSED; core.telegram.org/bots/api#closeforumtopic).
+                raise bad_request("TOPIC_CLOSED")
             if thread in chat.topics:
                 return thread, True
             if thread == 1:
@@ -341,7 +346,10 @@ class BotApi:
             if len(upload.data) > PHOTO_UPLOAD_LIMIT:
                 raise bad_request("PHOTO_INVALID_DIMENSIONS")
             stored = self.emu.files.add(upload.data, "photo")
-            if (stored.width or 0) + (stored.height or 0) > 10000:
+            # "The photo's width and height must not exceed 10000 in total. Width and height
+            # ratio must be at most 20." (core.telegram.org/bots/api#sendphoto)
+            width, height = stored.width or 0, stored.height or 0
+            if width + height > 10000 or max(width, height) > 20 * max(min(width, height), 1):
                 raise bad_request("PHOTO_INVALID_DIMENSIONS")
             return stored
         if len(upload.data) > DOCUMENT_UPLOAD_LIMIT:
@@ -689,7 +697,13 @@ class BotApi:
     # ------------------------------------------------------------------ callbacks
     async def answerCallbackQuery(self, p: Params) -> Any:
         query_id = p.text("callback_query_id", required=True) or ""
-        if query_id not in self.emu.callback_queries or query_id in self.emu.callback_answers:
+        query = self.emu.callback_queries.get(query_id)
+        # A press must be answered soon: clients show a progress bar until the bot answers
+        # (core.telegram.org/bots/api#answercallbackquery), and an answer after about 15 s is
+        # refused as QUERY_ID_INVALID (core.telegram.org/api/errors), which the Bot API server
+        # words as below. The 15 s is what bots observe; the pages give no figure.
+        too_old = query is not None and self.emu.clock() - query.created_at > CALLBACK_ANSWER_WINDOW
+        if query is None or query_id in self.emu.callback_answers or too_old:
             raise bad_request(
                 "query is too old and response timeout expired or query ID is invalid"
             )

@@ -18,6 +18,12 @@ from bot.demo.emulator.models import (
 if TYPE_CHECKING:
     from bot.demo.emulator.telegram import ChatLike, TelegramEmulator
 
+# Telegram stops showing the bot a message in callback queries once it is "inaccessible"
+# (core.telegram.org/bots/api#inaccessiblemessage, which names no figure); bots observe about two
+# days, the same 48 h after which a bot may no longer delete it
+# (core.telegram.org/bots/api#deletemessage).
+INACCESSIBLE_AFTER = 48 * 3600.0
+
 
 class _MessageRef(Protocol):
     """Anything with ``message_id`` and ``chat.id`` (e.g. an aiogram Message)."""
@@ -348,12 +354,17 @@ class UserHandle:
         self.emu.callback_queries[query_id] = CallbackQueryRecord(
             query_id, self.user.id, record, callback_data, self.emu.clock()
         )
+        pressed = record.to_api()
+        if self.emu.clock() - record.created_at >= INACCESSIBLE_AFTER:
+            # A message the bot can no longer see comes as an InaccessibleMessage: its chat,
+            # its id and date 0 (core.telegram.org/bots/api#inaccessiblemessage).
+            pressed = {"chat": record.chat.to_api(), "message_id": record.message_id, "date": 0}
         self.emu.push_update(
             {
                 "callback_query": {
                     "id": query_id,
                     "from": self.user.to_api(),
-                    "message": record.to_api(),
+                    "message": pressed,
                     "chat_instance": str(abs(chat.id) * 7919 % 10**15),
                     "data": callback_data,
                 }

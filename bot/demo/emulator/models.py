@@ -60,6 +60,10 @@ class EmuChat:
     next_message_id: int = 1
     #: message_thread_id -> ForumTopic dict (forum supergroups).
     topics: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: the supergroup this group became (TelegramEmulator.upgrade_to_supergroup).
+    migrated_to: int | None = None
+    #: forum topics closed by an admin (sending into them: 400 TOPIC_CLOSED).
+    closed_topics: set[int] = field(default_factory=set)
 
     @property
     def is_private(self) -> bool:

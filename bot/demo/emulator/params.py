@@ -74,11 +74,19 @@ _INT_RE = re.compile(r"-?\d{1,20}")
 class ApiError(Exception):
     """An error answer: ``{"ok": false, "error_code": code, "description": ...}``."""
 
-    def __init__(self, code: int, description: str, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -86,8 +94,11 @@ class ApiError(Exception):
             "error_code": self.code,
             "description": self.description,
         }
+        # ResponseParameters (core.telegram.org/bots/api#responseparameters).
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return body
 
 

@@ -414,7 +414,17 @@ class TelegramEmulator:
             raise bad_request("chat not found")
         if ref is None or ref not in self.chats:
             raise bad_request("chat not found")
-        return self.chats[ref]
+        chat = self.chats[ref]
+        if chat.migrated_to is not None:
+            # Every call naming a group that became a supergroup is refused with the new id
+            # (core.telegram.org/bots/api#responseparameters, migrate_to_chat_id; the text is
+            # tdlib/telegram-bot-api's).
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=chat.migrated_to,
+            )
+        return chat
 
     def sendable_chat(self, ref: int | str | None) -> EmuChat:
         """Chat the bot may post to, or the 400/403 Telegram gives."""
@@ -429,7 +439,47 @@ class TelegramEmulator:
             raise forbidden(f"bot was kicked from the {chat.type} chat")
         elif chat.bot_status == "left":
             raise forbidden(f"bot is not a member of the {chat.type} chat")
+        elif chat.bot_status == "restricted":
+            # A member an admin took the right to post from (core.telegram.org/bots/api#
+            # chatmemberrestricted, can_send_messages false); the text is the Bot API server's.
+            raise bad_request("not enough rights to send text messages to the chat")
         return chat
+
+    def upgrade_to_supergroup(self, group: ChatLike, *, announce: bool = True) -> GroupHandle:
+        """An admin turned a basic group into a supergroup (Telegram does this when some
+        settings change): a new chat with a new id, the same members; the old id now answers
+        every call with 400 and migrate_to_chat_id. Both chats get the service messages
+        migrate_to_chat_id and migrate_from_chat_id (core.telegram.org/bots/api#message);
+        ``announce=False`` leaves those updates out (the bot missed them while it was stopped)."""
+        old = self.chat(group)
+        if old.type != "group":
+            raise ValueError("only a basic group becomes a supergroup")
+        new_id = self._next_group_id
+        self._next_group_id -= 1
+        new = EmuChat(
+            id=new_id,
+            type="supergroup",
+            title=old.title,
+            bot_status=old.bot_status,
+            members=dict(old.members),
+        )
+        self.chats[new_id] = new
+        creator = next(
+            (self.users[uid] for uid, status in old.members.items() if status == "creator"),
+            next(iter(self.users.values())),
+        )
+        to_old = self.store_message(
+            old, creator, from_bot=False, service={"migrate_to_chat_id": new_id}
+        )
+        from_new = self.store_message(
+            new, creator, from_bot=False, service={"migrate_from_chat_id": old.id}
+        )
+        old.migrated_to = new_id
+        for message in (to_old, from_new) if announce else ():
+            update = self.push_update({"message": message.to_api()})
+            message.update_id = update["update_id"]
+        self.mark_action()
+        return GroupHandle(self, new)
 
     def bot_sees(self, message: EmuMessage) -> bool:
         """Whether a user's message reaches the bot as an update (membership, privacy)."""
