@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.demo.emulator.files import make_png
-from handlers.messenger.render import Action
+from handlers.messenger.render import Action, Payload
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ProcessedUpdate, Report, Reporter
 from storage.sealing import Keyring
@@ -266,6 +266,23 @@ async def test_moderator_question_inside_the_window_and_the_answer_comes_back(
     )
     assert answer.reply_to_message_id == card.message_id
     assert code in (answer.text or "")
+
+
+async def test_a_follow_up_without_a_question_is_offered_and_reaches_the_card(
+    m: Messenger,
+) -> None:
+    user, code, card = await _reported(m)
+    await user.send_text(f"{code} перевели в ИВС, адвоката не пускают")
+    offer = await m.graph.wait_for_page_message(user, lambda msg: code in (msg.text or ""))
+    payloads = [reply["payload"] for reply in offer.quick_replies]
+    assert Payload(Action.NEW).encode() in payloads  # a new report stays one tap away
+    await user.tap(offer, title=code)
+    addition = await m.tg.wait_for_bot_message(
+        m.group, lambda msg: "адвоката не пускают" in (msg.text or "")
+    )
+    assert addition.reply_to_message_id == card.message_id
+    assert f"Дополнение от автора обращения {code}" in (addition.text or "")
+    await m.graph.wait_for_page_message(user, lambda msg: "Добавлено" in (msg.text or ""))
 
 
 async def test_moderator_question_outside_the_window_is_refused_plainly(m: Messenger) -> None:

@@ -51,7 +51,9 @@ class Intake:
 
     async def load_draft(self, reporter: Reporter) -> tuple[Draft | None, list[int]]:
         stored = await self.drafts.load(reporter.id, self.now())
-        if stored is None:
+        # A row without a form holds only messages waiting to be added to a sent report
+        # (bot.services.followups): there is no report being written.
+        if stored is None or not stored.state.get("form"):
             return None, []
         return Draft.from_json(stored.state), stored.message_ids
 

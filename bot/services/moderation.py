@@ -140,6 +140,14 @@ class Moderation:
             return await self._prompt(actor, report, "ask_prompt")
         if data.action == "duplicate":
             return await self._prompt(actor, report, "dup_prompt")
+        if (
+            data.action == "needs_info"
+            and report.contact == "chat"
+            and report.status in TRANSITIONS["needs_info"][0]
+        ):
+            # "Needs info" carries the moderator's question: the status changes once it is
+            # written (reply_in_chat), so the reporter is never told "more is needed" alone.
+            return await self._prompt(actor, report, "needs_info_prompt")
         if data.action not in TRANSITIONS:
             await self.refuse(actor, report.id, "forged")
             return _refusal(N_("This button is not valid."))
@@ -231,6 +239,14 @@ class Moderation:
                 N_("Reply to this message with your question for the reporter of {code}."),
                 code=report.public_code,
             )
+        elif kind == "needs_info_prompt":
+            text = t(
+                N_(
+                    "What does the team need to know? Reply to this message with your question "
+                    "for the reporter of {code}; it is marked as needing information once sent."
+                ),
+                code=report.public_code,
+            )
         else:
             text = t(
                 N_("Reply to this message with the code of the report that {code} duplicates."),
@@ -284,7 +300,25 @@ class Moderation:
             if original is None or original.id == report.id:
                 return _refusal(N_("No other report has the code {code}."), code=text.strip()[:16])
             return await self._transition(actor, report, "dupof", original=original)
+        if kind == "needs_info_prompt":
+            return await self._needs_info(actor, report, text)
         return await self.ask_reporter(actor, report, text)
+
+    async def _needs_info(self, actor: Actor, report: Report, question: str) -> Outcome:
+        """Send the moderator's question, then mark the report as needing information."""
+        if report.status not in TRANSITIONS["needs_info"][0]:
+            return await self._transition(actor, report, "needs_info")  # refused and audited
+        asked = await self.ask_reporter(actor, report, question)
+        if not asked.ok:
+            return asked
+        await self._transition(actor, report, "needs_info")
+        return Outcome(
+            True,
+            Msg(
+                N_("Sent to the reporter of {code}; marked as needing information."),
+                {"code": report.public_code},
+            ),
+        )
 
     async def _card_just_sent(self, message_id: int, text: str) -> tuple[int, str] | None:
         """A card whose message id is not recorded yet, recognised by the code in its header."""
@@ -391,13 +425,22 @@ class Moderation:
         return None
 
     async def forward_answer(
-        self, reporter: Reporter, report: Report, message: dict[str, Any]
+        self,
+        reporter: Reporter,
+        report: Report,
+        message: dict[str, Any],
+        *,
+        addition: bool = False,
     ) -> None:
-        """Pass the reporter's answer to the moderators, as a reply to the report's card."""
+        """Pass the reporter's answer (or an addition they wrote unasked, bot.services.followups)
+        to the moderators, as a reply to the report's card."""
         t = self.context.moderators_t
-        header = html.bold(
-            html.quote(t(N_("Answer from the reporter of {code}:"), code=report.public_code))
+        heading = (
+            N_("Addition from the reporter of {code}:")
+            if addition
+            else N_("Answer from the reporter of {code}:")
         )
+        header = html.bold(html.quote(t(heading, code=report.public_code)))
         alert = await self.outbox.alert_of(report.id)
         now = self.context.now()
         if message["type"] == "text":
@@ -405,11 +448,14 @@ class Moderation:
         else:
             message = {**message, "caption_html": header}
         message["reply_to_message_id"] = alert.sent_message_id if alert else None
+        version = len(await self.events.of_report(report.id))
         await self.outbox.enqueue(
             kind="reporter_answer",
             target="moderators",
             payload={"messages": [message]},
-            idempotency_key=f"answer:{report.id}:{reporter.id}:{now.timestamp()}",
+            # Several held additions go on in one update, at one `now`: the event count tells
+            # them apart.
+            idempotency_key=f"answer:{report.id}:{reporter.id}:{version}:{now.timestamp()}",
             report_id=report.id,
             priority=OutboxPriority.URGENT,
         )
@@ -552,14 +598,11 @@ def _is_card_of(alert: Outbox, report: Report, message_id: int, message_text: st
     return any(line.startswith(report.public_code) for line in header)
 
 
-# What the reporter is told when their report reaches these statuses (with its code).
+# What the reporter is told when their report reaches these statuses (with its code). "Needs
+# information" is told by the moderator's own question (Moderation._needs_info).
 STATUS_NOTICES: dict[str, str] = {
     S.VERIFIED: N_(
         "Your report {code} has been checked and verified by the human-rights team. Thank you."
-    ),
-    S.NEEDS_INFO: N_(
-        "The team needs more information about your report {code}. If they write to you here, "
-        "please reply to their message."
     ),
     S.CLOSED: N_("Your report {code} has been closed. Thank you for reporting."),
 }

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from aiogram import html
 
 from bot.services.flood import SubmissionRefused
+from bot.services.followups import FollowUps
 from bot.services.intake import DRAFT_TTL, Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
@@ -293,6 +294,8 @@ class MessengerConversation:
         if self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
+        if draft is None and await self._offer_to_report(event.attachments, text):
+            return
         inputs: list[engine.Input] = []
         for item in event.attachments:
             media = await self._media(item)
@@ -331,6 +334,8 @@ class MessengerConversation:
                 self.reporter, _small_number(payload.step), payload.value
             )
             await self.send(text_messages(self.t.msg(answer)))
+        elif action == Action.FOLLOW:
+            await self._attach(_small_number(payload.value))
         elif action == Action.NEW:
             _, source = await self._load()
             await self._apply(None, source, [engine.Show()])
@@ -438,23 +443,59 @@ class MessengerConversation:
         # No name: camera file names carry the date and time.
         return engine.Media(kind, ref, None, clean.mime)
 
-    async def _answer_team(
-        self, report: Report, attachments: Sequence[Attachment], text: str
-    ) -> None:
-        """The message answers the team's question: pass it on, as a reply to the card."""
+    async def _contents(
+        self, attachments: Sequence[Attachment], text: str, name: str
+    ) -> list[dict[str, Any]]:
+        """A message as what goes under the card: cleaned pictures, other files by their link,
+        then the text."""
+        contents: list[dict[str, Any]] = []
         for item in attachments:
             kind = "photo" if item.kind == "image" else "document"
-            content: dict[str, Any] = {"type": kind, "file_id": item.url}
             clean = await self._picture(item)
             if clean is None:
                 continue
             if isinstance(clean, CleanImage):
-                content = upload_message(clean, kind, f"{report.public_code}-answer")
-            await self.moderation.forward_answer(self.reporter, report, content)
+                contents.append(upload_message(clean, kind, name))
+            else:
+                contents.append({"type": kind, "file_id": item.url})
         if text:
-            await self.moderation.forward_answer(
-                self.reporter, report, {"type": "text", "html": html.quote(text)}
+            contents.append({"type": "text", "html": html.quote(text)})
+        return contents
+
+    async def _offer_to_report(self, attachments: Sequence[Attachment], text: str) -> bool:
+        """Outside a report being written, hold the message for one of the reporter's reports
+        and ask which (bot.services.followups); False when they have none open."""
+        followups = FollowUps(self.intake, self.moderation)
+        if not await followups.open_reports(self.reporter):
+            return False
+        offer = None
+        for content in await self._contents(attachments, text, "report-addition"):
+            offer = await followups.hold(self.reporter, content)
+        if offer is None:
+            return True  # a refused picture alone: its refusal was said
+        replies = [
+            quick_reply(
+                title(self.t(N_("Add to {code}"), code=choice.code), prefix="➕ "),
+                Payload(Action.FOLLOW, value=str(choice.report_id)),
             )
+            for choice in offer.choices
+        ]
+        replies.append(
+            quick_reply(title(self.t(N_("New report")), prefix="📝 "), Payload(Action.NEW))
+        )
+        await self.send(text_messages(self.t.msg(offer.message), replies))
+        return True
+
+    async def _attach(self, report_id: int) -> None:
+        said = await FollowUps(self.intake, self.moderation).attach(self.reporter, report_id)
+        await self.send(text_messages(self.t.msg(said)))
+
+    async def _answer_team(
+        self, report: Report, attachments: Sequence[Attachment], text: str
+    ) -> None:
+        """The message answers the team's question: pass it on, as a reply to the card."""
+        for content in await self._contents(attachments, text, f"{report.public_code}-answer"):
+            await self.moderation.forward_answer(self.reporter, report, content)
         thanks = N_(
             "Thank you, your answer was passed to the team. To report something new, send /new."
         )

@@ -63,6 +63,7 @@ class Action(enum.StrEnum):
     FORGET = "fg"  # value: "" (ask), yes or no
     WIPE = "wp"
     CHECKIN = "ck"  # step: the check-in's id, value: safe or help
+    FOLLOW = "fu"  # value: the report a held message is added to (bot.services.followups)
 
 
 @dataclass(frozen=True)

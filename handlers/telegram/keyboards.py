@@ -46,6 +46,13 @@ class FlowCB(CallbackData, prefix="f1"):
     value: str = ""
 
 
+class FollowCB(CallbackData, prefix="a1"):
+    """Version 1 of the follow-up buttons: the report a held message is added to; 0 for "a new
+    report instead". Checked against the reporter's own reports (bot.services.followups)."""
+
+    report: RowId
+
+
 class LanguageCB(CallbackData, prefix="l1"):
     lang: str
 
@@ -162,6 +169,27 @@ def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
         ),
     )
     return builder.as_markup()
+
+
+def followup_keyboard(choices: list[tuple[int, str]], t: Translator) -> InlineKeyboardMarkup:
+    """One button per report (id, code), then a separate "new report" row."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text="➕ " + t(N_("Add to {code}"), code=code),
+                callback_data=FollowCB(report=report_id).pack(),
+            )
+        ]
+        for report_id, code in choices
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text="📝 " + t(N_("New report")), callback_data=FollowCB(report=0).pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 # --- reporter safety ---------------------------------------------------------------------------

@@ -20,10 +20,12 @@ from handlers.telegram.keyboards import (
     ConsentCB,
     FlowAction,
     FlowCB,
+    FollowCB,
     ForgetCB,
     LanguageCB,
     WipeCB,
     consent_keyboard,
+    followup_keyboard,
     forget_keyboard,
     language_keyboard,
     wipe_keyboard,
@@ -31,6 +33,7 @@ from handlers.telegram.keyboards import (
 from storage.models import Report, Reporter
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
+    from bot.services.followups import FollowUps
     from bot.services.intake import Intake
     from bot.services.moderation import Moderation
     from bot.services.privacy import Privacy
@@ -253,23 +256,71 @@ async def _forward_to_team(
     )
 
 
+async def _offer_to_report(
+    replies: Replies,
+    reporter: Reporter,
+    followups: FollowUps,
+    t: Translator,
+    content: dict[str, Any],
+) -> bool:
+    """Outside a report being written, hold the message for one of the reporter's reports and
+    ask which (bot.services.followups); False when they have none open."""
+    offer = await followups.hold(reporter, content)
+    if offer is None:
+        return False
+    replies.clear_buttons()  # an earlier offer's buttons: this one holds its messages too
+    choices = [(choice.report_id, choice.code) for choice in offer.choices]
+    replies.send(
+        html.quote(t.msg(offer.message)),
+        reply_markup=followup_keyboard(choices, t),
+        reply_to=None,
+        prompt=True,
+    )
+    return True
+
+
+async def on_followup_button(
+    query: CallbackQuery,
+    callback_data: FollowCB,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    followups: FollowUps,
+    t: Translator,
+) -> None:
+    if query.message is None:
+        return
+    replies.clear_buttons(query.message.message_id)
+    if callback_data.report == 0:  # "New report": the held messages are dropped with the row
+        await intake.save_draft(reporter, None, [])
+        await _conversation(replies, reporter, intake, t).handle(engine.Show())
+        return
+    said = await followups.attach(reporter, callback_data.report)
+    replies.answer()
+    replies.send(html.quote(t.msg(said)))
+
+
 async def on_text(
     message: Message,
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
+    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     text = message.text or ""
     report = await _team_question(message, reporter, intake, moderation)
+    content = {"type": "text", "html": html.quote(text)}
     if report is not None:
-        content = {"type": "text", "html": html.quote(text)}
         await _forward_to_team(replies, reporter, report, moderation, t, content)
         return
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
+        return
+    draft, _ = await intake.load_draft(reporter)
+    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
         return
     await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
 
@@ -280,6 +331,7 @@ async def on_file(
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
+    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
     received_file: ReceivedFile | None = None,
@@ -300,13 +352,16 @@ async def on_file(
         replies.send(html.quote(t(_CANNOT_CLEAN[received_file.refused])))
         return
     kind, clean = received_file.kind, received_file.clean
+    content = (
+        upload_message(clean, kind, f"{report.public_code if report else 'report'}-answer")
+        if clean is not None
+        else {"type": kind, "file_id": received_file.file_id}
+    )
     if report is not None:
-        content = (
-            upload_message(clean, kind, f"{report.public_code}-answer")
-            if clean is not None
-            else {"type": kind, "file_id": received_file.file_id}
-        )
         await _forward_to_team(replies, reporter, report, moderation, t, content)
+        return
+    draft, _ = await intake.load_draft(reporter)
+    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
         return
     if clean is not None:
         ref = await intake.store_attachment(reporter, clean)
@@ -465,6 +520,7 @@ def create_router() -> Router:
     router.callback_query.register(on_forget_button, ForgetCB.filter())
     router.callback_query.register(on_checkin_button, CheckinCB.filter())
     router.callback_query.register(on_flow_button, FlowCB.filter())
+    router.callback_query.register(on_followup_button, FollowCB.filter())
     router.message.register(on_text, F.text)
     router.message.register(on_file, F.photo | F.document)
     # Catch-all for this chat, registered last: stickers, voice, locations and the like.
