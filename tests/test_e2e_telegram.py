@@ -14,6 +14,7 @@ from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle
 from bot.demo.emulator.ratelimit import RateLimitConfig
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services import receipts
 from handlers.telegram.keyboards import FlowAction, FlowCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Outbox, Report
@@ -141,12 +142,18 @@ async def test_complete_report_reaches_moderators_and_reporter_gets_a_code(
     code_match = CODE.search(receipt.text or "")
     assert code_match is not None
     code = code_match.group(1)
-    receipt_text = bot.app.i18n.gettext(
-        "Your report has been received. Its code is {code}. Keep the code if you want to ask "
-        "about it later; the team will contact you only the way you chose.",
-        locale=language,
-    ).format(code=code)
-    assert receipt.text == receipt_text
+
+    # The receipt says what happens next, per type and urgency, in the reporter's language.
+    def said(msgid: str) -> str:
+        return bot.app.i18n.gettext(msgid, locale=language)
+
+    text = receipt.text or ""
+    assert text.startswith(said(receipts.RECEIVED).format(code=code))
+    assert said(receipts.URGENCY[form_key == "detention"]) in text
+    assert said(receipts.CONTACT["chat"]) in text
+    assert said(receipts.WHAT_TO_DO[form_key]) in text
+    assert (said(receipts.CHECKIN).split("{when}")[0] in text) == (form_key == "summons")
+    assert said(receipts.WRITE_MORE) in text
 
     card = await emu.wait_for_bot_message(group, lambda m: code in (m.text or ""))
     answers = ANSWERS[form_key]

@@ -34,6 +34,7 @@ from bot.services.media import (
 )
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
+from bot.services.receipts import help_text
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, StepKind
 from handlers.engine.render import Translator
@@ -322,7 +323,10 @@ class MessengerConversation:
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
         elif action == Action.HELP:
-            await self.send(text_messages(self.t(HELP) + "\n\n" + self.t(SAFETY_HELP)))
+            after_sending = help_text(self.t, self.intake.context.help_contacts)
+            await self.send(
+                text_messages("\n\n".join([self.t(HELP), self.t(SAFETY_HELP), after_sending]))
+            )
             if not self.privacy.needs_consent(self.reporter):
                 await self.advance(engine.Show())
         elif action == Action.FORGET:

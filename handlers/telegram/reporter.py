@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.services.flood import SubmissionRefused
 from bot.services.media import ReceivedFile, upload_message
+from bot.services.receipts import help_text
 from handlers.engine import engine
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -122,7 +123,8 @@ async def on_cancel(
     await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
 
 
-async def on_help(message: Message, replies: Replies, t: Translator) -> None:
+async def on_help(message: Message, replies: Replies, intake: Intake, t: Translator) -> None:
+    after_sending = help_text(t, intake.context.help_contacts)
     replies.send(
         html.quote(
             t(
@@ -142,6 +144,8 @@ async def on_help(message: Message, replies: Replies, t: Translator) -> None:
                     "link between you and your reports."
                 )
             )
+            + "\n\n"
+            + after_sending
         )
     )
 
