@@ -22,6 +22,7 @@ from storage.sealing import Keyring
 from tests.e2e import (
     RunningBot,
     fill_report,
+    flow_buttons,
     moderator_group,
     open_menu,
     outbox_settled,
@@ -190,6 +191,12 @@ async def test_html_breaking_names_are_shown_literally(
     assert not [e for e in card.entities if e["type"] in ("text_link", "url")]
 
 
+def flow_buttons_of(row: list[dict[str, Any]]) -> list[FlowCB]:
+    return [
+        FlowCB.unpack(b["callback_data"]) for b in row if b.get("callback_data", "")[:3] == "f1:"
+    ]
+
+
 async def test_back_skip_edit_and_cancel(
     emu: TelegramEmulator, group: GroupHandle, bot: RunningBot, migrated_url: str
 ) -> None:
@@ -201,8 +208,10 @@ async def test_back_skip_edit_and_cancel(
     await user.press(first, FlowCB(action=FlowAction.SKIP, step="relation").pack())
     subject = await emu.wait_for_bot_message(user)
     assert step_of(bot.app.i18n, subject, "search", "en").key == "subject"
-    # The previous question lost its buttons: old taps can't be confused with new ones.
-    assert emu.message(user, first.message_id).keyboard == []
+    # The previous question lost its buttons (old taps can't be confused with new ones) and
+    # keeps what was done with it.
+    answered = await emu.wait_for_edit(first, lambda m: "» Skipped" in (m.text or ""))
+    assert answered.keyboard == []
     await user.send_text("Marat")
     when = await emu.wait_for_bot_message(user)
     await user.press(when, FlowCB(action=FlowAction.BACK).pack())
@@ -220,6 +229,13 @@ async def test_back_skip_edit_and_cancel(
         emu, bot.app.i18n, user, "search", ANSWERS["search"], language="en", start=False
     )
     assert "Marat B." in (review.text or "")
+    # Send stands alone on the first row; the answers to change open behind one button.
+    assert [cb.action for cb in flow_buttons_of(review.keyboard[0])] == [FlowAction.SUBMIT]
+    assert FlowAction.EDIT not in [cb.action for cb in flow_buttons(review)]
+    await user.press(review, FlowCB(action=FlowAction.EDIT_MENU).pack())
+    review = await emu.wait_for_edit(
+        review, lambda m: FlowAction.EDIT in [cb.action for cb in flow_buttons(m)]
+    )
     # Edit an answer from the review screen, then come back to the review.
     await user.press(review, FlowCB(action=FlowAction.EDIT, step="subject").pack())
     edit = await emu.wait_for_bot_message(user)

@@ -156,6 +156,7 @@ async def test_a_vocabulary_longer_than_thirteen_options_is_paged(m: Messenger) 
     await user.tap(payload=payload(Action.SKIP, "relation"))
     await user.send_text("Марат")
     await user.send_text("сегодня 9:30")
+    await user.send_text("Забрали из дома утром.")  # the person's own words come early
     seen: list[str] = []
     first_page: list[str] = []
     for page in range(4):

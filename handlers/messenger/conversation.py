@@ -36,10 +36,9 @@ from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.receipts import help_text
 from handlers.engine import engine
-from handlers.engine.forms import FORMS, StepKind
+from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
-from handlers.engine.vocab import Vocabulary
 from handlers.messenger import CHANNEL
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
@@ -121,24 +120,6 @@ def clean_ref(ref: str | None) -> str | None:
     """The m.me link's ref as a report source: Meta's characters only, at most 64 of them."""
     cleaned = _REF_UNSAFE.sub("", ref or "")[:SOURCE_LENGTH]
     return cleaned or None
-
-
-def _normalised(text: str) -> str:
-    return " ".join(text.casefold().replace("ё", "е").strip(" .,!?;:«»\"'").split())
-
-
-def match_option(vocabulary: Vocabulary, text: str, t: Translator) -> str | None:
-    """A typed answer that names an option (its label or short label in the reader's language)."""
-    wanted = _normalised(text)
-    if not wanted:
-        return None
-    for option in vocabulary.options:
-        names = [t(option.label), option.key]
-        if option.short_label:
-            names.append(t(option.short_label))
-        if wanted in {_normalised(name) for name in names}:
-            return str(option.key)
-    return None
 
 
 def _small_number(text: str) -> int:
@@ -304,7 +285,7 @@ class MessengerConversation:
                 return  # refused and explained: the rest of this message is not applied
             inputs.append(media)
         if text:
-            inputs.append(self._text_input(draft, text))
+            inputs.append(engine.Text(text))
         await self._apply(draft, source, inputs)
 
     async def on_payload(self, payload: Payload) -> None:
@@ -377,7 +358,9 @@ class MessengerConversation:
         """Feed the inputs in order (an album is several files at once); answer the last one."""
         result = engine.Result(draft, engine.AskForm())
         for event in inputs:
-            result = engine.advance(result.draft, event, now=self._now())
+            result = engine.advance(
+                result.draft, event, now=self._now(), lexicon=lexicon_for(self.t.catalogs)
+            )
             if isinstance(result.reply, (engine.Submitted, engine.Cancelled)):
                 break
         await self._reply(result, source, page=page)
@@ -410,20 +393,6 @@ class MessengerConversation:
             return
         await self._save(result.draft, source)
         await self.send(self.renderer.render(reply, page=page))
-
-    def _text_input(self, draft: engine.Draft | None, text: str) -> engine.Input:
-        """Typed text; on a choice question, a typed option name counts as tapping it."""
-        form = FORMS.get(draft.form) if draft is not None and draft.form else None
-        step = form.step(draft.step) if form is not None and draft and draft.step else None
-        if (
-            step is not None
-            and step.vocabulary is not None
-            and step.kind in (StepKind.CHOICE, StepKind.MULTI)
-        ):
-            key = match_option(step.vocabulary, text, self.t)
-            if key is not None:
-                return engine.Pick(key, step=step.key)
-        return engine.Text(text)
 
     # --- files ---------------------------------------------------------------------------------
     async def _picture(self, item: Attachment) -> CleanImage | None | bool:

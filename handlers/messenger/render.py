@@ -213,7 +213,7 @@ class MessengerRenderer:
             nav.append(
                 quick_reply(title(t(N_("Done")), prefix="✔ "), Payload(Action.DONE, step.key))
             )
-        if not step.required:
+        if reply.can_skip:
             nav.append(quick_reply(title(t(N_("Skip")) + " »"), Payload(Action.SKIP, step.key)))
         if reply.can_back:
             nav.append(quick_reply(title(t(N_("Back")), prefix="« "), Payload(Action.BACK)))
@@ -228,7 +228,9 @@ class MessengerRenderer:
             lines.append(t.plural("Received {n} file.", "Received {n} files.", len(reply.value)))
         elif step.kind in (StepKind.TEXT, StepKind.DATE, StepKind.DATETIME):
             hint = (
-                N_("Type your answer.") if step.required else N_("Type your answer, or press Skip.")
+                N_("Type your answer, or press Skip.")
+                if reply.can_skip
+                else N_("Type your answer.")
             )
             lines.append(t(hint))
         if step.kind == StepKind.MULTI and reply.value:
@@ -237,10 +239,23 @@ class MessengerRenderer:
             current = shorten(format_answer(step, reply.value, t), REVIEW_ANSWER)
             lines.append(t(N_("Current answer: {answer}"), answer=current))
         nav = self._nav(reply)
+        vocabulary, wanted = step.vocabulary, reply.suggestion
+        suggested = vocabulary.get(wanted) if vocabulary is not None and wanted else None
+        if suggested is not None:  # "did you mean": the closest option to what was typed, first
+            lines.insert(1, "👉 " + t(suggested.label))
+            nav.insert(
+                0,
+                quick_reply(
+                    title(option_title(suggested, t), prefix="👉 "),
+                    Payload(Action.PICK, step.key, suggested.key),
+                ),
+            )
         choices: list[dict[str, str]] = []
         if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
             choices, page_lines = self._choices(reply, page, room=QUICK_REPLIES_MAX - len(nav))
             lines.extend(page_lines)
+        if suggested is not None:
+            return text_messages("\n\n".join(lines), [nav[0], *choices, *nav[1:]])
         return text_messages("\n\n".join(lines), [*choices, *nav])
 
     def _choices(

@@ -30,6 +30,8 @@ class FlowAction:
     CANCEL = "c"
     EDIT = "e"
     SUBMIT = "x"
+    EDIT_MENU = "em"  # the review's answers as buttons, to pick one to change
+    REVIEW = "v"  # back from that list to the review's own buttons
 
 
 # A database row id in button data. Button data comes back from the person's client and can be
@@ -107,6 +109,18 @@ def _nav_row(t: Translator, step_key: str, *, can_skip: bool) -> list[InlineKeyb
 def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
     step = ask.step
     rows: list[list[InlineKeyboardButton]] = []
+    suggested = step.vocabulary.get(ask.suggestion) if step.vocabulary and ask.suggestion else None
+    if suggested is not None:  # "did you mean": the closest option to what was typed, on top
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="👉 " + t(suggested.label),
+                    callback_data=FlowCB(
+                        action=FlowAction.PICK, step=step.key, value=suggested.key
+                    ).pack(),
+                )
+            ]
+        )
     if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
         selected = set(ask.value or []) if step.kind == StepKind.MULTI else set()
         options = step.vocabulary.ordered(t, t.locale)
@@ -142,11 +156,40 @@ def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
                 )
             ]
         )
-    rows.append(_nav_row(t, step.key, can_skip=not step.required))
+    rows.append(_nav_row(t, step.key, can_skip=ask.can_skip))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
+    """Send alone on the first row, where a thumb lands; changing an answer one button below it
+    that opens the list (edit_list_keyboard), so fourteen edit buttons don't crowd out Send."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text="✅ " + t(N_("Send the report")),
+                callback_data=FlowCB(action=FlowAction.SUBMIT).pack(),
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                text="✏️ " + t(N_("Change an answer")),
+                callback_data=FlowCB(action=FlowAction.EDIT_MENU).pack(),
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
+            ),
+            InlineKeyboardButton(
+                text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
+            ),
+        ],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def edit_list_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
+    """One button per answer, then back to the review's buttons."""
     builder = InlineKeyboardBuilder()
     for item in review.items:
         builder.button(
@@ -156,17 +199,8 @@ def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
     builder.adjust(2)
     builder.row(
         InlineKeyboardButton(
-            text="📨 " + t(N_("Send the report")),
-            callback_data=FlowCB(action=FlowAction.SUBMIT).pack(),
+            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.REVIEW).pack()
         )
-    )
-    builder.row(
-        InlineKeyboardButton(
-            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
-        ),
-        InlineKeyboardButton(
-            text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
-        ),
     )
     return builder.as_markup()
 

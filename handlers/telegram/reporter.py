@@ -216,6 +216,10 @@ async def on_flow_button(
         _ask_consent(replies, privacy, t)
         return
     conversation = _conversation(replies, reporter, intake, t)
+    if callback_data.action in (FlowAction.EDIT_MENU, FlowAction.REVIEW):
+        edit_list = callback_data.action == FlowAction.EDIT_MENU
+        await conversation.review_in_place(query.message.message_id, edit_list=edit_list)
+        return
     try:
         reply = await conversation.handle(
             _input_from(callback_data), pressed_message_id=query.message.message_id
