@@ -129,6 +129,10 @@ async def stored_report(url: str, code: str) -> Report:
         await engine.dispose()
 
 
+def labels_of(card: EmuMessage) -> list[str]:
+    return [button["text"] for row in card.keyboard for button in row]
+
+
 async def test_each_action_moves_the_card_and_says_who_and_when(setup: Setup) -> None:
     s = setup
     reporter_and_card = await report(s)
@@ -164,7 +168,16 @@ async def test_each_action_moves_the_card_and_says_who_and_when(setup: Setup) ->
         reporter, lambda m: "Какой номер ИВС?" in (m.text or "")
     )
     assert "Сообщение от команды правозащитников" in (question.text or "")
+    # A rejection asks first, on the card itself; "No" changes nothing.
     await press(s, s.moderator, card, "reject_spam")
+    await s.emu.wait_for_edit(card, lambda m: labels_of(m) == ["Да, это спам", "Нет"])
+    assert "нужна информация" in (card.text or "")
+    await press(s, s.moderator, card, "keep")
+    await s.emu.wait_for_edit(card, lambda m: "Спам" in labels_of(m))
+    assert "нужна информация" in (card.text or "")
+    await press(s, s.moderator, card, "reject_spam")
+    await s.emu.wait_for_edit(card, lambda m: labels_of(m) == ["Да, это спам", "Нет"])
+    await press(s, s.moderator, card, "reject_spam_yes")
     await s.emu.wait_for_edit(card, lambda m: "отклонено" in (m.text or ""))
     await press(s, s.moderator, card, "close")
     await s.emu.wait_for_edit(card, lambda m: "закрыто" in (m.text or ""))

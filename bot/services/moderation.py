@@ -20,7 +20,14 @@ from bot.services.context import Actor, Outcome, ServiceContext
 from handlers.engine.text import N_, Msg
 from handlers.messenger import CHANNEL as MESSENGER
 from handlers.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
-from handlers.telegram.cards import ACTION_LABELS, STATUS_LABELS, ModCB
+from handlers.telegram.cards import (
+    ACTION_LABELS,
+    CONFIRMED,
+    KEEP,
+    REJECTIONS,
+    STATUS_LABELS,
+    ModCB,
+)
 from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
 from storage.repositories import (
     AlertCards,
@@ -148,6 +155,14 @@ class Moderation:
             # "Needs info" carries the moderator's question: the status changes once it is
             # written (reply_in_chat), so the reporter is never told "more is needed" alone.
             return await self._prompt(actor, report, "needs_info_prompt")
+        if data.action in REJECTIONS:
+            return await self._confirm_rejection(actor, report, data.action)
+        if data.action == KEEP:
+            await self.cards.refresh(report)
+            return Outcome(True, Msg(N_("Nothing was changed.")))
+        action = data.action.removesuffix(CONFIRMED)
+        if data.action.endswith(CONFIRMED) and action in REJECTIONS:
+            return await self._transition(actor, report, action)
         if data.action not in TRANSITIONS:
             await self.refuse(actor, report.id, "forged")
             return _refusal(N_("This button is not valid."))
@@ -158,6 +173,13 @@ class Moderation:
                 await self.refuse(actor, report.id, "forged")
                 return _refusal(N_("This button is not valid."))
         return await self._transition(actor, report, data.action, original=original)
+
+    async def _confirm_rejection(self, actor: Actor, report: Report, action: str) -> Outcome:
+        """Ask on the card itself before rejecting: a rejection is one mis-tap away from Take."""
+        if report.status not in TRANSITIONS[action][0]:
+            return await self._transition(actor, report, action)  # refused and audited
+        await self.cards.refresh(report, confirming=action)
+        return Outcome(True, Msg(_CONFIRM_QUESTIONS[action]))
 
     async def _transition(
         self, actor: Actor, report: Report, action: str, *, original: Report | None = None
@@ -605,6 +627,12 @@ STATUS_NOTICES: dict[str, str] = {
         "Your report {code} has been checked and verified by the human-rights team. Thank you."
     ),
     S.CLOSED: N_("Your report {code} has been closed. Thank you for reporting."),
+}
+
+_CONFIRM_QUESTIONS = {
+    "reject_spam": N_("Reject as spam? Press Yes on the card, or No."),
+    "reject_unfounded": N_("Reject as unfounded? Press Yes on the card, or No."),
+    "reject_scope": N_("Reject as out of scope? Press Yes on the card, or No."),
 }
 
 _DONE: dict[str, str] = {
