@@ -288,3 +288,23 @@ def test_the_engine_takes_a_typed_choice_and_says_did_you_mean() -> None:
     taken = e.advance(asked.draft, e.Text("Karaganda"), now=NOW, lexicon=lexicon)
     assert taken.draft is not None
     assert taken.draft.answers["region"] == "karaganda"
+
+
+def test_skip_the_details_goes_to_the_files_and_the_name_is_optional_about_oneself() -> None:
+    result = e.advance(None, e.ChooseForm("detention"), now=NOW)
+    result = e.advance(result.draft, e.Pick("self", step="relation"), now=NOW)
+    assert isinstance(result.reply, e.AskStep) and result.reply.step.key == "subject"
+    assert result.reply.can_skip  # it happened to me: the name may be withheld
+    for event in (e.Skip(step="subject"), e.Text("вчера 14:30"), e.Text("Забрали утром.")):
+        result = e.advance(result.draft, event, now=NOW)
+    assert isinstance(result.reply, e.AskStep) and result.reply.step.key == "region"
+    assert result.reply.can_skip_details
+    result = e.advance(result.draft, e.Skip(step="region", details=True), now=NOW)
+    assert isinstance(result.reply, e.AskStep) and result.reply.step.key == "media"
+    # Back from there returns to the last detail skipped, one at a time.
+    back = e.advance(result.draft, e.Back(), now=NOW)
+    assert isinstance(back.reply, e.AskStep) and back.reply.step.key == "injuries"
+    # Someone else's detention: the name is asked and cannot be skipped.
+    other = e.advance(None, e.ChooseForm("detention"), now=NOW)
+    other = e.advance(other.draft, e.Pick("family", step="relation"), now=NOW)
+    assert isinstance(other.reply, e.AskStep) and not other.reply.can_skip

@@ -92,6 +92,9 @@ class Done:
 @dataclass(frozen=True)
 class Skip:
     step: str | None = None
+    # Skip this and the optional details after it, up to the next question that is required or
+    # asks for files (AskStep.can_skip_details says when that saves a tap).
+    details: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ class AskStep:
     pending: str | None = None
     # Whether Skip is offered: the step is optional, or optional given the earlier answers.
     can_skip: bool = False
+    # Whether "Skip the details" is offered: after the person's own words, at an optional
+    # question followed by more optional ones.
+    can_skip_details: bool = False
     # A typed answer close to one option: "did you mean …?" offers it (a key of the vocabulary).
     suggestion: str | None = None
 
@@ -262,6 +268,8 @@ def _on_step(
         if step.is_required(draft.answers):
             return _ask(form, draft, step, Msg(N_("This question cannot be skipped.")))
         draft.answers.pop(step.key, None)
+        if event.details and not draft.editing:
+            return _skip_details(form, draft, step)
         return _proceed(form, draft, step)
     if isinstance(event, Done):
         if step.kind not in (StepKind.MULTI, StepKind.MEDIA):
@@ -488,6 +496,29 @@ def _proceed(form: Form, draft: Draft, step: Step) -> Result:
     return _go_to(form, draft, _next_applicable(form, draft.answers, after=step.key))
 
 
+def _skip_details(form: Form, draft: Draft, step: Step) -> Result:
+    """Skip the optional questions from `step` on, up to the next one that matters."""
+    current: Step | None = step
+    while current is not None and _is_detail(current, draft.answers):
+        draft.answers.pop(current.key, None)
+        if current.key not in draft.path:
+            draft.path.append(current.key)
+        current = _next_applicable(form, draft.answers, after=current.key)
+    return _go_to(form, draft, current)
+
+
+def _is_detail(step: Step, answers: Mapping[str, Any]) -> bool:
+    """An optional question after the person's own words, which the team can do without."""
+    return not step.is_required(answers) and step.kind != StepKind.MEDIA
+
+
+def _details_follow(form: Form, draft: Draft, step: Step) -> bool:
+    if "account" not in draft.path or not _is_detail(step, draft.answers) or draft.editing:
+        return False
+    following = _next_applicable(form, draft.answers, after=step.key)
+    return following is not None and _is_detail(following, draft.answers)
+
+
 def _back(form: Form, draft: Draft) -> Result:
     if draft.editing:
         draft.editing = False
@@ -510,8 +541,16 @@ def _ask(form: Form, draft: Draft, step: Step, error: Msg | None = None) -> Resu
     value = draft.answers.get(step.key)
     if step.kind in (StepKind.MULTI, StepKind.MEDIA):
         value = list(value or [])
-    can_skip = not step.is_required(draft.answers)
-    return Result(draft, AskStep(form, step, value, can_back=True, error=error, can_skip=can_skip))
+    reply = AskStep(
+        form,
+        step,
+        value,
+        can_back=True,
+        error=error,
+        can_skip=not step.is_required(draft.answers),
+        can_skip_details=_details_follow(form, draft, step),
+    )
+    return Result(draft, reply)
 
 
 def _review(form: Form, draft: Draft, error: Msg | None = None) -> Result:

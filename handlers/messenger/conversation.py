@@ -569,6 +569,8 @@ def _engine_input(payload: Payload) -> engine.Input:
         return engine.Done(step=step)
     if payload.action == Action.SKIP:
         return engine.Skip(step=step)
+    if payload.action == Action.SKIP_DETAILS:
+        return engine.Skip(step=step, details=True)
     if payload.action == Action.EDIT:
         return engine.Edit(payload.step)
     return engine.Show()

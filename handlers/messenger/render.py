@@ -63,6 +63,7 @@ class Action(enum.StrEnum):
     FORGET = "fg"  # value: "" (ask), yes or no
     WIPE = "wp"
     CHECKIN = "ck"  # step: the check-in's id, value: safe or help
+    SKIP_DETAILS = "sd"  # skip the optional details up to the next question that matters
     FOLLOW = "fu"  # value: the report a held message is added to (bot.services.followups)
 
 
@@ -215,6 +216,13 @@ class MessengerRenderer:
             )
         if reply.can_skip:
             nav.append(quick_reply(title(t(N_("Skip")) + " »"), Payload(Action.SKIP, step.key)))
+        if reply.can_skip_details:
+            nav.append(
+                quick_reply(
+                    title(t(N_("Skip the details")), prefix="⏭ "),
+                    Payload(Action.SKIP_DETAILS, step.key),
+                )
+            )
         if reply.can_back:
             nav.append(quick_reply(title(t(N_("Back")), prefix="« "), Payload(Action.BACK)))
         nav.append(quick_reply(title(t(N_("Cancel")), prefix="✕ "), Payload(Action.CANCEL)))

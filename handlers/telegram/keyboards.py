@@ -30,6 +30,7 @@ class FlowAction:
     CANCEL = "c"
     EDIT = "e"
     SUBMIT = "x"
+    SKIP_DETAILS = "sd"  # skip the optional details up to the next question that matters
     EDIT_MENU = "em"  # the review's answers as buttons, to pick one to change
     REVIEW = "v"  # back from that list to the review's own buttons
 
@@ -157,6 +158,15 @@ def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
             ]
         )
     rows.append(_nav_row(t, step.key, can_skip=ask.can_skip))
+    if ask.can_skip_details:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="⏭ " + t(N_("Skip the details")),
+                    callback_data=FlowCB(action=FlowAction.SKIP_DETAILS, step=step.key).pack(),
+                )
+            ]
+        )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -196,6 +196,8 @@ def _input_from(data: FlowCB) -> engine.Input:
         return engine.Done(step=step)
     if data.action == FlowAction.SKIP:
         return engine.Skip(step=step)
+    if data.action == FlowAction.SKIP_DETAILS:
+        return engine.Skip(step=step, details=True)
     if data.action == FlowAction.EDIT:
         return engine.Edit(data.step)
     return engine.Show()
