@@ -458,7 +458,7 @@ class BrowserReporter:
             message_id, prompt = await self.prompt_after(handled)
             handled.add(message_id)
             text = await prompt.locator(".text").inner_text()
-            send = "📨 " + gettext("Send the report")
+            send = "✅ " + gettext("Send the report")
             if await prompt.get_by_role("button", name=send, exact=True).count():
                 await self.button(prompt, send)
                 return
@@ -558,6 +558,13 @@ async def test_browser_reports_a_detention_that_is_verified_and_the_reporter_is_
             ).format(code=code)
             status = reporter.pane.locator('.msg[data-from="bot"]', has_text=told)
             await expect(status).to_have_count(1)
+
+            # Later the reporter writes a new fact, not in reply to anything: it reaches the
+            # team under the card (the team's question is still open, so it goes straight on).
+            await reporter.type("They moved him to the IVS; no lawyer is let in.")
+            addition = moderators.locator('.msg[data-from="bot"]', has_text="no lawyer is let in")
+            await expect(addition).to_contain_text(code)
+            await expect(addition.locator(".quote")).to_contain_text(code)
 
             desktop = tmp_path / "demo-desktop.png"
             await page.screenshot(path=str(desktop))
