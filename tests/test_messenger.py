@@ -188,6 +188,30 @@ async def test_a_vocabulary_longer_than_thirteen_options_is_paged(m: Messenger) 
     assert "ВКО — Восточно-Казахстанская (ВКО)" in (prompt.text or "")
 
 
+async def test_a_typed_region_is_taken_or_offered_back_and_the_details_skipped(
+    m: Messenger,
+) -> None:
+    user = m.graph.user(locale="ru_RU")
+    await begin(m, user)
+    await user.tap(payload=payload(Action.TYPE, value="detention"))
+    await user.tap(payload=payload(Action.PICK, "relation", "self"))
+    # About oneself, the name may be withheld.
+    await user.tap(payload=payload(Action.SKIP, "subject"))
+    await user.send_text("сегодня 9:30")
+    await user.send_text("Забрали из дома утром.")
+    await user.send_text("Карагандинкая")  # a letter missing
+    offered = await m.graph.wait_for_page_message(user, lambda msg: "👉" in (msg.text or ""))
+    assert payloads(offered)[0] == payload(Action.PICK, "region", "karaganda")
+    await user.send_text("Karaganda")  # English works in a Russian conversation too
+    place = await m.graph.wait_for_page_message(
+        user, lambda msg: step_of(m.i18n, msg, "detention", "ru").key == "place"
+    )
+    await user.tap(place, payload=payload(Action.SKIP_DETAILS, "place"))
+    await m.graph.wait_for_page_message(
+        user, lambda msg: step_of(m.i18n, msg, "detention", "ru").key == "media"
+    )
+
+
 async def test_forged_or_missing_signature_is_refused_and_changes_nothing(m: Messenger) -> None:
     user = m.graph.user()
     event = {
