@@ -160,6 +160,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         admin_ids=frozenset(settings.admin_ids),
         policy=SafetyPolicy.from_settings(settings),
         messenger_human_agent=settings.facebook_human_agent,
+        help_contacts=settings.help_contacts.strip(),
     )
     bot = create_bot(settings)
     chats = GroupChatIds(

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     subject_key: SecretStr | None = None
     # Count every member of the moderator chat as a moderator (else only the staff table).
     moderator_chat_members_are_staff: bool = False
+    # Who to call for help right now (a hotline, a lawyer on duty), shown as written in every
+    # receipt and in /help, in every language (README, "Reporting": what the receipt says).
+    help_contacts: str = ""
     webhook_base_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"

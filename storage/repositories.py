@@ -251,6 +251,18 @@ class Reports:
         )
         return result.scalar_one_or_none()
 
+    async def of_reporter(
+        self, reporter_id: int, *, exclude_statuses: Sequence[str], limit: int = 3
+    ) -> list[Report]:
+        """A reporter's latest reports, newest first."""
+        result = await self.session.execute(
+            select(Report)
+            .where(Report.reporter_id == reporter_id, Report.status.not_in(exclude_statuses))
+            .order_by(Report.id.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
+
 
 class GroupChats:
     """The configured groups' current ids and refusal episodes (storage/models.py GroupChat)."""

@@ -14,6 +14,7 @@ from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle
 from bot.demo.emulator.ratelimit import RateLimitConfig
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services import receipts
 from handlers.telegram.keyboards import FlowAction, FlowCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Outbox, Report
@@ -21,6 +22,7 @@ from storage.sealing import Keyring
 from tests.e2e import (
     RunningBot,
     fill_report,
+    flow_buttons,
     moderator_group,
     open_menu,
     outbox_settled,
@@ -141,12 +143,18 @@ async def test_complete_report_reaches_moderators_and_reporter_gets_a_code(
     code_match = CODE.search(receipt.text or "")
     assert code_match is not None
     code = code_match.group(1)
-    receipt_text = bot.app.i18n.gettext(
-        "Your report has been received. Its code is {code}. Keep the code if you want to ask "
-        "about it later; the team will contact you only the way you chose.",
-        locale=language,
-    ).format(code=code)
-    assert receipt.text == receipt_text
+
+    # The receipt says what happens next, per type and urgency, in the reporter's language.
+    def said(msgid: str) -> str:
+        return bot.app.i18n.gettext(msgid, locale=language)
+
+    text = receipt.text or ""
+    assert text.startswith(said(receipts.RECEIVED).format(code=code))
+    assert said(receipts.URGENCY[form_key == "detention"]) in text
+    assert said(receipts.CONTACT["chat"]) in text
+    assert said(receipts.WHAT_TO_DO[form_key]) in text
+    assert (said(receipts.CHECKIN).split("{when}")[0] in text) == (form_key == "summons")
+    assert said(receipts.WRITE_MORE) in text
 
     card = await emu.wait_for_bot_message(group, lambda m: code in (m.text or ""))
     answers = ANSWERS[form_key]
@@ -183,6 +191,12 @@ async def test_html_breaking_names_are_shown_literally(
     assert not [e for e in card.entities if e["type"] in ("text_link", "url")]
 
 
+def flow_buttons_of(row: list[dict[str, Any]]) -> list[FlowCB]:
+    return [
+        FlowCB.unpack(b["callback_data"]) for b in row if b.get("callback_data", "")[:3] == "f1:"
+    ]
+
+
 async def test_back_skip_edit_and_cancel(
     emu: TelegramEmulator, group: GroupHandle, bot: RunningBot, migrated_url: str
 ) -> None:
@@ -194,8 +208,10 @@ async def test_back_skip_edit_and_cancel(
     await user.press(first, FlowCB(action=FlowAction.SKIP, step="relation").pack())
     subject = await emu.wait_for_bot_message(user)
     assert step_of(bot.app.i18n, subject, "search", "en").key == "subject"
-    # The previous question lost its buttons: old taps can't be confused with new ones.
-    assert emu.message(user, first.message_id).keyboard == []
+    # The previous question lost its buttons (old taps can't be confused with new ones) and
+    # keeps what was done with it.
+    answered = await emu.wait_for_edit(first, lambda m: "» Skipped" in (m.text or ""))
+    assert answered.keyboard == []
     await user.send_text("Marat")
     when = await emu.wait_for_bot_message(user)
     await user.press(when, FlowCB(action=FlowAction.BACK).pack())
@@ -213,6 +229,13 @@ async def test_back_skip_edit_and_cancel(
         emu, bot.app.i18n, user, "search", ANSWERS["search"], language="en", start=False
     )
     assert "Marat B." in (review.text or "")
+    # Send stands alone on the first row; the answers to change open behind one button.
+    assert [cb.action for cb in flow_buttons_of(review.keyboard[0])] == [FlowAction.SUBMIT]
+    assert FlowAction.EDIT not in [cb.action for cb in flow_buttons(review)]
+    await user.press(review, FlowCB(action=FlowAction.EDIT_MENU).pack())
+    review = await emu.wait_for_edit(
+        review, lambda m: FlowAction.EDIT in [cb.action for cb in flow_buttons(m)]
+    )
     # Edit an answer from the review screen, then come back to the review.
     await user.press(review, FlowCB(action=FlowAction.EDIT, step="subject").pack())
     edit = await emu.wait_for_bot_message(user)

@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.i18n import create_i18n
 from handlers.engine import engine as e
 from handlers.engine.forms import FORMS, Form, Step, StepKind
+from handlers.engine.matching import Lexicon, lexicon_for
+from handlers.engine.vocab import REGIONS
 
 ALMATY = ZoneInfo("Asia/Almaty")
 NOW = dt.datetime(2026, 11, 21, 15, 0, tzinfo=ALMATY)
@@ -232,3 +235,76 @@ def test_engine_never_raises_and_always_replies(events: list[e.Input]) -> None:
         draft = result.draft
         if draft is not None:
             draft = e.Draft.from_json(draft.to_json())
+
+
+# --- typed answers to choice questions (handlers/engine/matching.py) ---------------------------
+def _lexicon() -> Lexicon:
+    return lexicon_for(create_i18n())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("алматы", "almaty"),  # a label in Russian
+        ("вко", "east_kazakhstan"),  # a short label
+        ("  Шымкент. ", "shymkent"),
+        ("Karaganda", "karaganda"),  # English, the beginning of "Karaganda Region"
+        ("Қарағанды облысы", "karaganda"),  # Kazakh
+        ("Karag", "karaganda"),  # a unique beginning
+    ],
+)
+def test_typed_region_names_in_any_language_count_as_taps(typed: str, key: str) -> None:
+    assert _lexicon().match(REGIONS, typed).key == key
+
+
+def test_a_close_name_is_offered_back_and_nonsense_is_not() -> None:
+    lexicon = _lexicon()
+    close = lexicon.match(REGIONS, "Карагандинкая")  # a letter missing
+    assert close.key is None
+    assert close.suggestion == "karaganda"
+    nothing = lexicon.match(REGIONS, "где-то")
+    assert nothing.key is None
+    assert nothing.suggestion is None
+
+
+def test_the_engine_takes_a_typed_choice_and_says_did_you_mean() -> None:
+    lexicon = _lexicon()
+    result = e.advance(None, e.ChooseForm("detention"), now=NOW)
+    draft = result.draft
+    for answer in (e.Pick("family", step="relation"), e.Text("Асель"), e.Text("вчера 14:30")):
+        draft = e.advance(draft, answer, now=NOW, lexicon=lexicon).draft
+    draft = e.advance(draft, e.Text("They came at dawn."), now=NOW, lexicon=lexicon).draft
+    assert draft is not None and draft.step == "region"
+    asked = e.advance(draft, e.Text("Карагандинкая"), now=NOW, lexicon=lexicon)
+    assert isinstance(asked.reply, e.AskStep)
+    assert asked.reply.step.key == "region"
+    assert asked.reply.suggestion == "karaganda"
+    assert asked.draft is not None
+    # Without the catalogs a choice question takes buttons only.
+    copy = e.Draft.from_json(asked.draft.to_json())
+    refused = e.advance(copy, e.Text("Karaganda"), now=NOW)
+    assert isinstance(refused.reply, e.AskStep) and refused.reply.error is not None
+    assert refused.reply.step.key == "region"
+    taken = e.advance(asked.draft, e.Text("Karaganda"), now=NOW, lexicon=lexicon)
+    assert taken.draft is not None
+    assert taken.draft.answers["region"] == "karaganda"
+
+
+def test_skip_the_details_goes_to_the_files_and_the_name_is_optional_about_oneself() -> None:
+    result = e.advance(None, e.ChooseForm("detention"), now=NOW)
+    result = e.advance(result.draft, e.Pick("self", step="relation"), now=NOW)
+    assert isinstance(result.reply, e.AskStep) and result.reply.step.key == "subject"
+    assert result.reply.can_skip  # it happened to me: the name may be withheld
+    for event in (e.Skip(step="subject"), e.Text("вчера 14:30"), e.Text("Забрали утром.")):
+        result = e.advance(result.draft, event, now=NOW)
+    assert isinstance(result.reply, e.AskStep) and result.reply.step.key == "region"
+    assert result.reply.can_skip_details
+    result = e.advance(result.draft, e.Skip(step="region", details=True), now=NOW)
+    assert isinstance(result.reply, e.AskStep) and result.reply.step.key == "media"
+    # Back from there returns to the last detail skipped, one at a time.
+    back = e.advance(result.draft, e.Back(), now=NOW)
+    assert isinstance(back.reply, e.AskStep) and back.reply.step.key == "injuries"
+    # Someone else's detention: the name is asked and cannot be skipped.
+    other = e.advance(None, e.ChooseForm("detention"), now=NOW)
+    other = e.advance(other.draft, e.Pick("family", step="relation"), now=NOW)
+    assert isinstance(other.reply, e.AskStep) and not other.reply.can_skip

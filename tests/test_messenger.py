@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.demo.emulator.files import make_png
-from handlers.messenger.render import Action
+from handlers.messenger.render import Action, Payload
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ProcessedUpdate, Report, Reporter
 from storage.sealing import Keyring
@@ -156,6 +156,7 @@ async def test_a_vocabulary_longer_than_thirteen_options_is_paged(m: Messenger) 
     await user.tap(payload=payload(Action.SKIP, "relation"))
     await user.send_text("Марат")
     await user.send_text("сегодня 9:30")
+    await user.send_text("Забрали из дома утром.")  # the person's own words come early
     seen: list[str] = []
     first_page: list[str] = []
     for page in range(4):
@@ -185,6 +186,30 @@ async def test_a_vocabulary_longer_than_thirteen_options_is_paged(m: Messenger) 
     titles = [r["title"] for r in prompt.quick_replies]
     assert "ВКО" in titles
     assert "ВКО — Восточно-Казахстанская (ВКО)" in (prompt.text or "")
+
+
+async def test_a_typed_region_is_taken_or_offered_back_and_the_details_skipped(
+    m: Messenger,
+) -> None:
+    user = m.graph.user(locale="ru_RU")
+    await begin(m, user)
+    await user.tap(payload=payload(Action.TYPE, value="detention"))
+    await user.tap(payload=payload(Action.PICK, "relation", "self"))
+    # About oneself, the name may be withheld.
+    await user.tap(payload=payload(Action.SKIP, "subject"))
+    await user.send_text("сегодня 9:30")
+    await user.send_text("Забрали из дома утром.")
+    await user.send_text("Карагандинкая")  # a letter missing
+    offered = await m.graph.wait_for_page_message(user, lambda msg: "👉" in (msg.text or ""))
+    assert payloads(offered)[0] == payload(Action.PICK, "region", "karaganda")
+    await user.send_text("Karaganda")  # English works in a Russian conversation too
+    place = await m.graph.wait_for_page_message(
+        user, lambda msg: step_of(m.i18n, msg, "detention", "ru").key == "place"
+    )
+    await user.tap(place, payload=payload(Action.SKIP_DETAILS, "place"))
+    await m.graph.wait_for_page_message(
+        user, lambda msg: step_of(m.i18n, msg, "detention", "ru").key == "media"
+    )
 
 
 async def test_forged_or_missing_signature_is_refused_and_changes_nothing(m: Messenger) -> None:
@@ -266,6 +291,23 @@ async def test_moderator_question_inside_the_window_and_the_answer_comes_back(
     )
     assert answer.reply_to_message_id == card.message_id
     assert code in (answer.text or "")
+
+
+async def test_a_follow_up_without_a_question_is_offered_and_reaches_the_card(
+    m: Messenger,
+) -> None:
+    user, code, card = await _reported(m)
+    await user.send_text(f"{code} перевели в ИВС, адвоката не пускают")
+    offer = await m.graph.wait_for_page_message(user, lambda msg: code in (msg.text or ""))
+    payloads = [reply["payload"] for reply in offer.quick_replies]
+    assert Payload(Action.NEW).encode() in payloads  # a new report stays one tap away
+    await user.tap(offer, title=code)
+    addition = await m.tg.wait_for_bot_message(
+        m.group, lambda msg: "адвоката не пускают" in (msg.text or "")
+    )
+    assert addition.reply_to_message_id == card.message_id
+    assert f"Дополнение от автора обращения {code}" in (addition.text or "")
+    await m.graph.wait_for_page_message(user, lambda msg: "Добавлено" in (msg.text or ""))
 
 
 async def test_moderator_question_outside_the_window_is_refused_plainly(m: Messenger) -> None:

@@ -15,8 +15,7 @@ from bot.settings import ConfigError, load_settings
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, StepKind
 from handlers.engine.render import Translator
-from handlers.engine.vocab import REGIONS
-from handlers.messenger.conversation import clean_ref, match_option
+from handlers.messenger.conversation import clean_ref
 from handlers.messenger.delivery import html_to_text
 from handlers.messenger.events import (
     CommentEvent,
@@ -151,14 +150,6 @@ def test_text_is_split_and_shortened_between_words() -> None:
     )
     assert shorten("Нурлан Ахметович Ахметов", 16) == "Нурлан…"
     assert shorten("short", 16) == "short"
-
-
-def test_typed_option_names_count_as_taps() -> None:
-    t = _t("ru")
-    assert match_option(REGIONS, "алматы", t) == "almaty"
-    assert match_option(REGIONS, "вко", t) == "east_kazakhstan"
-    assert match_option(REGIONS, "  Шымкент. ", t) == "shymkent"
-    assert match_option(REGIONS, "где-то", t) is None
 
 
 def test_payloads_are_versioned_and_forged_ones_are_nothing() -> None:

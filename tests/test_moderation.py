@@ -19,11 +19,21 @@ from bot.demo.emulator.telegram import TelegramEmulator
 from bot.services.access import ChatMembership
 from bot.services.moderation import TRANSITIONS
 from handlers.telegram.cards import CardView, DuplicateHint, ModCB, card_keyboard
+from handlers.telegram.keyboards import FlowAction, FlowCB, FollowCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ModerationEvent, Report, ReportStatus, StaffRole
 from storage.repositories import StaffRepository
 from storage.sealing import Keyring
-from tests.e2e import RunningBot, fill_report, moderator_group, outbox_settled, start_bot, submit
+from tests.e2e import (
+    RunningBot,
+    button_data,
+    fill_report,
+    flow_buttons,
+    moderator_group,
+    outbox_settled,
+    start_bot,
+    submit,
+)
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 MODERATOR_ID = 610_000_001
@@ -119,9 +129,14 @@ async def stored_report(url: str, code: str) -> Report:
         await engine.dispose()
 
 
+def labels_of(card: EmuMessage) -> list[str]:
+    return [button["text"] for row in card.keyboard for button in row]
+
+
 async def test_each_action_moves_the_card_and_says_who_and_when(setup: Setup) -> None:
     s = setup
-    _, card = await report(s)
+    reporter_and_card = await report(s)
+    _, card = reporter_and_card
     code = CODE.search(card.text or "")
     assert code is not None
     assert "Статус: новое" in (card.text or "")
@@ -140,9 +155,29 @@ async def test_each_action_moves_the_card_and_says_who_and_when(setup: Setup) ->
 
     await press(s, s.moderator, card, "reopen")
     await s.emu.wait_for_edit(card, lambda m: "на проверке" in (m.text or ""))
+    reporter, card = reporter_and_card
     await press(s, s.moderator, card, "needs_info")
+    # "Needs info" asks for the question first; the status changes once it is sent.
+    prompt = await s.emu.wait_for_bot_message(
+        s.group, lambda m: "Что нужно знать команде?" in (m.text or "")
+    )
+    await outbox_settled(s.bot.app)
+    await s.moderator.send_text("Какой номер ИВС?", chat=s.group, reply_to=prompt)
     await s.emu.wait_for_edit(card, lambda m: "нужна информация" in (m.text or ""))
+    question = await s.emu.wait_for_bot_message(
+        reporter, lambda m: "Какой номер ИВС?" in (m.text or "")
+    )
+    assert "Сообщение от команды правозащитников" in (question.text or "")
+    # A rejection asks first, on the card itself; "No" changes nothing.
     await press(s, s.moderator, card, "reject_spam")
+    await s.emu.wait_for_edit(card, lambda m: labels_of(m) == ["Да, это спам", "Нет"])
+    assert "нужна информация" in (card.text or "")
+    await press(s, s.moderator, card, "keep")
+    await s.emu.wait_for_edit(card, lambda m: "Спам" in labels_of(m))
+    assert "нужна информация" in (card.text or "")
+    await press(s, s.moderator, card, "reject_spam")
+    await s.emu.wait_for_edit(card, lambda m: labels_of(m) == ["Да, это спам", "Нет"])
+    await press(s, s.moderator, card, "reject_spam_yes")
     await s.emu.wait_for_edit(card, lambda m: "отклонено" in (m.text or ""))
     await press(s, s.moderator, card, "close")
     await s.emu.wait_for_edit(card, lambda m: "закрыто" in (m.text or ""))
@@ -158,6 +193,7 @@ async def test_each_action_moves_the_card_and_says_who_and_when(setup: Setup) ->
         "verify",
         "refused",
         "reopen",
+        "ask",
         "needs_info",
         "reject_spam",
         "close",
@@ -270,6 +306,87 @@ async def test_question_reaches_the_reporter_and_the_answer_comes_back(
     await reporter.send_photo()
     photo = await s.emu.wait_for_bot_message(s.group, lambda m: m.kind == "photo")
     assert photo.reply_to_message_id == card.message_id
+
+
+def follow_buttons(message: EmuMessage) -> list[FollowCB]:
+    return [FollowCB.unpack(d) for d in button_data(message) if d.startswith("a1:")]
+
+
+FOLLOW_UPS = {
+    "kk": "Оны уақытша ұстау изоляторына ауыстырды, адвокатты кіргізбейді.",
+    "ru": "Перевели в ИВС, адвоката не пускают.",
+    "en": "He was moved to the temporary detention centre; no lawyer is let in.",
+}
+
+
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+async def test_a_follow_up_reaches_the_card_without_the_menu(setup: Setup, language: str) -> None:
+    """The issue's reporter: after sending, the code and a new fact, not in reply to anything."""
+    s = setup
+    reporter, card = await report(s, language=language)
+    code = CODE.search(card.text or "")
+    assert code is not None
+    receipt = await s.emu.wait_for_bot_message(reporter, lambda m: code.group(1) in (m.text or ""))
+    await reporter.send_text(f"{code.group(1)} {FOLLOW_UPS[language]}")
+    offer = await s.emu.wait_for_bot_message(reporter, follow_buttons)
+    assert code.group(1) in (offer.text or "")
+    choice = follow_buttons(offer)[0]
+    assert choice.report == ModCB.unpack(card.keyboard[0][0]["callback_data"]).report
+    await reporter.press(offer, choice.pack())
+    addition = await s.emu.wait_for_bot_message(
+        s.group, lambda m: FOLLOW_UPS[language] in (m.text or "")
+    )
+    assert addition.reply_to_message_id == card.message_id
+    assert code.group(1) in (addition.text or "")
+    await s.emu.wait_for_bot_message(
+        reporter, lambda m: code.group(1) in (m.text or "") and not m.keyboard
+    )
+    # A photo, without the code, goes the same way; the report-type menu never came back.
+    await reporter.send_photo()
+    offer = await s.emu.wait_for_bot_message(reporter, follow_buttons)
+    await reporter.press(offer, follow_buttons(offer)[0].pack())
+    photo = await s.emu.wait_for_bot_message(s.group, lambda m: m.kind == "photo")
+    assert photo.reply_to_message_id == card.message_id
+    after_receipt = [m for m in s.emu.bot_messages(reporter) if m.message_id > receipt.message_id]
+    assert not any(cb.action == FlowAction.TYPE for m in after_receipt for cb in flow_buttons(m))
+
+
+async def test_with_several_reports_the_reporter_chooses_and_new_report_opens_the_menu(
+    setup: Setup,
+) -> None:
+    s = setup
+    reporter, first = await report(s, subject="Первый Человек")
+    await reporter.send_command("/new")
+    menu = await s.emu.wait_for_bot_message(reporter, flow_buttons)
+    await reporter.press(menu, FlowCB(action=FlowAction.TYPE, value="detention").pack())
+    review = await fill_report(
+        s.emu,
+        s.bot.app.i18n,
+        reporter,
+        "detention",
+        {**REPORT, "subject": "Второй Человек"},
+        language="ru",
+        start=False,
+    )
+    await submit(s.emu, reporter, review)
+    await s.emu.wait_for_bot_message(s.group, lambda m: "Второй Человек" in (m.text or ""))
+    await reporter.send_text("Есть новости?")
+    offer = await s.emu.wait_for_bot_message(reporter, follow_buttons)
+    choices = [c.report for c in follow_buttons(offer) if c.report]  # 0 is "new report"
+    first_id = ModCB.unpack(first.keyboard[0][0]["callback_data"]).report
+    assert len(choices) == 2
+    assert choices[-1] == first_id  # newest first
+    await reporter.press(offer, FollowCB(report=first_id).pack())
+    addition = await s.emu.wait_for_bot_message(
+        s.group, lambda m: "Есть новости?" in (m.text or "")
+    )
+    assert addition.reply_to_message_id == first.message_id
+
+    await reporter.send_text("Другое дело")
+    offer = await s.emu.wait_for_bot_message(reporter, follow_buttons)
+    await reporter.press(offer, FollowCB(report=0).pack())
+    menu = await s.emu.wait_for_bot_message(reporter, flow_buttons)
+    assert any(cb.action == FlowAction.TYPE for cb in flow_buttons(menu))
 
 
 async def test_contact_refused_when_the_reporter_said_no(setup: Setup) -> None:

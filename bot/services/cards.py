@@ -75,14 +75,17 @@ class CardService:
             flags=tuple(flag for flag in (report.intake_flags or "").split(",") if flag),
         )
 
-    async def card_message(self, report: Report, body: str) -> tuple[dict[str, Any], str]:
+    async def card_message(
+        self, report: Report, body: str, *, confirming: str | None = None
+    ) -> tuple[dict[str, Any], str]:
         """The card message, and its one-line summary for burst digests."""
         t = self.context.moderators_t
         view = await self.view(report)
+        keyboard = card_keyboard(view, t, confirming=confirming)
         message = {
             "type": "text",
             "html": render_card(view, body, t, now=self.context.now()),
-            "reply_markup": card_keyboard(view, t).model_dump(exclude_none=True),
+            "reply_markup": keyboard.model_dump(exclude_none=True),
         }
         return message, digest_line(view, t)
 
@@ -117,15 +120,16 @@ class CardService:
             )
         )
 
-    async def refresh(self, report: Report) -> None:
-        """Bring the moderators' card up to date with the report's state."""
+    async def refresh(self, report: Report, *, confirming: str | None = None) -> None:
+        """Bring the moderators' card up to date with the report's state (`confirming`: a
+        rejection to confirm, handlers.telegram.cards.card_keyboard)."""
         card = await self.cards.get(report.id)
         alert = await self.outbox.alert_of(report.id)
         if card is None or alert is None:
             return
         card.version += 1
         body = self.cards.body(card) if card.body_enc is not None else self._erased_body()
-        message, summary = await self.card_message(report, body)
+        message, summary = await self.card_message(report, body, confirming=confirming)
         now = self.context.now()
         in_flight = alert.claimed_until is not None and alert.claimed_until > now
         if alert.state == OutboxState.PENDING.value and alert.progress == 0 and not in_flight:

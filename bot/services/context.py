@@ -76,6 +76,8 @@ class ServiceContext:
     admin_ids: frozenset[int] = frozenset()
     # Messenger: moderators may answer with the HUMAN_AGENT tag for 7 days (FACEBOOK_HUMAN_AGENT).
     messenger_human_agent: bool = False
+    # HELP_CONTACTS: a hotline or a lawyer on duty, in every receipt and in /help.
+    help_contacts: str = ""
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
 
     def now(self) -> dt.datetime:

@@ -15,10 +15,10 @@ from bot.services.checkins import CheckinService
 from bot.services.context import ServiceContext
 from bot.services.flood import FloodGuard
 from bot.services.media import CleanImage
+from bot.services.receipts import receipt_text
 from handlers.engine.engine import Draft, Submitted
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator
-from handlers.engine.text import N_
 from handlers.telegram.cards import attachments_of, render_card_body
 from handlers.telegram.keyboards import wipe_keyboard
 from storage.models import Report, Reporter
@@ -51,7 +51,9 @@ class Intake:
 
     async def load_draft(self, reporter: Reporter) -> tuple[Draft | None, list[int]]:
         stored = await self.drafts.load(reporter.id, self.now())
-        if stored is None:
+        # A row without a form holds only messages waiting to be added to a sent report
+        # (bot.services.followups): there is no report being written.
+        if stored is None or not stored.state.get("form"):
             return None, []
         return Draft.from_json(stored.state), stored.message_ids
 
@@ -176,14 +178,16 @@ class Intake:
         )
         body = render_card_body(submission, self.context.moderators_t)
         await self.cards.queue_new_card(report, body, attachments)
-        await self.checkins.schedule_for(report, submission.answers, reporter)
+        checkin = await self.checkins.schedule_for(report, submission.answers, reporter)
         t = self.translator(language)
-        receipt = t(
-            N_(
-                "Your report has been received. Its code is {code}. Keep the code if you "
-                "want to ask about it later; the team will contact you only the way you chose."
-            ),
+        receipt = receipt_text(
+            t,
             code=report.public_code,
+            form=form.key,
+            urgent=report.urgent,
+            contact=report.contact,
+            checkin_at=checkin.due_at if checkin is not None else None,
+            help_contacts=self.context.help_contacts,
         )
         await self.outbox.enqueue(
             kind="receipt",

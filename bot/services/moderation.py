@@ -22,7 +22,14 @@ from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
 from handlers.engine.text import N_, NP_, Msg
 from handlers.messenger import CHANNEL as MESSENGER
 from handlers.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
-from handlers.telegram.cards import ACTION_LABELS, STATUS_LABELS, ModCB
+from handlers.telegram.cards import (
+    ACTION_LABELS,
+    CONFIRMED,
+    KEEP,
+    REJECTIONS,
+    STATUS_LABELS,
+    ModCB,
+)
 from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
 from storage.repositories import (
     AlertCards,
@@ -142,6 +149,22 @@ class Moderation:
             return await self._prompt(actor, report, "ask_prompt")
         if data.action == "duplicate":
             return await self._prompt(actor, report, "dup_prompt")
+        if (
+            data.action == "needs_info"
+            and report.contact == "chat"
+            and report.status in TRANSITIONS["needs_info"][0]
+        ):
+            # "Needs info" carries the moderator's question: the status changes once it is
+            # written (reply_in_chat), so the reporter is never told "more is needed" alone.
+            return await self._prompt(actor, report, "needs_info_prompt")
+        if data.action in REJECTIONS:
+            return await self._confirm_rejection(actor, report, data.action)
+        if data.action == KEEP:
+            await self.cards.refresh(report)
+            return Outcome(True, Msg(N_("Nothing was changed.")))
+        action = data.action.removesuffix(CONFIRMED)
+        if data.action.endswith(CONFIRMED) and action in REJECTIONS:
+            return await self._transition(actor, report, action)
         if data.action not in TRANSITIONS:
             await self.refuse(actor, report.id, "forged")
             return _refusal(N_("This button is not valid."))
@@ -152,6 +175,13 @@ class Moderation:
                 await self.refuse(actor, report.id, "forged")
                 return _refusal(N_("This button is not valid."))
         return await self._transition(actor, report, data.action, original=original)
+
+    async def _confirm_rejection(self, actor: Actor, report: Report, action: str) -> Outcome:
+        """Ask on the card itself before rejecting: a rejection is one mis-tap away from Take."""
+        if report.status not in TRANSITIONS[action][0]:
+            return await self._transition(actor, report, action)  # refused and audited
+        await self.cards.refresh(report, confirming=action)
+        return Outcome(True, Msg(_CONFIRM_QUESTIONS[action]))
 
     async def _transition(
         self, actor: Actor, report: Report, action: str, *, original: Report | None = None
@@ -233,6 +263,14 @@ class Moderation:
                 N_("Reply to this message with your question for the reporter of {code}."),
                 code=report.public_code,
             )
+        elif kind == "needs_info_prompt":
+            text = t(
+                N_(
+                    "What does the team need to know? Reply to this message with your question "
+                    "for the reporter of {code}; it is marked as needing information once sent."
+                ),
+                code=report.public_code,
+            )
         else:
             text = t(
                 N_("Reply to this message with the code of the report that {code} duplicates."),
@@ -286,7 +324,25 @@ class Moderation:
             if original is None or original.id == report.id:
                 return _refusal(N_("No other report has the code {code}."), code=text.strip()[:16])
             return await self._transition(actor, report, "dupof", original=original)
+        if kind == "needs_info_prompt":
+            return await self._needs_info(actor, report, text)
         return await self.ask_reporter(actor, report, text)
+
+    async def _needs_info(self, actor: Actor, report: Report, question: str) -> Outcome:
+        """Send the moderator's question, then mark the report as needing information."""
+        if report.status not in TRANSITIONS["needs_info"][0]:
+            return await self._transition(actor, report, "needs_info")  # refused and audited
+        asked = await self.ask_reporter(actor, report, question)
+        if not asked.ok:
+            return asked
+        await self._transition(actor, report, "needs_info")
+        return Outcome(
+            True,
+            Msg(
+                N_("Sent to the reporter of {code}; marked as needing information."),
+                {"code": report.public_code},
+            ),
+        )
 
     async def _card_just_sent(self, message_id: int, text: str) -> tuple[int, str] | None:
         """A card whose message id is not recorded yet, recognised by the code in its header."""
@@ -393,13 +449,22 @@ class Moderation:
         return None
 
     async def forward_answer(
-        self, reporter: Reporter, report: Report, message: dict[str, Any]
+        self,
+        reporter: Reporter,
+        report: Report,
+        message: dict[str, Any],
+        *,
+        addition: bool = False,
     ) -> None:
-        """Pass the reporter's answer to the moderators, as a reply to the report's card."""
+        """Pass the reporter's answer (or an addition they wrote unasked, bot.services.followups)
+        to the moderators, as a reply to the report's card."""
         t = self.context.moderators_t
-        header = html.bold(
-            html.quote(t(N_("Answer from the reporter of {code}:"), code=report.public_code))
+        heading = (
+            N_("Addition from the reporter of {code}:")
+            if addition
+            else N_("Answer from the reporter of {code}:")
         )
+        header = html.bold(html.quote(t(heading, code=report.public_code)))
         alert = await self.outbox.alert_of(report.id)
         card_id = alert.sent_message_id if alert else None
         now = self.context.now()
@@ -417,11 +482,14 @@ class Moderation:
             messages = [{**message, "caption_html": header}]
         for item in messages:
             item["reply_to_message_id"] = card_id
+        version = len(await self.events.of_report(report.id))
         await self.outbox.enqueue(
             kind="reporter_answer",
             target="moderators",
             payload={"messages": messages},
-            idempotency_key=f"answer:{report.id}:{reporter.id}:{now.timestamp()}",
+            # Several held additions go on in one update, at one `now`: the event count tells
+            # them apart.
+            idempotency_key=f"answer:{report.id}:{reporter.id}:{version}:{now.timestamp()}",
             report_id=report.id,
             priority=OutboxPriority.URGENT,
         )
@@ -584,16 +652,19 @@ def _is_card_of(alert: Outbox, report: Report, message_id: int, message_text: st
     return any(line.startswith(report.public_code) for line in header)
 
 
-# What the reporter is told when their report reaches these statuses (with its code).
+# What the reporter is told when their report reaches these statuses (with its code). "Needs
+# information" is told by the moderator's own question (Moderation._needs_info).
 STATUS_NOTICES: dict[str, str] = {
     S.VERIFIED: N_(
         "Your report {code} has been checked and verified by the human-rights team. Thank you."
     ),
-    S.NEEDS_INFO: N_(
-        "The team needs more information about your report {code}. If they write to you here, "
-        "please reply to their message."
-    ),
     S.CLOSED: N_("Your report {code} has been closed. Thank you for reporting."),
+}
+
+_CONFIRM_QUESTIONS = {
+    "reject_spam": N_("Reject as spam? Press Yes on the card, or No."),
+    "reject_unfounded": N_("Reject as unfounded? Press Yes on the card, or No."),
+    "reject_scope": N_("Reject as out of scope? Press Yes on the card, or No."),
 }
 
 _DONE: dict[str, str] = {

@@ -13,6 +13,7 @@ from typing import Any
 
 from handlers.engine.dates import Prefer, Reading, read_answer, read_when
 from handlers.engine.forms import FORMS, Form, Step, StepKind
+from handlers.engine.matching import Lexicon
 from handlers.engine.text import N_, NP_, DateValue, Msg
 
 REVIEW = "review"
@@ -91,6 +92,9 @@ class Done:
 @dataclass(frozen=True)
 class Skip:
     step: str | None = None
+    # Skip this and the optional details after it, up to the next question that is required or
+    # asks for files (AskStep.can_skip_details says when that saves a tap).
+    details: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,13 @@ class AskStep:
     error: Msg | None = None
     # A date answer waiting for "Yes, that's right" (the error says what was understood).
     pending: str | None = None
+    # Whether Skip is offered: the step is optional, or optional given the earlier answers.
+    can_skip: bool = False
+    # Whether "Skip the details" is offered: after the person's own words, at an optional
+    # question followed by more optional ones.
+    can_skip_details: bool = False
+    # A typed answer close to one option: "did you mean …?" offers it (a key of the vocabulary).
+    suggestion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,8 +186,14 @@ class Result:
 
 
 # --- the engine --------------------------------------------------------------------------------
-def advance(draft: Draft | None, event: Input, *, now: dt.datetime) -> Result:
-    """Apply one input. Never raises for any input; every outcome is a reply to render."""
+def advance(
+    draft: Draft | None, event: Input, *, now: dt.datetime, lexicon: Lexicon | None = None
+) -> Result:
+    """Apply one input. Never raises for any input; every outcome is a reply to render.
+
+    `lexicon`: the vocabularies' names in every language, so that typed text can answer a choice
+    question (handlers/engine/matching.py); without it, a choice question takes buttons only.
+    """
     if isinstance(event, Cancel):
         return Result(None, Cancelled())
     if isinstance(event, ChooseForm):
@@ -188,7 +205,7 @@ def advance(draft: Draft | None, event: Input, *, now: dt.datetime) -> Result:
         return _on_review(form, draft, event, now)
     step = form.step(draft.step)
     assert step is not None  # checked just above
-    return _on_step(form, step, draft, event, now)
+    return _on_step(form, step, draft, event, now, lexicon)
 
 
 _CHOOSE_FIRST = Msg(N_("Choose what you want to report."))
@@ -229,7 +246,9 @@ def _on_review(form: Form, draft: Draft, event: Input, now: dt.datetime) -> Resu
     return _review(form, draft, Msg(N_("Check your answers, then press Send or change one.")))
 
 
-def _on_step(form: Form, step: Step, draft: Draft, event: Input, now: dt.datetime) -> Result:
+def _on_step(
+    form: Form, step: Step, draft: Draft, event: Input, now: dt.datetime, lexicon: Lexicon | None
+) -> Result:
     pending, draft.pending = draft.pending, None
     if pending is not None and _confirms(event, step):
         draft.answers[step.key] = pending
@@ -246,19 +265,23 @@ def _on_step(form: Form, step: Step, draft: Draft, event: Input, now: dt.datetim
     if isinstance(event, (Submit, Edit)):
         return _ask(form, draft, step, Msg(N_("Please answer this question first.")))
     if isinstance(event, Skip):
-        if step.required:
+        if step.is_required(draft.answers):
             return _ask(form, draft, step, Msg(N_("This question cannot be skipped.")))
         draft.answers.pop(step.key, None)
+        if event.details and not draft.editing:
+            return _skip_details(form, draft, step)
         return _proceed(form, draft, step)
     if isinstance(event, Done):
         if step.kind not in (StepKind.MULTI, StepKind.MEDIA):
             return _ask(form, draft, step)
-        if step.required and not draft.answers.get(step.key):
+        if step.is_required(draft.answers) and not draft.answers.get(step.key):
             return _ask(form, draft, step, Msg(N_("Choose at least one option.")))
         return _proceed(form, draft, step)
     if isinstance(event, Pick):
         return _pick(form, step, draft, event.value)
     if isinstance(event, Text):
+        if lexicon is not None and step.vocabulary is not None:
+            return _typed_choice(form, step, draft, event.text, now, lexicon)
         return _text(form, step, draft, event.text, now)
     if isinstance(event, Media):
         return _media(form, step, draft, event)
@@ -299,6 +322,29 @@ def _pick(form: Form, step: Step, draft: Draft, value: str) -> Result:
     # Keep the vocabulary's order so the answer reads the same however it was tapped.
     draft.answers[step.key] = [key for key in step.vocabulary.option_keys() if key in selected]
     return _ask(form, draft, step)
+
+
+_DID_YOU_MEAN = Msg(N_("Did you mean this one? Press it, or choose another below."))
+
+
+def _typed_choice(
+    form: Form, step: Step, draft: Draft, raw: str, now: dt.datetime, lexicon: Lexicon
+) -> Result:
+    """A choice question answered by typing: the option named, else "did you mean" the closest."""
+    assert step.vocabulary is not None  # checked by the caller
+    match = lexicon.match(step.vocabulary, raw)
+    if match.key is not None:
+        return _pick(form, step, draft, match.key)
+    if match.suggestion is not None:
+        result = _ask(form, draft, step, _DID_YOU_MEAN)
+        assert isinstance(result.reply, AskStep)
+        return Result(result.draft, replace(result.reply, suggestion=match.suggestion))
+    return _ask(
+        form,
+        draft,
+        step,
+        Msg(N_("I did not find that among the options. Choose one below, or type it again.")),
+    )
 
 
 def _text(form: Form, step: Step, draft: Draft, raw: str, now: dt.datetime) -> Result:
@@ -450,6 +496,29 @@ def _proceed(form: Form, draft: Draft, step: Step) -> Result:
     return _go_to(form, draft, _next_applicable(form, draft.answers, after=step.key))
 
 
+def _skip_details(form: Form, draft: Draft, step: Step) -> Result:
+    """Skip the optional questions from `step` on, up to the next one that matters."""
+    current: Step | None = step
+    while current is not None and _is_detail(current, draft.answers):
+        draft.answers.pop(current.key, None)
+        if current.key not in draft.path:
+            draft.path.append(current.key)
+        current = _next_applicable(form, draft.answers, after=current.key)
+    return _go_to(form, draft, current)
+
+
+def _is_detail(step: Step, answers: Mapping[str, Any]) -> bool:
+    """An optional question after the person's own words, which the team can do without."""
+    return not step.is_required(answers) and step.kind != StepKind.MEDIA
+
+
+def _details_follow(form: Form, draft: Draft, step: Step) -> bool:
+    if "account" not in draft.path or not _is_detail(step, draft.answers) or draft.editing:
+        return False
+    following = _next_applicable(form, draft.answers, after=step.key)
+    return following is not None and _is_detail(following, draft.answers)
+
+
 def _back(form: Form, draft: Draft) -> Result:
     if draft.editing:
         draft.editing = False
@@ -472,7 +541,16 @@ def _ask(form: Form, draft: Draft, step: Step, error: Msg | None = None) -> Resu
     value = draft.answers.get(step.key)
     if step.kind in (StepKind.MULTI, StepKind.MEDIA):
         value = list(value or [])
-    return Result(draft, AskStep(form, step, value, can_back=True, error=error))
+    reply = AskStep(
+        form,
+        step,
+        value,
+        can_back=True,
+        error=error,
+        can_skip=not step.is_required(draft.answers),
+        can_skip_details=_details_follow(form, draft, step),
+    )
+    return Result(draft, reply)
 
 
 def _review(form: Form, draft: Draft, error: Msg | None = None) -> Result:
@@ -498,7 +576,7 @@ def _next_applicable(form: Form, answers: Mapping[str, Any], after: str | None) 
 
 def _first_missing(form: Form, answers: Mapping[str, Any]) -> Step | None:
     for step in form.steps:
-        if step.required and step.applies(answers) and not answers.get(step.key):
+        if step.is_required(answers) and step.applies(answers) and not answers.get(step.key):
             return step
     return None
 

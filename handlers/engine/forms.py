@@ -47,9 +47,15 @@ class Step:
     max_items: int = 10
     facet: str | None = None  # "region" or "incident_date": copied into a clear column
     subject: bool = False  # the person concerned: feeds the duplicate hint index
+    # A required answer that may be skipped after all when earlier answers say so (the name of
+    # the person concerned, when that is the reporter: the bot's own advice is to withhold it).
+    optional_when: Condition | None = None
 
     def applies(self, answers: Mapping[str, Any]) -> bool:
         return self.when is None or self.when(answers)
+
+    def is_required(self, answers: Mapping[str, Any]) -> bool:
+        return self.required and not (self.optional_when and self.optional_when(answers))
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ def _answer_in(key: str, values: frozenset[str]) -> Condition:
     return lambda answers: answers.get(key) in values
 
 
+_ABOUT_ME = _answer_is("relation", "self")
+
 RELATION = Step(
     "relation",
     StepKind.CHOICE,
@@ -83,25 +91,22 @@ RELATION = Step(
 )
 
 
-def _region(required: bool) -> Step:
-    return Step(
-        "region",
-        StepKind.CHOICE,
-        N_("In which region did it happen?"),
-        N_("Region"),
-        required=required,
-        vocabulary=vocab.REGIONS,
-        facet="region",
-    )
+REGION = Step(
+    "region",
+    StepKind.CHOICE,
+    N_("In which region did it happen?"),
+    N_("Region"),
+    vocabulary=vocab.REGIONS,
+    facet="region",
+)
 
 
-def _agency(required: bool, question: str) -> Step:
+def _agency(question: str) -> Step:
     return Step(
         "agency",
         StepKind.CHOICE,
         question,
         N_("Agency"),
-        required=required,
         vocabulary=vocab.AGENCIES,
     )
 
@@ -114,14 +119,17 @@ ARTICLE = Step(
     vocabulary=vocab.ARTICLES,
 )
 
+# The person's own words come right after who and when (issue 16): the details after them are
+# what the team can do without.
+ACCOUNT = Step(
+    "account",
+    StepKind.TEXT,
+    N_("Describe what happened in your own words: what, where, who was there."),
+    N_("Account"),
+    max_length=3500,
+)
+
 TAIL = (
-    Step(
-        "account",
-        StepKind.TEXT,
-        N_("Describe what happened in your own words: what, where, who was there."),
-        N_("Account"),
-        max_length=3500,
-    ),
     Step(
         "media",
         StepKind.MEDIA,
@@ -170,6 +178,7 @@ DETENTION = Form(
             N_("Who was detained? A name, or how the team can identify the person."),
             N_("Detained"),
             required=True,
+            optional_when=_ABOUT_ME,
             max_length=200,
             subject=True,
         ),
@@ -181,7 +190,8 @@ DETENTION = Form(
             required=True,
             facet="incident_date",
         ),
-        _region(required=True),
+        ACCOUNT,
+        REGION,
         Step(
             "place",
             StepKind.TEXT,
@@ -189,7 +199,7 @@ DETENTION = Form(
             N_("Place"),
             max_length=300,
         ),
-        _agency(required=False, question=N_("Which agency detained the person?")),
+        _agency(N_("Which agency detained the person?")),
         Step(
             "held_where",
             StepKind.CHOICE,
@@ -228,6 +238,7 @@ SEARCH = Form(
             N_("Whose home or office was searched?"),
             N_("Searched"),
             required=True,
+            optional_when=_ABOUT_ME,
             max_length=200,
             subject=True,
         ),
@@ -239,8 +250,9 @@ SEARCH = Form(
             required=True,
             facet="incident_date",
         ),
-        _region(required=True),
-        _agency(required=False, question=N_("Which agency searched?")),
+        ACCOUNT,
+        REGION,
+        _agency(N_("Which agency searched?")),
         Step(
             "sanction",
             StepKind.CHOICE,
@@ -286,16 +298,9 @@ ACCOUNT_FREEZE = Form(
             N_("Whose account was frozen?"),
             N_("Account holder"),
             required=True,
+            optional_when=_ABOUT_ME,
             max_length=200,
             subject=True,
-        ),
-        Step(
-            "bank",
-            StepKind.CHOICE,
-            N_("Which bank?"),
-            N_("Bank"),
-            required=True,
-            vocabulary=vocab.BANKS,
         ),
         Step(
             "noticed",
@@ -305,7 +310,16 @@ ACCOUNT_FREEZE = Form(
             required=True,
             facet="incident_date",
         ),
-        _region(required=False),
+        ACCOUNT,
+        Step(
+            "bank",
+            StepKind.CHOICE,
+            N_("Which bank?"),
+            N_("Bank"),
+            required=True,
+            vocabulary=vocab.BANKS,
+        ),
+        REGION,
         Step(
             "how_learned",
             StepKind.CHOICE,
@@ -353,10 +367,10 @@ SUMMONS = Form(
             N_("Who was summoned?"),
             N_("Summoned"),
             required=True,
+            optional_when=_ABOUT_ME,
             max_length=200,
             subject=True,
         ),
-        _agency(required=True, question=N_("Which agency summoned the person?")),
         Step(
             "appointment",
             StepKind.DATETIME,
@@ -368,7 +382,9 @@ SUMMONS = Form(
             exact_day=True,  # the check-in is timed from it
             facet="incident_date",
         ),
-        _region(required=False),
+        ACCOUNT,
+        _agency(N_("Which agency summoned the person?")),
+        REGION,
         Step(
             "case_status",
             StepKind.CHOICE,
@@ -384,7 +400,7 @@ SUMMONS = Form(
             N_("Written summons"),
             max_items=4,
         ),
-        *TAIL[:4],
+        *TAIL[:3],
         Step(
             "checkin",
             StepKind.CHOICE,
@@ -396,7 +412,7 @@ SUMMONS = Form(
             vocabulary=vocab.YES_NO,
             when=_answer_is("contact", "chat"),
         ),
-        *TAIL[4:],
+        *TAIL[3:],
     ),
 )
 
@@ -420,6 +436,7 @@ OTHER = Form(
             N_("Who is affected?"),
             N_("Affected"),
             required=True,
+            optional_when=_ABOUT_ME,
             max_length=200,
             subject=True,
         ),
@@ -431,7 +448,8 @@ OTHER = Form(
             required=True,
             facet="incident_date",
         ),
-        _region(required=True),
+        ACCOUNT,
+        REGION,
         Step(
             "agency",
             StepKind.CHOICE,

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from aiogram import html
 
 from bot.services.flood import SubmissionRefused
+from bot.services.followups import FollowUps
 from bot.services.intake import DRAFT_TTL, Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
@@ -33,11 +34,11 @@ from bot.services.media import (
 )
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
+from bot.services.receipts import help_text
 from handlers.engine import engine
-from handlers.engine.forms import FORMS, StepKind
+from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
-from handlers.engine.vocab import Vocabulary
 from handlers.messenger import CHANNEL
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
@@ -119,24 +120,6 @@ def clean_ref(ref: str | None) -> str | None:
     """The m.me link's ref as a report source: Meta's characters only, at most 64 of them."""
     cleaned = _REF_UNSAFE.sub("", ref or "")[:SOURCE_LENGTH]
     return cleaned or None
-
-
-def _normalised(text: str) -> str:
-    return " ".join(text.casefold().replace("ё", "е").strip(" .,!?;:«»\"'").split())
-
-
-def match_option(vocabulary: Vocabulary, text: str, t: Translator) -> str | None:
-    """A typed answer that names an option (its label or short label in the reader's language)."""
-    wanted = _normalised(text)
-    if not wanted:
-        return None
-    for option in vocabulary.options:
-        names = [t(option.label), option.key]
-        if option.short_label:
-            names.append(t(option.short_label))
-        if wanted in {_normalised(name) for name in names}:
-            return str(option.key)
-    return None
 
 
 def _small_number(text: str) -> int:
@@ -293,6 +276,8 @@ class MessengerConversation:
         if self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
+        if draft is None and await self._offer_to_report(event.attachments, text):
+            return
         inputs: list[engine.Input] = []
         for item in event.attachments:
             media = await self._media(item)
@@ -300,7 +285,7 @@ class MessengerConversation:
                 return  # refused and explained: the rest of this message is not applied
             inputs.append(media)
         if text:
-            inputs.append(self._text_input(draft, text))
+            inputs.append(engine.Text(text))
         await self._apply(draft, source, inputs)
 
     async def on_payload(self, payload: Payload) -> None:
@@ -319,7 +304,10 @@ class MessengerConversation:
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
         elif action == Action.HELP:
-            await self.send(text_messages(self.t(HELP) + "\n\n" + self.t(SAFETY_HELP)))
+            after_sending = help_text(self.t, self.intake.context.help_contacts)
+            await self.send(
+                text_messages("\n\n".join([self.t(HELP), self.t(SAFETY_HELP), after_sending]))
+            )
             if not self.privacy.needs_consent(self.reporter):
                 await self.advance(engine.Show())
         elif action == Action.FORGET:
@@ -331,6 +319,8 @@ class MessengerConversation:
                 self.reporter, _small_number(payload.step), payload.value
             )
             await self.send(text_messages(self.t.msg(answer)))
+        elif action == Action.FOLLOW:
+            await self._attach(_small_number(payload.value))
         elif action == Action.NEW:
             _, source = await self._load()
             await self._apply(None, source, [engine.Show()])
@@ -368,7 +358,9 @@ class MessengerConversation:
         """Feed the inputs in order (an album is several files at once); answer the last one."""
         result = engine.Result(draft, engine.AskForm())
         for event in inputs:
-            result = engine.advance(result.draft, event, now=self._now())
+            result = engine.advance(
+                result.draft, event, now=self._now(), lexicon=lexicon_for(self.t.catalogs)
+            )
             if isinstance(result.reply, (engine.Submitted, engine.Cancelled)):
                 break
         await self._reply(result, source, page=page)
@@ -402,20 +394,6 @@ class MessengerConversation:
         await self._save(result.draft, source)
         await self.send(self.renderer.render(reply, page=page))
 
-    def _text_input(self, draft: engine.Draft | None, text: str) -> engine.Input:
-        """Typed text; on a choice question, a typed option name counts as tapping it."""
-        form = FORMS.get(draft.form) if draft is not None and draft.form else None
-        step = form.step(draft.step) if form is not None and draft and draft.step else None
-        if (
-            step is not None
-            and step.vocabulary is not None
-            and step.kind in (StepKind.CHOICE, StepKind.MULTI)
-        ):
-            key = match_option(step.vocabulary, text, self.t)
-            if key is not None:
-                return engine.Pick(key, step=step.key)
-        return engine.Text(text)
-
     # --- files ---------------------------------------------------------------------------------
     async def _picture(self, item: Attachment) -> CleanImage | None | bool:
         """The prefetched picture, None once its refusal is said, or False for a file that is
@@ -438,23 +416,59 @@ class MessengerConversation:
         # No name: camera file names carry the date and time.
         return engine.Media(kind, ref, None, clean.mime)
 
-    async def _answer_team(
-        self, report: Report, attachments: Sequence[Attachment], text: str
-    ) -> None:
-        """The message answers the team's question: pass it on, as a reply to the card."""
+    async def _contents(
+        self, attachments: Sequence[Attachment], text: str, name: str
+    ) -> list[dict[str, Any]]:
+        """A message as what goes under the card: cleaned pictures, other files by their link,
+        then the text."""
+        contents: list[dict[str, Any]] = []
         for item in attachments:
             kind = "photo" if item.kind == "image" else "document"
-            content: dict[str, Any] = {"type": kind, "file_id": item.url}
             clean = await self._picture(item)
             if clean is None:
                 continue
             if isinstance(clean, CleanImage):
-                content = upload_message(clean, kind, f"{report.public_code}-answer")
-            await self.moderation.forward_answer(self.reporter, report, content)
+                contents.append(upload_message(clean, kind, name))
+            else:
+                contents.append({"type": kind, "file_id": item.url})
         if text:
-            await self.moderation.forward_answer(
-                self.reporter, report, {"type": "text", "html": html.quote(text)}
+            contents.append({"type": "text", "html": html.quote(text)})
+        return contents
+
+    async def _offer_to_report(self, attachments: Sequence[Attachment], text: str) -> bool:
+        """Outside a report being written, hold the message for one of the reporter's reports
+        and ask which (bot.services.followups); False when they have none open."""
+        followups = FollowUps(self.intake, self.moderation)
+        if not await followups.open_reports(self.reporter):
+            return False
+        offer = None
+        for content in await self._contents(attachments, text, "report-addition"):
+            offer = await followups.hold(self.reporter, content)
+        if offer is None:
+            return True  # a refused picture alone: its refusal was said
+        replies = [
+            quick_reply(
+                title(self.t(N_("Add to {code}"), code=choice.code), prefix="➕ "),
+                Payload(Action.FOLLOW, value=str(choice.report_id)),
             )
+            for choice in offer.choices
+        ]
+        replies.append(
+            quick_reply(title(self.t(N_("New report")), prefix="📝 "), Payload(Action.NEW))
+        )
+        await self.send(text_messages(self.t.msg(offer.message), replies))
+        return True
+
+    async def _attach(self, report_id: int) -> None:
+        said = await FollowUps(self.intake, self.moderation).attach(self.reporter, report_id)
+        await self.send(text_messages(self.t.msg(said)))
+
+    async def _answer_team(
+        self, report: Report, attachments: Sequence[Attachment], text: str
+    ) -> None:
+        """The message answers the team's question: pass it on, as a reply to the card."""
+        for content in await self._contents(attachments, text, f"{report.public_code}-answer"):
+            await self.moderation.forward_answer(self.reporter, report, content)
         thanks = N_(
             "Thank you, your answer was passed to the team. To report something new, send /new."
         )
@@ -555,6 +569,8 @@ def _engine_input(payload: Payload) -> engine.Input:
         return engine.Done(step=step)
     if payload.action == Action.SKIP:
         return engine.Skip(step=step)
+    if payload.action == Action.SKIP_DETAILS:
+        return engine.Skip(step=step, details=True)
     if payload.action == Action.EDIT:
         return engine.Edit(payload.step)
     return engine.Show()

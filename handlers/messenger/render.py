@@ -63,6 +63,8 @@ class Action(enum.StrEnum):
     FORGET = "fg"  # value: "" (ask), yes or no
     WIPE = "wp"
     CHECKIN = "ck"  # step: the check-in's id, value: safe or help
+    SKIP_DETAILS = "sd"  # skip the optional details up to the next question that matters
+    FOLLOW = "fu"  # value: the report a held message is added to (bot.services.followups)
 
 
 @dataclass(frozen=True)
@@ -212,8 +214,15 @@ class MessengerRenderer:
             nav.append(
                 quick_reply(title(t(N_("Done")), prefix="✔ "), Payload(Action.DONE, step.key))
             )
-        if not step.required:
+        if reply.can_skip:
             nav.append(quick_reply(title(t(N_("Skip")) + " »"), Payload(Action.SKIP, step.key)))
+        if reply.can_skip_details:
+            nav.append(
+                quick_reply(
+                    title(t(N_("Skip the details")), prefix="⏭ "),
+                    Payload(Action.SKIP_DETAILS, step.key),
+                )
+            )
         if reply.can_back:
             nav.append(quick_reply(title(t(N_("Back")), prefix="« "), Payload(Action.BACK)))
         nav.append(quick_reply(title(t(N_("Cancel")), prefix="✕ "), Payload(Action.CANCEL)))
@@ -227,7 +236,9 @@ class MessengerRenderer:
             lines.append(t.plural("Received {n} file.", "Received {n} files.", len(reply.value)))
         elif step.kind in (StepKind.TEXT, StepKind.DATE, StepKind.DATETIME):
             hint = (
-                N_("Type your answer.") if step.required else N_("Type your answer, or press Skip.")
+                N_("Type your answer, or press Skip.")
+                if reply.can_skip
+                else N_("Type your answer.")
             )
             lines.append(t(hint))
         if step.kind == StepKind.MULTI and reply.value:
@@ -236,10 +247,23 @@ class MessengerRenderer:
             current = shorten(format_answer(step, reply.value, t), REVIEW_ANSWER)
             lines.append(t(N_("Current answer: {answer}"), answer=current))
         nav = self._nav(reply)
+        vocabulary, wanted = step.vocabulary, reply.suggestion
+        suggested = vocabulary.get(wanted) if vocabulary is not None and wanted else None
+        if suggested is not None:  # "did you mean": the closest option to what was typed, first
+            lines.insert(1, "👉 " + t(suggested.label))
+            nav.insert(
+                0,
+                quick_reply(
+                    title(option_title(suggested, t), prefix="👉 "),
+                    Payload(Action.PICK, step.key, suggested.key),
+                ),
+            )
         choices: list[dict[str, str]] = []
         if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
             choices, page_lines = self._choices(reply, page, room=QUICK_REPLIES_MAX - len(nav))
             lines.extend(page_lines)
+        if suggested is not None:
+            return text_messages("\n\n".join(lines), [nav[0], *choices, *nav[1:]])
         return text_messages("\n\n".join(lines), [*choices, *nav])
 
     def _choices(

@@ -225,13 +225,35 @@ def render_card(view: CardView, body: str, t: Translator, *, now: dt.datetime) -
     return f"{header}\n\n{body}" if body else header
 
 
-def card_keyboard(view: CardView, t: Translator) -> InlineKeyboardMarkup:
-    """The actions that make sense in the report's current state."""
+# Rejections ask first (issue 16): a press asks "Reject as spam?" on the card itself, and only
+# the confirming button, whose action carries CONFIRMED, rejects. KEEP puts the buttons back.
+REJECTIONS = ("reject_spam", "reject_unfounded", "reject_scope")
+CONFIRMED = "_yes"
+KEEP = "keep"
+_CONFIRM_LABELS = {
+    "reject_spam": N_("Yes, reject as spam"),
+    "reject_unfounded": N_("Yes, reject as unfounded"),
+    "reject_scope": N_("Yes, out of scope"),
+}
+
+
+def card_keyboard(
+    view: CardView, t: Translator, *, confirming: str | None = None
+) -> InlineKeyboardMarkup:
+    """The actions that make sense in the report's current state; with `confirming` (one of
+    REJECTIONS), only "Yes, reject" and "No"."""
 
     def button(label: str, action: str, other: int = 0, **params: str) -> InlineKeyboardButton:
         data = ModCB(action=action, report=view.report_id, other=other).pack()
         return InlineKeyboardButton(text=t(label, **params), callback_data=data)
 
+    if confirming in _CONFIRM_LABELS:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [button(_CONFIRM_LABELS[confirming], confirming + CONFIRMED)],
+                [button(N_("No"), KEEP)],
+            ]
+        )
     status = view.status
     rows: list[list[InlineKeyboardButton]] = []
     if status in ("new", "needs_info", "in_review"):

@@ -13,7 +13,8 @@ from aiogram import html
 from aiogram.types import InlineKeyboardMarkup
 
 from handlers.engine import engine
-from handlers.engine.forms import StepKind
+from handlers.engine.forms import FORMS, Step, StepKind
+from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator, format_answer
 from handlers.engine.text import N_
 from handlers.telegram import keyboards
@@ -39,11 +40,25 @@ class Conversation:
         self, event: engine.Input, *, pressed_message_id: int | None = None
     ) -> engine.Reply:
         draft, _ = await self.intake.load_draft(self.reporter)
-        result = engine.advance(draft, event, now=self.intake.now().astimezone(self.t.tz))
+        asked = _asked_step(draft)
+        answered_in_place = False
+        result = engine.advance(
+            draft,
+            event,
+            now=self.intake.now().astimezone(self.t.tz),
+            lexicon=lexicon_for(self.t.catalogs),
+        )
         reply = result.reply
         if isinstance(reply, engine.Submitted):
             await self._submitted(reply, pressed_message_id)
             return reply
+        if pressed_message_id is not None and asked is not None:
+            shown = self._chosen(asked, event, result)
+            if shown is not None:
+                # The question keeps the answer chosen on it ("✓ Almaty") instead of only
+                # losing its buttons: the chat reads as the conversation it was.
+                self.replies.edit(pressed_message_id, shown)
+                answered_in_place = True
         if isinstance(reply, engine.Cancelled):
             self._close_prompt(pressed_message_id, had_draft=draft is not None)
             await self.intake.save_draft(self.reporter, None, [])
@@ -66,11 +81,24 @@ class Conversation:
             text, markup = self._render(reply)
             self.replies.edit(pressed_message_id, text, reply_markup=markup)
         else:
-            self._close_prompt(pressed_message_id, had_draft=draft is not None)
+            if not answered_in_place:
+                self._close_prompt(pressed_message_id, had_draft=draft is not None)
             text, markup = self._render(reply)
             self.replies.send(text, reply_markup=markup, prompt=True)
         await self.intake.save_draft(self.reporter, result.draft, [])
         return reply
+
+    async def review_in_place(self, pressed_message_id: int, *, edit_list: bool) -> None:
+        """Swap the review's buttons for the list of answers to change, or back, in place."""
+        draft, _ = await self.intake.load_draft(self.reporter)
+        result = engine.advance(draft, engine.Show(), now=self.intake.now().astimezone(self.t.tz))
+        if not isinstance(result.reply, engine.ShowReview):
+            await self.handle(engine.Show(), pressed_message_id=pressed_message_id)
+            return
+        text, markup = self._render(result.reply)
+        if edit_list:
+            markup = keyboards.edit_list_keyboard(result.reply, self.t)
+        self.replies.edit(pressed_message_id, text, reply_markup=markup)
 
     async def _submitted(self, reply: engine.Submitted, pressed_message_id: int | None) -> None:
         # Raises SubmissionRefused (flood limits) before anything is stored; the caller answers.
@@ -83,6 +111,20 @@ class Conversation:
         log.info("report %s submitted (%s)", report.id, report.incident_type)
         if pressed_message_id is not None:
             self.replies.clear_buttons(pressed_message_id)
+
+    def _chosen(self, asked: Step, event: engine.Input, result: engine.Result) -> str | None:
+        """The answered question with its answer under it, when a tap answered or skipped it."""
+        reply = result.reply
+        if isinstance(reply, engine.AskStep) and reply.step.key == asked.key:
+            return None  # still on this question: a multi-choice toggle, or an error
+        if not isinstance(event, engine.Pick | engine.Skip) or result.draft is None:
+            return None
+        value = result.draft.answers.get(asked.key)
+        if isinstance(event, engine.Skip) or value in (None, "", []):
+            answer = "» " + self.t(N_("Skipped"))
+        else:
+            answer = "✓ " + _short(format_answer(asked, value, self.t))
+        return f"{html.bold(html.quote(self.t(asked.question)))}\n\n{html.quote(answer)}"
 
     def _close_prompt(self, pressed_message_id: int | None, *, had_draft: bool) -> None:
         """Take the buttons off the question just answered so old taps cannot be confused: the
@@ -111,7 +153,7 @@ class Conversation:
                 for item in reply.items
             ]
             lines.append("\n".join(body))
-            lines.append(html.quote(t(N_("Press Send, or tap an answer to change it."))))
+            lines.append(html.quote(t(N_("Press Send, or Change an answer to correct one."))))
             return "\n\n".join(lines), keyboards.review_keyboard(reply, t)
         return "\n\n".join(lines) or "…", None
 
@@ -127,13 +169,20 @@ class Conversation:
             )
         elif step.kind in (StepKind.TEXT, StepKind.DATE, StepKind.DATETIME):
             hint = (
-                N_("Type your answer.") if step.required else N_("Type your answer, or press Skip.")
+                N_("Type your answer, or press Skip.")
+                if reply.can_skip
+                else N_("Type your answer.")
             )
             lines.append(html.italic(html.quote(t(hint))))
         if reply.value not in (None, "", []) and step.kind not in (StepKind.MEDIA, StepKind.MULTI):
             current = format_answer(step, reply.value, t)
             lines.append(html.quote(t(N_("Current answer: {answer}"), answer=_short(current))))
         return "\n\n".join(lines), keyboards.step_keyboard(reply, t)
+
+
+def _asked_step(draft: engine.Draft | None) -> Step | None:
+    form = FORMS.get(draft.form) if draft is not None and draft.form else None
+    return form.step(draft.step) if form is not None and draft and draft.step else None
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -30,6 +30,9 @@ class FlowAction:
     CANCEL = "c"
     EDIT = "e"
     SUBMIT = "x"
+    SKIP_DETAILS = "sd"  # skip the optional details up to the next question that matters
+    EDIT_MENU = "em"  # the review's answers as buttons, to pick one to change
+    REVIEW = "v"  # back from that list to the review's own buttons
 
 
 # A database row id in button data. Button data comes back from the person's client and can be
@@ -44,6 +47,13 @@ class FlowCB(CallbackData, prefix="f1"):
     action: str
     step: str = ""
     value: str = ""
+
+
+class FollowCB(CallbackData, prefix="a1"):
+    """Version 1 of the follow-up buttons: the report a held message is added to; 0 for "a new
+    report instead". Checked against the reporter's own reports (bot.services.followups)."""
+
+    report: RowId
 
 
 class LanguageCB(CallbackData, prefix="l1"):
@@ -100,6 +110,18 @@ def _nav_row(t: Translator, step_key: str, *, can_skip: bool) -> list[InlineKeyb
 def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
     step = ask.step
     rows: list[list[InlineKeyboardButton]] = []
+    suggested = step.vocabulary.get(ask.suggestion) if step.vocabulary and ask.suggestion else None
+    if suggested is not None:  # "did you mean": the closest option to what was typed, on top
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="👉 " + t(suggested.label),
+                    callback_data=FlowCB(
+                        action=FlowAction.PICK, step=step.key, value=suggested.key
+                    ).pack(),
+                )
+            ]
+        )
     if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
         selected = set(ask.value or []) if step.kind == StepKind.MULTI else set()
         options = step.vocabulary.ordered(t, t.locale)
@@ -135,11 +157,49 @@ def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
                 )
             ]
         )
-    rows.append(_nav_row(t, step.key, can_skip=not step.required))
+    rows.append(_nav_row(t, step.key, can_skip=ask.can_skip))
+    if ask.can_skip_details:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text="⏭ " + t(N_("Skip the details")),
+                    callback_data=FlowCB(action=FlowAction.SKIP_DETAILS, step=step.key).pack(),
+                )
+            ]
+        )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
+    """Send alone on the first row, where a thumb lands; changing an answer one button below it
+    that opens the list (edit_list_keyboard), so fourteen edit buttons don't crowd out Send."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text="✅ " + t(N_("Send the report")),
+                callback_data=FlowCB(action=FlowAction.SUBMIT).pack(),
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                text="✏️ " + t(N_("Change an answer")),
+                callback_data=FlowCB(action=FlowAction.EDIT_MENU).pack(),
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
+            ),
+            InlineKeyboardButton(
+                text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
+            ),
+        ],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def edit_list_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
+    """One button per answer, then back to the review's buttons."""
     builder = InlineKeyboardBuilder()
     for item in review.items:
         builder.button(
@@ -149,19 +209,31 @@ def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
     builder.adjust(2)
     builder.row(
         InlineKeyboardButton(
-            text="📨 " + t(N_("Send the report")),
-            callback_data=FlowCB(action=FlowAction.SUBMIT).pack(),
+            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.REVIEW).pack()
         )
     )
-    builder.row(
-        InlineKeyboardButton(
-            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
-        ),
-        InlineKeyboardButton(
-            text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
-        ),
-    )
     return builder.as_markup()
+
+
+def followup_keyboard(choices: list[tuple[int, str]], t: Translator) -> InlineKeyboardMarkup:
+    """One button per report (id, code), then a separate "new report" row."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text="➕ " + t(N_("Add to {code}"), code=code),
+                callback_data=FollowCB(report=report_id).pack(),
+            )
+        ]
+        for report_id, code in choices
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text="📝 " + t(N_("New report")), callback_data=FollowCB(report=0).pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 # --- reporter safety ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from bot.metrics import DUPLICATE_KEY
 from bot.outage import OutageNotifier, StorageUnavailable, is_database_outage
 from bot.services.context import ServiceContext
 from bot.services.flood import TOO_FAST, Admission, FloodGuard
+from bot.services.followups import FollowUps
 from bot.services.group_chats import GroupChatIds
 from bot.services.intake import Intake
 from bot.services.media import prefetch_file
@@ -221,6 +222,7 @@ class UpdateContextMiddleware(BaseMiddleware):
                 language = await self._language(intake, data)
                 data["t"] = intake.translator(language)
                 data["privacy"] = Privacy(session, self.context)
+                data["followups"] = FollowUps(intake, data["moderation"])
                 reporter: Reporter | None = data.get("reporter")
                 self._address(replies, data.get("event_chat"), reporter)
                 with self.i18n.context(), self.i18n.use_locale(language):

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.services.flood import SubmissionRefused
 from bot.services.media import ReceivedFile, upload_message
+from bot.services.receipts import help_text
 from handlers.engine import engine
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -20,10 +21,12 @@ from handlers.telegram.keyboards import (
     ConsentCB,
     FlowAction,
     FlowCB,
+    FollowCB,
     ForgetCB,
     LanguageCB,
     WipeCB,
     consent_keyboard,
+    followup_keyboard,
     forget_keyboard,
     language_keyboard,
     wipe_keyboard,
@@ -31,6 +34,7 @@ from handlers.telegram.keyboards import (
 from storage.models import Report, Reporter
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
+    from bot.services.followups import FollowUps
     from bot.services.intake import Intake
     from bot.services.moderation import Moderation
     from bot.services.privacy import Privacy
@@ -119,7 +123,8 @@ async def on_cancel(
     await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
 
 
-async def on_help(message: Message, replies: Replies, t: Translator) -> None:
+async def on_help(message: Message, replies: Replies, intake: Intake, t: Translator) -> None:
+    after_sending = help_text(t, intake.context.help_contacts)
     replies.send(
         html.quote(
             t(
@@ -139,6 +144,8 @@ async def on_help(message: Message, replies: Replies, t: Translator) -> None:
                     "link between you and your reports."
                 )
             )
+            + "\n\n"
+            + after_sending
         )
     )
 
@@ -189,6 +196,8 @@ def _input_from(data: FlowCB) -> engine.Input:
         return engine.Done(step=step)
     if data.action == FlowAction.SKIP:
         return engine.Skip(step=step)
+    if data.action == FlowAction.SKIP_DETAILS:
+        return engine.Skip(step=step, details=True)
     if data.action == FlowAction.EDIT:
         return engine.Edit(data.step)
     return engine.Show()
@@ -209,6 +218,10 @@ async def on_flow_button(
         _ask_consent(replies, privacy, t)
         return
     conversation = _conversation(replies, reporter, intake, t)
+    if callback_data.action in (FlowAction.EDIT_MENU, FlowAction.REVIEW):
+        edit_list = callback_data.action == FlowAction.EDIT_MENU
+        await conversation.review_in_place(query.message.message_id, edit_list=edit_list)
+        return
     try:
         reply = await conversation.handle(
             _input_from(callback_data), pressed_message_id=query.message.message_id
@@ -253,23 +266,71 @@ async def _forward_to_team(
     )
 
 
+async def _offer_to_report(
+    replies: Replies,
+    reporter: Reporter,
+    followups: FollowUps,
+    t: Translator,
+    content: dict[str, Any],
+) -> bool:
+    """Outside a report being written, hold the message for one of the reporter's reports and
+    ask which (bot.services.followups); False when they have none open."""
+    offer = await followups.hold(reporter, content)
+    if offer is None:
+        return False
+    replies.clear_buttons()  # an earlier offer's buttons: this one holds its messages too
+    choices = [(choice.report_id, choice.code) for choice in offer.choices]
+    replies.send(
+        html.quote(t.msg(offer.message)),
+        reply_markup=followup_keyboard(choices, t),
+        reply_to=None,
+        prompt=True,
+    )
+    return True
+
+
+async def on_followup_button(
+    query: CallbackQuery,
+    callback_data: FollowCB,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    followups: FollowUps,
+    t: Translator,
+) -> None:
+    if query.message is None:
+        return
+    replies.clear_buttons(query.message.message_id)
+    if callback_data.report == 0:  # "New report": the held messages are dropped with the row
+        await intake.save_draft(reporter, None, [])
+        await _conversation(replies, reporter, intake, t).handle(engine.Show())
+        return
+    said = await followups.attach(reporter, callback_data.report)
+    replies.answer()
+    replies.send(html.quote(t.msg(said)))
+
+
 async def on_text(
     message: Message,
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
+    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     text = message.text or ""
     report = await _team_question(message, reporter, intake, moderation)
+    content = {"type": "text", "html": html.quote(text)}
     if report is not None:
-        content = {"type": "text", "html": html.quote(text)}
         await _forward_to_team(replies, reporter, report, moderation, t, content)
         return
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
+        return
+    draft, _ = await intake.load_draft(reporter)
+    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
         return
     await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
 
@@ -280,6 +341,7 @@ async def on_file(
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
+    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
     received_file: ReceivedFile | None = None,
@@ -300,13 +362,16 @@ async def on_file(
         replies.send(html.quote(t(_CANNOT_CLEAN[received_file.refused])))
         return
     kind, clean = received_file.kind, received_file.clean
+    content = (
+        upload_message(clean, kind, f"{report.public_code if report else 'report'}-answer")
+        if clean is not None
+        else {"type": kind, "file_id": received_file.file_id}
+    )
     if report is not None:
-        content = (
-            upload_message(clean, kind, f"{report.public_code}-answer")
-            if clean is not None
-            else {"type": kind, "file_id": received_file.file_id}
-        )
         await _forward_to_team(replies, reporter, report, moderation, t, content)
+        return
+    draft, _ = await intake.load_draft(reporter)
+    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
         return
     if clean is not None:
         ref = await intake.store_attachment(reporter, clean)
@@ -465,6 +530,7 @@ def create_router() -> Router:
     router.callback_query.register(on_forget_button, ForgetCB.filter())
     router.callback_query.register(on_checkin_button, CheckinCB.filter())
     router.callback_query.register(on_flow_button, FlowCB.filter())
+    router.callback_query.register(on_followup_button, FollowCB.filter())
     router.message.register(on_text, F.text)
     router.message.register(on_file, F.photo | F.document)
     # Catch-all for this chat, registered last: stickers, voice, locations and the like.
