@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.i18n import CatalogI18n, create_i18n
 from bot.jobs.digest import DigestScheduler, start_weekly_digest
 from bot.jobs.safety import SafetyJobs, create_safety_jobs, start_safety_jobs
+from bot.keys import ORG_PRIVATE_FILE
 from bot.metrics import Metrics, UpdateMetricsMiddleware, count_submitted_reports
 from bot.outage import StorageUnavailable
 from bot.outbox.worker import OutboxWorker
@@ -224,7 +225,10 @@ def digest_for(app: App) -> DigestScheduler:
 
 def safety_jobs_for(app: App) -> SafetyJobs:
     return create_safety_jobs(
-        sessionmaker=app.sessionmaker, context=app.context, on_enqueued=app.worker.notify
+        sessionmaker=app.sessionmaker,
+        context=app.context,
+        on_enqueued=app.worker.notify,
+        private_key_path=app.settings.data_dir / ORG_PRIVATE_FILE,
     )
 
 
