@@ -18,6 +18,7 @@ from storage.models import (
     Checkin,
     CheckinState,
     Draft,
+    FloodMark,
     ModerationEvent,
     Outbox,
     OutboxState,
@@ -142,6 +143,22 @@ class FloodCounts:
             select(func.count()).select_from(Report).where(Report.created_at >= since)
         )
         return int(count or 0)
+
+    async def marks_since(self, account: str, since: dt.datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(FloodMark)
+            .where(FloodMark.account == account, FloodMark.created_at >= since)
+        )
+        return int(count or 0)
+
+    async def add_mark(self, account: str, now: dt.datetime) -> None:
+        self.session.add(FloodMark(account=account, created_at=now))
+        await self.session.flush()
+
+    async def sweep_marks(self, before: dt.datetime) -> int:
+        result = await self.session.execute(delete(FloodMark).where(FloodMark.created_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def count_update(self, reporter: Reporter, now: dt.datetime, window: dt.timedelta) -> int:
         """Count one update in the reporter's current window; returns the count so far.

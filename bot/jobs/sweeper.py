@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outage import log_pass_failure
 from bot.services.context import ServiceContext
-from storage.safety import Attachments, Erasure, Sweeps, TrackedMessages
+from bot.services.flood import REPORT_WINDOW
+from storage.safety import Attachments, Erasure, FloodCounts, Sweeps, TrackedMessages
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class Sweeper:
             )
             counts["card_bodies"] = await sweeps.idle_card_bodies(idle_since=now - retention)
             counts["tracked_messages"] = await TrackedMessages(session).sweep(now)
+            # Kept for the hourly report limit only (bot/services/flood.py).
+            counts["flood_marks"] = await FloodCounts(session).sweep_marks(now - REPORT_WINDOW)
         if any(counts.values()):
             log.info(
                 "retention sweep: %s",
