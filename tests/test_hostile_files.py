@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,7 +16,9 @@ from aiogram import Bot
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
+from bot.demo.emulator.telegram import TelegramEmulator
 from bot.services.media import (
+    REFUSALS,
     CannotClean,
     examine,
     is_image,
@@ -23,7 +26,10 @@ from bot.services.media import (
     sniff,
     strip_metadata,
 )
-from tests.safety import CANARY_MAKE, jpeg_with_gps
+from storage.models import Attachment
+from storage.sealing import Keyring
+from tests.e2e import moderator_group
+from tests.safety import CANARY_MAKE, LIMITS, agree, bot_running, jpeg_with_gps, rows
 from tests.test_media import assert_clean
 
 EPS = (
@@ -145,3 +151,29 @@ async def test_the_stated_size_is_checked_before_downloading() -> None:
     big: Any = await receive(bot, "document", "x", size=21 * 1024 * 1024, mime=None, name="a.mp4")
     assert big.clean is None and big.notice == "as_is"
     assert fake.downloads == 0
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[TelegramEmulator]:
+    async with TelegramEmulator(rate_limits=LIMITS) as emulator:
+        yield emulator
+        assert emulator.internal_errors == []
+
+
+async def test_the_reporter_is_told_in_their_language_and_nothing_reaches_the_team(
+    emu: TelegramEmulator, migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    group = moderator_group(emu)
+    user = emu.user(language_code="ru")
+    png_bomb(tmp_path / "bomb.png")
+    async with bot_running(emu, migrated_url, keyring, tmp_path) as bot:
+        await agree(emu, user)
+        await user.send_document((tmp_path / "bomb.png").read_bytes(), "scan.png")
+        expected = bot.app.i18n.gettext(REFUSALS["too_many_pixels"], locale="ru")
+        told = await emu.wait_for_bot_message(user, lambda m: "50" in (m.text or ""))
+        assert told.text == expected
+        await user.send_document(EPS, "IMG_0001.jpg", "image/jpeg")
+        unreadable = bot.app.i18n.gettext(REFUSALS["unreadable"], locale="ru")
+        await emu.wait_for_bot_message(user, lambda m: m.text == unreadable)
+    assert [m for m in emu.chat_messages(group) if m.kind in ("photo", "document")] == []
+    assert await rows(migrated_url, Attachment) == []
