@@ -27,11 +27,12 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.outage import log_pass_failure
 from bot.services.context import ServiceContext
 from bot.services.flood import REPORT_WINDOW
+from storage.db import scrub_sqlite
 from storage.safety import Attachments, Erasure, FloodCounts, Sweeps, TrackedMessages
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,10 @@ class Sweeper:
             counts["tracked_messages"] = await TrackedMessages(session).sweep(now)
             # Kept for the hourly report limit only (bot/services/flood.py).
             counts["flood_marks"] = await FloodCounts(session).sweep_marks(now - REPORT_WINDOW)
+        bind = self.sessionmaker.kw.get("bind")
+        if isinstance(bind, AsyncEngine):
+            # What an erasure removed must not stay in SQLite's write-ahead log (README, Storage).
+            await scrub_sqlite(bind)
         if any(counts.values()):
             log.info(
                 "retention sweep: %s",
