@@ -34,6 +34,11 @@ async def on_card_button(
     replies: Replies,
     t: Translator,
 ) -> None:
+    if not _in_group(query):
+        # Cards live in the moderator group: a card button in a private chat is forged, and its
+        # presser's id and chosen name are not written to the audit trail.
+        replies.answer(t(N_("This button is not valid.")), show_alert=True)
+        return
     message = query.message if isinstance(query.message, Message) else None
     outcome = await moderation.press(
         _actor(query.from_user),
@@ -48,9 +53,19 @@ async def on_card_button(
 async def on_invalid_button(
     query: CallbackQuery, moderation: Moderation, replies: Replies, t: Translator
 ) -> None:
-    """Buttons whose data no router understands: forged, or from an older version of the bot."""
-    await moderation.refuse(_actor(query.from_user), None, "unknown_button")
+    """Buttons whose data no router understands: forged, or from an older version of the bot.
+
+    Audited only where staff work: in a private chat the presser is a reporter (an old button
+    after an upgrade), whose Telegram id and name must not go into the audit trail."""
+    if _in_group(query):
+        await moderation.refuse(_actor(query.from_user), None, "unknown_button")
     replies.answer(t(N_("This button is not valid.")), show_alert=True)
+
+
+def _in_group(query: CallbackQuery) -> bool:
+    """Whether the pressed message is in a group (unknown when Telegram does not say)."""
+    chat = query.message.chat if query.message is not None else None
+    return chat is not None and chat.type in ("group", "supergroup")
 
 
 async def on_reply(
