@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiogram import F, Router, html
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, User
 
@@ -62,6 +62,16 @@ async def on_invalid_button(
     replies.answer(t(N_("This button is not valid.")), show_alert=True)
 
 
+def _is_bot_card(message: Message, bot_id: int) -> bool:
+    """Whether a message is one of this bot's cards: sent by the bot, with card buttons."""
+    if message.from_user is None or message.from_user.id != bot_id:
+        return False
+    markup = message.reply_markup
+    buttons = [button for row in markup.inline_keyboard for button in row] if markup else []
+    prefix = f"{ModCB.__prefix__}:"
+    return any((button.callback_data or "").startswith(prefix) for button in buttons)
+
+
 def _in_group(query: CallbackQuery) -> bool:
     """Whether the pressed message is in a group (unknown when Telegram does not say)."""
     chat = query.message.chat if query.message is not None else None
@@ -69,14 +79,18 @@ def _in_group(query: CallbackQuery) -> bool:
 
 
 async def on_reply(
-    message: Message, moderation: Moderation, replies: Replies, t: Translator
+    message: Message, moderation: Moderation, replies: Replies, t: Translator, bot: Bot
 ) -> None:
     assert message.reply_to_message is not None and message.from_user is not None
+    replied = message.reply_to_message
     outcome = await moderation.reply_in_chat(
         _actor(message.from_user),
         chat_id=message.chat.id,
-        replied_message_id=message.reply_to_message.message_id,
-        replied_text=message.reply_to_message.text or "",
+        replied_message_id=replied.message_id,
+        # The replied text names the card only while its message id is not recorded yet; it
+        # counts only for a message this bot sent with a card's buttons, never for what a
+        # group member wrote (README, Threats).
+        replied_text=(replied.text or "") if _is_bot_card(replied, bot.id) else "",
         text=message.text or "",
     )
     if outcome is not None:
