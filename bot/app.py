@@ -42,6 +42,7 @@ from handlers.engine.text import N_
 from handlers.messenger.webhook import MessengerChannel, messenger_routes
 from handlers.telegram import get_routers
 from handlers.telegram.middlewares import UpdateContextMiddleware
+from handlers.telegram.quiet import RefusalGate
 from handlers.telegram.session import (
     KeepResponseModels,
     RetryAfterMiddleware,
@@ -117,7 +118,7 @@ def create_dispatcher(
 ) -> Dispatcher:
     assert settings.moderator_chat_id is not None
     # Shared, long-lived objects reach handlers as parameters through the dispatcher's data.
-    dispatcher = Dispatcher(settings=settings)
+    dispatcher = Dispatcher(settings=settings, refusal_gate=RefusalGate())
     # Outermost, so that it sees every outcome, duplicates and outages included.
     dispatcher.update.outer_middleware(
         UpdateMetricsMiddleware(metrics or worker.metrics, unavailable=StorageUnavailable)

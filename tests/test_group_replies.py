@@ -4,6 +4,8 @@ card, even while the card's own message id is not recorded yet."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import update
 
 from storage.db import create_engine, create_sessionmaker
@@ -42,3 +44,19 @@ async def test_a_reply_to_chatter_naming_a_code_is_not_relayed(setup: Setup) -> 
         m for m in s.emu.chat_messages(s.group) if m.from_bot and code.group(1) in (m.text or "")
     ]
     assert said == [card]  # no "sent to the reporter" either
+
+
+async def test_a_member_who_is_not_staff_is_refused_once_not_ten_times(setup: Setup) -> None:
+    s = setup
+    for index in range(10):
+        command = ("/history D-7K3F", "/outbox", "/stats", "/staff list", "/history")[index % 5]
+        await s.outsider.send_text(command, chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: m.from_bot, after=0)
+    await s.emu.wait_for_updates_consumed()
+    await outbox_settled(s.bot.app)
+    await asyncio.sleep(1.0)  # what a refusal more would take to arrive
+    said = [m for m in s.emu.chat_messages(s.group) if m.from_bot]
+    assert len(said) == 1
+    # Staff are answered as before.
+    await s.moderator.send_text("/outbox", chat=s.group)
+    await s.emu.wait_for_bot_message(s.group, lambda m: m.from_bot, after=said[0].message_id)

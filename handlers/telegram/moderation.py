@@ -12,6 +12,7 @@ from bot.services.context import Actor, Outcome
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.telegram.cards import ModCB
+from handlers.telegram.quiet import NOT_ALLOWED, RefusalGate
 
 if TYPE_CHECKING:  # the services import the card renderer from this package
     from bot.services.moderation import Moderation
@@ -22,7 +23,16 @@ def _actor(user: User) -> Actor:
     return Actor(user_id=user.id, name=user.full_name[:64])
 
 
-def _say(replies: Replies, message: Message, result: Outcome | list[str], t: Translator) -> None:
+def _say(
+    replies: Replies,
+    message: Message,
+    result: Outcome | list[str],
+    t: Translator,
+    gate: RefusalGate,
+) -> None:
+    refused = isinstance(result, Outcome) and result.message.msgid in NOT_ALLOWED
+    if refused and message.from_user is not None and not gate.allow(message.from_user.id):
+        return  # said once already within the window (handlers/telegram/quiet.py)
     text = "\n".join(result) if isinstance(result, list) else html.quote(t.msg(result.message))
     replies.send(text, reply_to=message.message_id)
 
@@ -79,7 +89,12 @@ def _in_group(query: CallbackQuery) -> bool:
 
 
 async def on_reply(
-    message: Message, moderation: Moderation, replies: Replies, t: Translator, bot: Bot
+    message: Message,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
+    bot: Bot,
+    refusal_gate: RefusalGate,
 ) -> None:
     assert message.reply_to_message is not None and message.from_user is not None
     replied = message.reply_to_message
@@ -94,7 +109,7 @@ async def on_reply(
         text=message.text or "",
     )
     if outcome is not None:
-        _say(replies, message, outcome, t)
+        _say(replies, message, outcome, t, refusal_gate)
 
 
 async def on_history(
@@ -103,14 +118,19 @@ async def on_history(
     moderation: Moderation,
     replies: Replies,
     t: Translator,
+    refusal_gate: RefusalGate,
 ) -> None:
     assert message.from_user is not None
     if not command.args:
+        if await moderation.role(_actor(message.from_user)) is None and not refusal_gate.allow(
+            message.from_user.id
+        ):
+            return  # not staff: told once within the window, like a refusal
         usage = t(N_("Usage: /history CODE, for example /history D-7K3F"))
         replies.send(html.quote(usage), reply_to=message.message_id)
         return
     result = await moderation.history(_actor(message.from_user), message.chat.id, command.args)
-    _say(replies, message, result, t)
+    _say(replies, message, result, t, refusal_gate)
 
 
 async def on_staff(
@@ -119,6 +139,7 @@ async def on_staff(
     moderation: Moderation,
     replies: Replies,
     t: Translator,
+    refusal_gate: RefusalGate,
 ) -> None:
     assert message.from_user is not None
     words = (command.args or "list").split()
@@ -131,15 +152,19 @@ async def on_staff(
     result = await moderation.manage_staff(
         _actor(message.from_user), message.chat.id, words[0].lower(), user_id, role
     )
-    _say(replies, message, result, t)
+    _say(replies, message, result, t, refusal_gate)
 
 
 async def on_outbox(
-    message: Message, moderation: Moderation, replies: Replies, t: Translator
+    message: Message,
+    moderation: Moderation,
+    replies: Replies,
+    t: Translator,
+    refusal_gate: RefusalGate,
 ) -> None:
     assert message.from_user is not None
     result = await moderation.outbox_report(_actor(message.from_user), message.chat.id)
-    _say(replies, message, result, t)
+    _say(replies, message, result, t, refusal_gate)
 
 
 def create_buttons_router() -> Router:
