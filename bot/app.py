@@ -155,6 +155,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         admin_ids=frozenset(settings.admin_ids),
         policy=SafetyPolicy.from_settings(settings),
         messenger_human_agent=settings.facebook_human_agent,
+        messenger_sources=frozenset(settings.messenger_sources),
     )
     bot = create_bot(settings)
     messenger = (

@@ -76,6 +76,8 @@ class ServiceContext:
     admin_ids: frozenset[int] = frozenset()
     # Messenger: moderators may answer with the HUMAN_AGENT tag for 7 days (FACEBOOK_HUMAN_AGENT).
     messenger_human_agent: bool = False
+    # MESSENGER_SOURCES: the m.me refs kept as a report's source; any other is dropped.
+    messenger_sources: frozenset[str] = frozenset()
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
 
     def now(self) -> dt.datetime:

@@ -466,7 +466,9 @@ class MessengerConversation:
     # --- language, consent, erasure ------------------------------------------------------------
     async def _remember_source(self, ref: str | None) -> None:
         source = clean_ref(ref)
-        if source is None:
+        # Only a ref on the MESSENGER_SOURCES allow-list: a personal m.me link's tag would tie
+        # the report to the one person it was handed to (README, Threats).
+        if source is None or source not in self.intake.context.messenger_sources:
             return
         draft, _ = await self._load()
         await self._save(draft, source)
