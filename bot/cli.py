@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,7 @@ def _ensure_keys(settings: Settings) -> Keyring:
 
 
 def cmd_keygen(settings: Settings, args: argparse.Namespace) -> int:
+    _private_files()
     if args.offline is not None:
         # On the coordinators' machine: the pair stays there; only the public key is printed.
         pair = generate_offline_pair(args.offline)
@@ -87,7 +89,14 @@ def cmd_keygen(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _private_files() -> None:
+    """Files and folders this process creates (DATA_DIR, the SQLite database and its -wal, the
+    keys) are readable by the bot's own user only, whatever the shell's umask (README, Threats)."""
+    os.umask(0o077)
+
+
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    _private_files()
     from storage.db import migrate  # noqa: PLC0415 - only this command needs Alembic
 
     asyncio.run(migrate(settings.effective_database_url))
@@ -97,6 +106,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     settings.require_for_run()
+    _private_files()
     if args.webhook:
         settings.require_for_webhook()
     from bot.app import create_app, run_polling, run_webhook, stop_on_signals  # noqa: PLC0415

@@ -33,6 +33,7 @@ from bot.outage import log_pass_failure
 from bot.services.context import ServiceContext
 from bot.services.flood import REPORT_WINDOW
 from storage.db import scrub_sqlite
+from storage.repositories import ProcessedUpdates
 from storage.safety import Attachments, Erasure, FloodCounts, Sweeps, TrackedMessages
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ SWEEP_INTERVAL = 60.0  # seconds
 BATCH = 100  # reporters erased per transaction
 DEAD_PAYLOAD_DAYS = 7
 ATTACHMENT_GRACE = dt.timedelta(hours=1)
+PROCESSED_UPDATES_KEPT = dt.timedelta(days=2)
 
 
 class Sweeper:
@@ -73,6 +75,12 @@ class Sweeper:
             )
             counts["card_bodies"] = await sweeps.idle_card_bodies(idle_since=now - retention)
             counts["tracked_messages"] = await TrackedMessages(session).sweep(now)
+            # Telegram keeps an undelivered update for at most 24 hours
+            # (core.telegram.org/bots/api#getting-updates) and Meta retries a webhook for hours:
+            # after two days a record of an update only says when someone wrote.
+            counts["processed_updates"] = await ProcessedUpdates(session).sweep(
+                now - PROCESSED_UPDATES_KEPT
+            )
             # Kept for the hourly report limit only (bot/services/flood.py).
             counts["flood_marks"] = await FloodCounts(session).sweep_marks(now - REPORT_WINDOW)
         bind = self.sessionmaker.kw.get("bind")
