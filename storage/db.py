@@ -78,9 +78,15 @@ async def scrub_sqlite(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        row = await cursor.fetchone()
-        await cursor.close()
+        # TRUNCATE waits for readers and holds new writers back meanwhile: a second at most,
+        # then the next pass tries again, rather than the connection's 30 s.
+        await driver.execute("PRAGMA busy_timeout=1000")
+        try:
+            cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cursor.fetchone()
+            await cursor.close()
+        finally:
+            await driver.execute("PRAGMA busy_timeout=30000")
     return row is not None and row[0] == 0
 
 

@@ -256,6 +256,14 @@ class Erasure:
         )
         return list(result.scalars())
 
+    async def erased_since(self, since: dt.datetime) -> bool:
+        """Whether any reporter was erased at or after `since` (their rows are then scrubbed
+        from SQLite's write-ahead log)."""
+        found = await self.session.scalar(
+            select(Reporter.id).where(Reporter.erased_at >= since).limit(1)
+        )
+        return found is not None
+
     async def erase(self, reporter_id: int, *, reason: str, now: dt.datetime) -> list[int]:
         """Erase one reporter's link; returns the ids of the reports it was linked to.
 

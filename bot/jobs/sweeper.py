@@ -43,6 +43,7 @@ BATCH = 100  # reporters erased per transaction
 DEAD_PAYLOAD_DAYS = 7
 ATTACHMENT_GRACE = dt.timedelta(hours=1)
 PROCESSED_UPDATES_KEPT = dt.timedelta(days=2)
+SCRUB_MARGIN = dt.timedelta(minutes=1)
 
 
 class Sweeper:
@@ -58,6 +59,8 @@ class Sweeper:
         self.context = context
         self.interval = interval
         self.on_done = on_done
+        # Erasures from before the process started are scrubbed by its first pass.
+        self._scrubbed_at = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     async def run_due(self) -> dict[str, int]:
         """One pass; returns how many rows each rule touched."""
@@ -83,10 +86,7 @@ class Sweeper:
             )
             # Kept for the hourly report limit only (bot/services/flood.py).
             counts["flood_marks"] = await FloodCounts(session).sweep_marks(now - REPORT_WINDOW)
-        bind = self.sessionmaker.kw.get("bind")
-        if isinstance(bind, AsyncEngine):
-            # What an erasure removed must not stay in SQLite's write-ahead log (README, Storage).
-            await scrub_sqlite(bind)
+        await self._scrub_after_erasures(now)
         if any(counts.values()):
             log.info(
                 "retention sweep: %s",
@@ -94,6 +94,19 @@ class Sweeper:
             )
         self.on_done(counts)
         return counts
+
+    async def _scrub_after_erasures(self, now: dt.datetime) -> None:
+        """What an erasure removed must not stay in SQLite's write-ahead log (README, Storage):
+        after a pass that finds a new erasure (by /forget or by retention), the log is
+        checkpointed and truncated; until that succeeds, each pass tries again."""
+        bind = self.sessionmaker.kw.get("bind")
+        if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+            return
+        async with self.sessionmaker() as session:
+            erased = await Erasure(session).erased_since(self._scrubbed_at)
+        if erased and await scrub_sqlite(bind):
+            # A margin for an erasure stamped just before this pass and committed during it.
+            self._scrubbed_at = now - SCRUB_MARGIN
 
     async def _erase_idle_reporters(self, now: dt.datetime, idle_since: dt.datetime) -> int:
         erased = 0
