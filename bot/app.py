@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.i18n import CatalogI18n, create_i18n
 from bot.jobs.digest import DigestScheduler, start_weekly_digest
 from bot.jobs.safety import SafetyJobs, create_safety_jobs, start_safety_jobs
+from bot.keys import ORG_PRIVATE_FILE
 from bot.metrics import Metrics, UpdateMetricsMiddleware, count_submitted_reports
 from bot.outage import StorageUnavailable
 from bot.outbox.worker import UNDELIVERED, OutboxWorker
@@ -42,6 +43,7 @@ from handlers.engine.text import N_
 from handlers.messenger.webhook import MessengerChannel, messenger_routes
 from handlers.telegram import get_routers
 from handlers.telegram.middlewares import UpdateContextMiddleware
+from handlers.telegram.quiet import RefusalGate
 from handlers.telegram.session import (
     KeepResponseModels,
     RetryAfterMiddleware,
@@ -120,7 +122,7 @@ def create_dispatcher(
 ) -> Dispatcher:
     assert settings.moderator_chat_id is not None
     # Shared, long-lived objects reach handlers as parameters through the dispatcher's data.
-    dispatcher = Dispatcher(settings=settings, group_chats=chats)
+    dispatcher = Dispatcher(settings=settings, group_chats=chats, refusal_gate=RefusalGate())
     # Outermost, so that it sees every outcome, duplicates and outages included.
     dispatcher.update.outer_middleware(
         UpdateMetricsMiddleware(metrics or worker.metrics, unavailable=StorageUnavailable)
@@ -161,6 +163,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         policy=SafetyPolicy.from_settings(settings),
         messenger_human_agent=settings.facebook_human_agent,
         help_contacts=settings.help_contacts.strip(),
+        messenger_sources=frozenset(settings.messenger_sources),
     )
     bot = create_bot(settings)
     chats = GroupChatIds(
@@ -242,7 +245,10 @@ def digest_for(app: App) -> DigestScheduler:
 
 def safety_jobs_for(app: App) -> SafetyJobs:
     return create_safety_jobs(
-        sessionmaker=app.sessionmaker, context=app.context, on_enqueued=app.worker.notify
+        sessionmaker=app.sessionmaker,
+        context=app.context,
+        on_enqueued=app.worker.notify,
+        private_key_path=app.settings.data_dir / ORG_PRIVATE_FILE,
     )
 
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.keys import generate_keys, load_keyring
+from bot.keys import (
+    MissingServerKey,
+    generate_keys,
+    generate_offline_pair,
+    generate_server_keys,
+    load_keyring,
+    private_key_on_host,
+)
 from bot.logging import configure_logging, register_secrets
 from bot.reporting.figures_cli import add_figure_commands
 from bot.settings import ConfigError, Settings, load_settings
@@ -34,23 +42,46 @@ def _key_warning(private_path: Path) -> str:
         f"      {private_path.resolve()}\n"
         f"  It opens every sealed report. Move it OFF this host now (to the coordinators'\n"
         f"  offline machine) and delete it here. The bot needs only the public key and the\n"
-        f"  server key; a seized server must not hold the private key.\n"
+        f"  server key; a seized server must not hold the private key. Until it is gone the\n"
+        f"  moderator chat is reminded at each start and every day. For real use, make the\n"
+        f"  pair offline instead: reportbot keygen --offline DIR (README, Keys).\n"
         f"{bar}"
     )
 
 
 def _ensure_keys(settings: Settings) -> Keyring:
-    keyring = load_keyring(settings)
-    if keyring is not None:
-        return keyring
-    paths = generate_keys(settings.data_dir)
-    _print(_key_warning(paths.private_path), err=True)
-    keyring = load_keyring(settings)
+    """The keyring; a first start makes the keys it lacks. Loud at every start while the
+    organisation's private key is in DATA_DIR (README, Keys)."""
+    try:
+        keyring = load_keyring(settings)
+    except MissingServerKey:
+        path = generate_server_keys(settings.data_dir)
+        _print(f"server key made: {path.resolve()} (keep it secret, keep it on the host)")
+        keyring = load_keyring(settings)
+    if keyring is None:
+        generate_keys(settings.data_dir)
+        keyring = load_keyring(settings)
     assert keyring is not None
+    private = private_key_on_host(settings.data_dir)
+    if private is not None:
+        _print(_key_warning(private), err=True)
     return keyring
 
 
 def cmd_keygen(settings: Settings, args: argparse.Namespace) -> int:
+    _private_files()
+    if args.offline is not None:
+        # On the coordinators' machine: the pair stays there; only the public key is printed.
+        pair = generate_offline_pair(args.offline)
+        _print(f"ORG_PUBLIC_KEY={pair.public_key}")
+        _print(
+            f"private key: {pair.private_path.resolve()} (keep it on this machine, offline; "
+            "never copy it to the bot's host)\n"
+            "Set the ORG_PUBLIC_KEY line above in the host's environment; the host makes its "
+            "own server key on its first start.",
+            err=True,
+        )
+        return 0
     paths = generate_keys(settings.data_dir, overwrite=args.force)
     _print(f"public key:  {paths.public_path.resolve()}")
     _print(f"server key:  {paths.server_path.resolve()} (keep it secret, keep it on the host)")
@@ -58,7 +89,14 @@ def cmd_keygen(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _private_files() -> None:
+    """Files and folders this process creates (DATA_DIR, the SQLite database and its -wal, the
+    keys) are readable by the bot's own user only, whatever the shell's umask (README, Threats)."""
+    os.umask(0o077)
+
+
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    _private_files()
     from storage.db import migrate  # noqa: PLC0415 - only this command needs Alembic
 
     asyncio.run(migrate(settings.effective_database_url))
@@ -68,6 +106,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     settings.require_for_run()
+    _private_files()
     if args.webhook:
         settings.require_for_webhook()
     from bot.app import create_app, run_polling, run_webhook, stop_on_signals  # noqa: PLC0415
@@ -163,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
     keygen = sub.add_parser("keygen", help="create the organisation key pair and a server key")
     keygen.add_argument("--force", action="store_true", help="replace existing keys (rotation)")
+    keygen.add_argument(
+        "--offline",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="make the organisation key pair in DIR (the coordinators' machine) and print only "
+        "the public key, as the ORG_PUBLIC_KEY line for the host",
+    )
     keygen.set_defaults(func=cmd_keygen)
     outbox = sub.add_parser(
         "outbox", help="messages waiting and dead letters; --resend sends dead letters again"

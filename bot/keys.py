@@ -66,8 +66,55 @@ def generate_keys(data_dir: Path, *, overwrite: bool = False) -> GeneratedKeys:
     return paths
 
 
-def _write_secret(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+@dataclass(frozen=True)
+class OfflinePair:
+    public_path: Path
+    private_path: Path
+    public_key: str  # base64, as ORG_PUBLIC_KEY takes it
+
+
+def generate_offline_pair(directory: Path) -> OfflinePair:
+    """The organisation's key pair, written on the coordinators' machine (`keygen --offline`).
+
+    Only the public key goes to the host (ORG_PUBLIC_KEY); the host makes its own server key on
+    its first start. Existing files are never replaced: a lost private key loses the archive.
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    public_path, private_path = directory / ORG_PUBLIC_FILE, directory / ORG_PRIVATE_FILE
+    for path in (public_path, private_path):
+        if path.exists():
+            raise ConfigError(f"{path} already exists; refusing to replace a key pair.")
+    private = PrivateKey.generate()
+    public = _b64(bytes(private.public_key))
+    _write_secret(private_path, _b64(bytes(private)) + "\n", exclusive=True)
+    public_path.write_text(public + "\n")
+    return OfflinePair(public_path, private_path, public)
+
+
+class MissingServerKey(ConfigError):
+    """ORG_PUBLIC_KEY is known and no server key exists yet: the host makes one."""
+
+
+def generate_server_keys(data_dir: Path) -> Path:
+    """The host's own server and subject keys, for a public key made offline."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SERVER_KEY_FILE
+    _write_secret(path, _b64(random_bytes(32)) + "\n", exclusive=True)
+    subject_path = data_dir / SUBJECT_KEY_FILE
+    if not subject_path.exists():
+        _write_secret(subject_path, _b64(random_bytes(32)) + "\n", exclusive=True)
+    return path
+
+
+def private_key_on_host(data_dir: Path) -> Path | None:
+    """The organisation's private key file in DATA_DIR, if it is (still) there."""
+    path = data_dir / ORG_PRIVATE_FILE
+    return path if path.exists() else None
+
+
+def _write_secret(path: Path, text: str, *, exclusive: bool = False) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
 
@@ -95,6 +142,8 @@ def load_keyring(settings: Settings) -> Keyring | None:
     if public_text is None:
         raise ConfigError("ORG_PUBLIC_KEY is not set but SERVER_KEY is: set both, or neither.")
     if server_text is None:
+        if settings.server_key is None and not server_file.exists():
+            raise MissingServerKey("no server key yet: one is made in DATA_DIR.")
         raise ConfigError("SERVER_KEY is not set but ORG_PUBLIC_KEY is: set both, or neither.")
     return Keyring(
         org_public=PublicKey(_unb64(public_text, "ORG_PUBLIC_KEY", 32)),

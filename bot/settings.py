@@ -18,6 +18,7 @@ LANGUAGES = ("kk", "ru", "en")
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
 
 # What to tell a person whose setting is missing or wrong, per variable: one line, no traceback.
+WEBHOOK_SECRET_MIN = 32
 HINTS: dict[str, str] = {
     "BOT_TOKEN": "create a bot with @BotFather in Telegram (/newbot) and copy the token it gives",
     "MODERATOR_CHAT_ID": (
@@ -50,7 +51,7 @@ HINTS: dict[str, str] = {
         "e.g. https://bot.example.org (the bot serves /telegram/webhook under it)"
     ),
     "WEBHOOK_SECRET": (
-        "1 to 256 characters from A-Z, a-z, 0-9, _ and -; for example the output of "
+        "32 to 256 characters from A-Z, a-z, 0-9, _ and -; for example the output of "
         "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
     ),
     "WEBHOOK_HOST": "the local address the HTTP server listens on, e.g. 127.0.0.1 or 0.0.0.0",
@@ -112,6 +113,9 @@ class Settings(BaseSettings):
     facebook_human_agent: bool = False
     # Answer comments on the Page's posts with a private invitation to report in Messenger.
     facebook_private_replies: bool = False
+    # The m.me link `ref` values kept as a report's source (campaign names); any other ref is
+    # dropped, so a link tagged for one person cannot name them (README, Threats).
+    messenger_sources: Annotated[tuple[str, ...], NoDecode] = ()
     timezone: str = "Asia/Almaty"
     retention_days: int = Field(default=90, ge=1)
     # Reporter safety (README, "Reporter safety"): flood limits, intake marks, check-ins, logs.
@@ -138,6 +142,15 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in value.replace(";", ",").split(",") if part.strip())
         if isinstance(value, int):
             return (value,)
+        return value
+
+    @field_validator("messenger_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(
+                part.strip() for part in value.replace(";", ",").split(",") if part.strip()
+            )
         return value
 
     @field_validator("timezone")
@@ -217,6 +230,13 @@ class Settings(BaseSettings):
             raise ConfigError(_missing("WEBHOOK_SECRET"))
         if len(secret) > 256 or not set(secret) <= _SECRET_ALPHABET:
             raise ConfigError(f"WEBHOOK_SECRET is malformed ({HINTS['WEBHOOK_SECRET']}).")
+        if len(secret) < WEBHOOK_SECRET_MIN:
+            # Telegram accepts one character; anyone could then guess it and post forged
+            # updates to the webhook (README, Threats).
+            raise ConfigError(
+                f"WEBHOOK_SECRET is too short: at least {WEBHOOK_SECRET_MIN} characters "
+                f"({HINTS['WEBHOOK_SECRET']})."
+            )
 
     @property
     def telegram_webhook_url(self) -> str:

@@ -57,11 +57,37 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted and overwritten content is zeroed in the file, not left in free pages: an
+        # erased reporter's lookup hash and chat id must not be readable from a copied disk
+        # (sqlite.org/pragma.html#pragma_secure_delete). The WAL is scrubbed by scrub_sqlite.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def scrub_sqlite(engine: AsyncEngine) -> bool:
+    """Copy the write-ahead log into the database and truncate it to zero bytes, so that what
+    an erasure removed is not left in old WAL frames (sqlite.org/pragma.html#pragma_wal_checkpoint).
+    Run outside any transaction; True when SQLite did it (False elsewhere, or while a reader
+    keeps it from finishing: the next pass tries again)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        # TRUNCATE waits for readers and holds new writers back meanwhile: a second at most,
+        # then the next pass tries again, rather than the connection's 30 s.
+        await driver.execute("PRAGMA busy_timeout=1000")
+        try:
+            cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = await cursor.fetchone()
+            await cursor.close()
+        finally:
+            await driver.execute("PRAGMA busy_timeout=30000")
+    return row is not None and row[0] == 0
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -218,6 +218,21 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class FloodMark(Base):
+    """One submitted report, counted for its account's hourly limit (FLOOD_REPORTS_PER_HOUR).
+
+    No content and no report id: only a keyed hash of the account (Keyring.flood_mark), which
+    /forget does not erase, so an erasure cannot reset the count. Swept after the window
+    (README, Storage)."""
+
+    __tablename__ = "flood_marks"
+    __table_args__ = (Index("ix_flood_marks_account_created_at", "account", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class AlertCard(Base):
     """The card body (the rendered answers), kept encrypted so the card can be edited in place.
 

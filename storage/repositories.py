@@ -52,10 +52,22 @@ class ProcessedUpdates:
         stmt = _insert_ignoring_conflicts(
             self.session,
             ProcessedUpdate,
-            {"channel": channel, "update_id": str(update_id), "processed_at": utcnow()},
+            # The hour only: the row is kept to drop redeliveries, not to time anyone's messages.
+            {"channel": channel, "update_id": str(update_id), "processed_at": _hour(utcnow())},
         )
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def sweep(self, before: dt.datetime) -> int:
+        """Forget updates recorded before `before`: nobody redelivers them any more."""
+        result = await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _hour(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 class Reporters:

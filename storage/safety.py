@@ -18,6 +18,7 @@ from storage.models import (
     Checkin,
     CheckinState,
     Draft,
+    FloodMark,
     ModerationEvent,
     Outbox,
     OutboxState,
@@ -143,6 +144,22 @@ class FloodCounts:
         )
         return int(count or 0)
 
+    async def marks_since(self, account: str, since: dt.datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(FloodMark)
+            .where(FloodMark.account == account, FloodMark.created_at >= since)
+        )
+        return int(count or 0)
+
+    async def add_mark(self, account: str, now: dt.datetime) -> None:
+        self.session.add(FloodMark(account=account, created_at=now))
+        await self.session.flush()
+
+    async def sweep_marks(self, before: dt.datetime) -> int:
+        result = await self.session.execute(delete(FloodMark).where(FloodMark.created_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def count_update(self, reporter: Reporter, now: dt.datetime, window: dt.timedelta) -> int:
         """Count one update in the reporter's current window; returns the count so far.
 
@@ -239,6 +256,14 @@ class Erasure:
         )
         return list(result.scalars())
 
+    async def erased_since(self, since: dt.datetime) -> bool:
+        """Whether any reporter was erased at or after `since` (their rows are then scrubbed
+        from SQLite's write-ahead log)."""
+        found = await self.session.scalar(
+            select(Reporter.id).where(Reporter.erased_at >= since).limit(1)
+        )
+        return found is not None
+
     async def erase(self, reporter_id: int, *, reason: str, now: dt.datetime) -> list[int]:
         """Erase one reporter's link; returns the ids of the reports it was linked to.
 
@@ -312,9 +337,12 @@ class Erasure:
             .execution_options(synchronize_session=False)
         )
         linked: list[int | None] = [*report_ids] or [None]
+        # The day only: rows with one exact time would show which reports one person filed
+        # (README, Threats). The rows' ids still follow one another; that is written there too.
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         for report_id in linked:
             self.session.add(
-                ModerationEvent(report_id=report_id, action="erased", note=reason, at=now)
+                ModerationEvent(report_id=report_id, action="erased", note=reason, at=day)
             )
         await self.session.flush()
         return report_ids

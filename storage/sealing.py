@@ -91,6 +91,13 @@ class Keyring:
         message = f"{channel}:{external_id}".encode()
         return blake2b(message, key=key, digest_size=16, encoder=RawEncoder).hex()
 
+    def flood_mark(self, external_hash: str) -> str:
+        """The account's mark in flood_marks: from its lookup hash, so an erasure (which
+        replaces the reporter's lookup hash) does not change it; another key, so the two
+        tables cannot be joined without the server key."""
+        key = _derive(self.server_key, b"rb-flood")
+        return blake2b(external_hash.encode(), key=key, digest_size=16, encoder=RawEncoder).hex()
+
     def subject_index(self, name: str) -> str | None:
         """A truncated keyed hash of a normalised name, for duplicate hints."""
         normalised = normalise_name(name)

@@ -112,7 +112,10 @@ async def _count(url: str, model: Any) -> int:
 
 @pytest.fixture
 async def m(migrated_url: str, keyring: Keyring, tmp_path: Path) -> Any:
-    async with messenger_bot(migrated_url, keyring, tmp_path) as running:
+    # The campaign links' refs are on the allow-list (MESSENGER_SOURCES); tests/test_sources.py
+    # checks that another ref is dropped.
+    sources = (REF, "telegram_channel")
+    async with messenger_bot(migrated_url, keyring, tmp_path, messenger_sources=sources) as running:
         yield running
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.jobs.keywatch import KeyWatch
 from bot.jobs.sweeper import Sweeper
 from bot.services.checkins import CheckinScheduler
 from bot.services.context import ServiceContext
@@ -17,9 +19,13 @@ from bot.services.context import ServiceContext
 class SafetyJobs:
     checkins: CheckinScheduler
     sweeper: Sweeper
+    keywatch: KeyWatch | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(self.checkins.run(stop), self.sweeper.run(stop))
+        jobs = [self.checkins.run(stop), self.sweeper.run(stop)]
+        if self.keywatch is not None:
+            jobs.append(self.keywatch.run(stop))
+        await asyncio.gather(*jobs)
 
 
 def create_safety_jobs(
@@ -27,12 +33,21 @@ def create_safety_jobs(
     sessionmaker: async_sessionmaker[AsyncSession],
     context: ServiceContext,
     on_enqueued: Callable[[], None],
+    private_key_path: Path | None = None,
 ) -> SafetyJobs:
     return SafetyJobs(
         checkins=CheckinScheduler(
             sessionmaker=sessionmaker, context=context, on_enqueued=on_enqueued
         ),
         sweeper=Sweeper(sessionmaker=sessionmaker, context=context),
+        keywatch=None
+        if private_key_path is None
+        else KeyWatch(
+            sessionmaker=sessionmaker,
+            context=context,
+            private_key_path=private_key_path,
+            on_enqueued=on_enqueued,
+        ),
     )
 
 

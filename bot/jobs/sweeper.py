@@ -27,11 +27,14 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.outage import log_pass_failure
 from bot.services.context import ServiceContext
-from storage.safety import Attachments, Erasure, Sweeps, TrackedMessages
+from bot.services.flood import REPORT_WINDOW
+from storage.db import scrub_sqlite
+from storage.repositories import ProcessedUpdates
+from storage.safety import Attachments, Erasure, FloodCounts, Sweeps, TrackedMessages
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ SWEEP_INTERVAL = 60.0  # seconds
 BATCH = 100  # reporters erased per transaction
 DEAD_PAYLOAD_DAYS = 7
 ATTACHMENT_GRACE = dt.timedelta(hours=1)
+PROCESSED_UPDATES_KEPT = dt.timedelta(days=2)
+SCRUB_MARGIN = dt.timedelta(minutes=1)
 
 
 class Sweeper:
@@ -54,6 +59,8 @@ class Sweeper:
         self.context = context
         self.interval = interval
         self.on_done = on_done
+        # Erasures from before the process started are scrubbed by its first pass.
+        self._scrubbed_at = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     async def run_due(self) -> dict[str, int]:
         """One pass; returns how many rows each rule touched."""
@@ -71,6 +78,15 @@ class Sweeper:
             )
             counts["card_bodies"] = await sweeps.idle_card_bodies(idle_since=now - retention)
             counts["tracked_messages"] = await TrackedMessages(session).sweep(now)
+            # Telegram keeps an undelivered update for at most 24 hours
+            # (core.telegram.org/bots/api#getting-updates) and Meta retries a webhook for hours:
+            # after two days a record of an update only says when someone wrote.
+            counts["processed_updates"] = await ProcessedUpdates(session).sweep(
+                now - PROCESSED_UPDATES_KEPT
+            )
+            # Kept for the hourly report limit only (bot/services/flood.py).
+            counts["flood_marks"] = await FloodCounts(session).sweep_marks(now - REPORT_WINDOW)
+        await self._scrub_after_erasures(now)
         if any(counts.values()):
             log.info(
                 "retention sweep: %s",
@@ -78,6 +94,19 @@ class Sweeper:
             )
         self.on_done(counts)
         return counts
+
+    async def _scrub_after_erasures(self, now: dt.datetime) -> None:
+        """What an erasure removed must not stay in SQLite's write-ahead log (README, Storage):
+        after a pass that finds a new erasure (by /forget or by retention), the log is
+        checkpointed and truncated; until that succeeds, each pass tries again."""
+        bind = self.sessionmaker.kw.get("bind")
+        if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+            return
+        async with self.sessionmaker() as session:
+            erased = await Erasure(session).erased_since(self._scrubbed_at)
+        if erased and await scrub_sqlite(bind):
+            # A margin for an erasure stamped just before this pass and committed during it.
+            self._scrubbed_at = now - SCRUB_MARGIN
 
     async def _erase_idle_reporters(self, now: dt.datetime, idle_since: dt.datetime) -> int:
         erased = 0

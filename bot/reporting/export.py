@@ -20,6 +20,7 @@ import datetime as dt
 import enum
 import json
 import os
+import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -348,8 +349,11 @@ class Progress:
 def private_output(path: Path) -> Iterator[Path]:
     """A temporary file beside `path`, readable by its owner only, renamed over `path` when the
     block ends without error and deleted when it fails."""
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A fresh name, created exclusively and never through a symbolic link: a file or link left
+    # at a predictable name (by a crash, or by another user of a shared directory) is neither
+    # truncated nor written through.
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     os.close(fd)
     try:
         yield partial

@@ -78,6 +78,8 @@ class ServiceContext:
     messenger_human_agent: bool = False
     # HELP_CONTACTS: a hotline or a lawyer on duty, in every receipt and in /help.
     help_contacts: str = ""
+    # MESSENGER_SOURCES: the m.me refs kept as a report's source; any other is dropped.
+    messenger_sources: frozenset[str] = frozenset()
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
 
     def now(self) -> dt.datetime:

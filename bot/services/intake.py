@@ -101,7 +101,9 @@ class Intake:
             data = stored.get(int(ref.removeprefix(ATTACHMENT_REF)))
             if data is None:
                 continue  # swept with an expired draft; the card says how many files arrived
-            extension = "png" if item.get("mime") == "image/png" else "jpg"
+            extension = {"image/png": "png", "application/pdf": "pdf"}.get(
+                str(item.get("mime")), "jpg"
+            )
             messages.append(
                 {
                     "type": f"{item['kind']}_upload",

@@ -26,10 +26,12 @@ from bot.services.followups import FollowUps
 from bot.services.intake import DRAFT_TTL, Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
+    NOTICES,
+    REFUSALS,
     CannotClean,
     CleanImage,
+    examine,
     is_image,
-    strip_metadata,
     upload_message,
 )
 from bot.services.moderation import Moderation
@@ -107,13 +109,7 @@ FORGET_QUESTION = N_(
     "to your account. This cannot be undone.\n\nThe messages stay on your phone until you "
     "delete the conversation in Messenger."
 )
-CANNOT_CLEAN = {
-    "too_big": N_("This file is too big for the bot (more than 20 MB). Please send a smaller one."),
-    "unreadable": N_(
-        "This picture could not be checked for hidden data, such as the place where it was "
-        "taken, so it was not accepted. Please send it as a photo or a screenshot instead."
-    ),
-}
+CANNOT_CLEAN = REFUSALS
 
 
 def clean_ref(ref: str | None) -> str | None:
@@ -172,20 +168,23 @@ async def prefetch_pictures(graph: GraphClient, event: MessageEvent) -> dict[str
 async def _picture(graph: GraphClient, item: Attachment) -> Picture:
     if item.kind not in ("image", "file"):
         return False
+    name = _file_name(item)
+    claims_picture = item.kind == "image" or is_image("document", None, name)
     try:
         fetched = await graph.fetch(item.url, limit=DOWNLOAD_LIMIT)
     except AttachmentUnavailable as exc:
-        if item.kind == "file":
+        if not claims_picture:
             return False  # too large to look at here; the outbox cleans it if it is one
         return "too_big" if str(exc) == "too large" else "unreadable"
-    # Whatever Meta calls it, a file whose bytes or name say "image" is cleaned too.
-    name = _file_name(item) or fetched.filename
-    if item.kind == "file" and not is_image("document", fetched.content_type, name):
-        return False
+    # What is decoded is chosen by the file's bytes, whatever Meta or the name call it.
+    claims_picture = claims_picture or is_image(
+        "document", fetched.content_type, name or fetched.filename
+    )
     try:
-        return await asyncio.to_thread(strip_metadata, fetched.data)
+        examined = await asyncio.to_thread(examine, fetched.data, claims_picture=claims_picture)
     except CannotClean as refused:
         return refused.reason
+    return examined.clean if examined.clean is not None else False
 
 
 @dataclass
@@ -402,6 +401,10 @@ class MessengerConversation:
         if isinstance(found, str):
             await self.send(self._say(CANNOT_CLEAN[found]))
             return None
+        if found is False:
+            await self.send(self._say(NOTICES["as_is"]))
+        elif isinstance(found, CleanImage) and found.mime == "application/pdf":
+            await self.send(self._say(NOTICES["pdf"]))
         return found
 
     async def _media(self, item: Attachment) -> engine.Media | None:
@@ -477,7 +480,9 @@ class MessengerConversation:
     # --- language, consent, erasure ------------------------------------------------------------
     async def _remember_source(self, ref: str | None) -> None:
         source = clean_ref(ref)
-        if source is None:
+        # Only a ref on the MESSENGER_SOURCES allow-list: a personal m.me link's tag would tie
+        # the report to the one person it was handed to (README, Threats).
+        if source is None or source not in self.intake.context.messenger_sources:
             return
         draft, _ = await self._load()
         await self._save(draft, source)

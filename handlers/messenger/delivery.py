@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.context import ServiceContext
-from bot.services.media import CannotClean, is_image, strip_metadata
+from bot.services.media import CannotClean, examine, is_image
 from handlers.engine.text import N_
 from handlers.messenger.graph import AttachmentUnavailable, ErrorKind, GraphClient, GraphError
 from handlers.messenger.render import Action, Payload, quick_reply, split_text, title
@@ -193,13 +193,16 @@ class MessengerDelivery:
             return {**kept, "type": "text", "html": html.quote(note)}
         data, filename = fetched.data, fetched.filename
         kind = str(message.get("type"))
-        if is_image(kind, fetched.content_type, filename):
-            # Pictures are normally cleaned when they arrive (handlers/messenger/conversation.py);
-            # one that was not (too large to look at then) is rebuilt here, never passed as is.
-            try:
-                clean = await asyncio.to_thread(strip_metadata, data)
-            except CannotClean:
-                return {**kept, "type": "text", "html": html.quote(note)}
+        claims_picture = is_image(kind, fetched.content_type, filename)
+        # Pictures are normally cleaned when they arrive (handlers/messenger/conversation.py);
+        # one that was not (too large to look at then) is rebuilt here, never passed as is. What
+        # is decoded is chosen by the file's bytes (bot/services/media.py).
+        try:
+            examined = await asyncio.to_thread(examine, data, claims_picture=claims_picture)
+        except CannotClean:
+            return {**kept, "type": "text", "html": html.quote(note)}
+        if examined.clean is not None:
+            clean = examined.clean
             data, filename = clean.data, f"attachment.{clean.extension}"
         as_photo = kind == "photo" and len(data) <= TELEGRAM_PHOTO_LIMIT
         return {

@@ -300,6 +300,10 @@ class GraphClient:
                     raise AttachmentUnavailable(f"HTTP {response.status}")
                 if response.status >= 300:
                     raise GraphError(response.status, note="attachment download")
+                # The stated size is checked before reading anything; the count below holds
+                # when it is missing or false.
+                if response.content_length is not None and response.content_length > limit:
+                    raise AttachmentUnavailable("too large")
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in response.content.iter_chunked(65536):

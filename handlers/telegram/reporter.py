@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.services.flood import SubmissionRefused
-from bot.services.media import ReceivedFile, upload_message
+from bot.services.media import NOTICES, REFUSALS, ReceivedFile, upload_message
 from bot.services.receipts import help_text
 from handlers.engine import engine
 from handlers.engine.render import Translator
@@ -359,8 +359,10 @@ async def on_file(
         _ask_consent(replies, privacy, t)
         return
     if received_file.refused is not None:
-        replies.send(html.quote(t(_CANNOT_CLEAN[received_file.refused])))
+        replies.send(html.quote(t(REFUSALS[received_file.refused])))
         return
+    if received_file.notice is not None:
+        replies.send(html.quote(t(NOTICES[received_file.notice])))
     kind, clean = received_file.kind, received_file.clean
     content = (
         upload_message(clean, kind, f"{report.public_code if report else 'report'}-answer")
@@ -380,15 +382,6 @@ async def on_file(
     else:
         media = engine.Media(kind, received_file.file_id, received_file.name, received_file.mime)
     await _conversation(replies, reporter, intake, t).handle(media)
-
-
-_CANNOT_CLEAN = {
-    "too_big": N_("This file is too big for the bot (more than 20 MB). Please send a smaller one."),
-    "unreadable": N_(
-        "This picture could not be checked for hidden data, such as the place where it was "
-        "taken, so it was not accepted. Please send it as a photo or a screenshot instead."
-    ),
-}
 
 
 # --- leaving no trace ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from bot.services.access import CAN_SEE_FIGURES, role_for
 from bot.settings import Settings
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
+from handlers.telegram.quiet import RefusalGate
 from storage.stats import CountRule, PeriodError, StatsRepository, parse_period
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
@@ -60,11 +61,14 @@ async def on_stats(
     intake: Intake,
     replies: Replies,
     t: Translator,
+    refusal_gate: RefusalGate,
 ) -> None:
     user = message.from_user
     role = await role_for(session, user.id, settings.admin_ids) if user is not None else None
     if role not in CAN_SEE_FIGURES:
-        replies.send(html.quote(t(REFUSAL)))
+        # In the moderators' chat, once per person within a window (handlers/telegram/quiet.py).
+        if message.chat.type == "private" or user is None or refusal_gate.allow(user.id):
+            replies.send(html.quote(t(REFUSAL)))
         return
     try:
         period = parse_period(command.args, now=intake.now(), tz=settings.tz)
