@@ -37,7 +37,7 @@ def test_a_part_of_the_day_is_stored_not_a_made_up_time() -> None:
     result = _say(_at("detention", "when"), e.Text("20.11 вечером"))
     assert result.draft is not None
     assert result.draft.answers["when"] == "2026-11-20 evening"
-    assert result.draft.step == "region"
+    assert result.draft.step == "account"  # the person's own words come next
 
 
 def test_an_approximate_period_is_stored_as_a_period() -> None:
@@ -82,7 +82,7 @@ def test_an_ambiguous_date_is_asked_back_and_a_tap_confirms_it() -> None:
     done = _say(restored, e.Pick(e.CONFIRM, step="when"))
     assert done.draft is not None
     assert done.draft.answers["when"] == "2026-11-21T20:11:00+05:00"
-    assert done.draft.step == "region"
+    assert done.draft.step == "account"
 
 
 @pytest.mark.parametrize(

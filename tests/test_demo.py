@@ -237,6 +237,7 @@ async def test_report_through_the_page_api_reaches_the_moderator_pane(demo: Demo
         assert sent != photo
         with Image.open(io.BytesIO(sent)) as got, Image.open(io.BytesIO(photo)) as original:
             assert got.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
         # Answered prompts lose their buttons (edits are applied, a moment after the receipt
         # when the last press sent the report); only the receipt keeps its own.
         def tidy(state: dict[str, Any]) -> bool:

@@ -94,6 +94,9 @@ async def report(s: Setup, language: str = "ru", **answers: Any) -> tuple[UserHa
     card = await s.emu.wait_for_bot_message(
         s.group, lambda m: subject in (m.text or "") and bool(m.keyboard)
     )
+    # The card's id is recorded a moment after it appears; a person replies or presses seconds
+    # later, a test at once.
+    await outbox_settled(s.bot.app)
     return user, card
 
 

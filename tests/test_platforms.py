@@ -297,6 +297,7 @@ async def test_a_long_answer_and_a_long_question_arrive_whole(setup: Setup) -> N
     s = setup
     reporter = await send_report(s, "Мадина Ержанова")
     card = await card_in(s, s.group, "Мадина Ержанова")
+    await outbox_settled(s.bot.app)  # the card's id is recorded, as long before a person replies
     question = ("Он в ИВС, адвоката не пускают. " * 132).strip()
     assert len(question) <= 4096  # as long as Telegram lets the moderator write it
     await s.moderator.send_text(question, chat=s.group, reply_to=card)

@@ -109,6 +109,7 @@ async def test_a_report_through_the_webhook_with_health_and_metrics(
     code = CODE.search(receipt.text or "")
     assert code is not None
     await emu.wait_for_bot_message(group, lambda m: code.group(1) in (m.text or ""))
+    await outbox_settled(hook.app)  # the card's send is recorded, and counted
     assert emu.stats.webhook_failures == 0
 
     status, body = await _get(f"{hook.url}/healthz")

@@ -411,8 +411,8 @@ class OutboxWorker:
                 await self._send_to_messenger(row, route.chat)
             else:
                 unrecorded = await self._send_messages(row, route, in_turn=in_turn)
+            self.metrics.sent.labels(row.kind).inc()  # it went out, whatever the record does
             await self._finish(row, unrecorded, in_turn=in_turn)
-            self.metrics.sent.labels(row.kind).inc()
             if row.target in GROUP_TARGETS and self.chats is not None:
                 await self.chats.accepted(self._configured(row.target))
         except RecordingDeferred:
