@@ -227,6 +227,7 @@ async def test_a_question_the_reporter_cannot_receive_is_marked_on_the_card_and_
     s = setup
     reporter = await send_report(s, "Ерлан Касымов")
     card = await card_in(s, s.group, "Ерлан Касымов")
+    await outbox_settled(s.bot.app)  # the card's id is recorded, as long before a person replies
     await reporter.block_bot()  # Telegram now answers 403 "bot was blocked by the user"
     await s.moderator.send_text("Вы в безопасности?", chat=s.group, reply_to=card)
     note = await s.emu.wait_for_bot_message(s.group, lambda m: "Не доставлено" in (m.text or ""))
@@ -324,6 +325,7 @@ async def test_a_picture_refused_as_a_photo_goes_as_a_file(setup: Setup) -> None
     s = setup
     reporter = await send_report(s, "Айдос Калиев")
     card = await card_in(s, s.group, "Айдос Калиев")
+    await outbox_settled(s.bot.app)  # the card's id is recorded, as long before a person replies
     await s.moderator.send_text("Пришлите повестку", chat=s.group, reply_to=card)
     question = await s.emu.wait_for_bot_message(
         reporter, lambda m: "Пришлите повестку" in (m.text or "")
@@ -340,6 +342,7 @@ async def test_a_long_flood_wait_while_handling_an_update_does_not_lose_it(setup
     s = setup
     reporter = await send_report(s, "Гульнар Сапарова")
     card = await card_in(s, s.group, "Гульнар Сапарова")
+    await outbox_settled(s.bot.app)  # the card's id is recorded, as long before a person replies
     await s.moderator.send_text("Есть фото повестки?", chat=s.group, reply_to=card)
     question = await s.emu.wait_for_bot_message(
         reporter, lambda m: "Есть фото повестки?" in (m.text or "")
