@@ -1,4 +1,4 @@
-"""`reportbot`: the command line (DESIGN.md section 4)."""
+"""`reportbot`: the command line (README, "Two commands")."""
 
 from __future__ import annotations
 

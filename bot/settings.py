@@ -1,4 +1,4 @@
-"""Settings from the environment or a `.env` file (DESIGN.md section 4).
+"""Settings from the environment or a `.env` file (README, "Settings").
 
 Loaded once by the composition root and passed down; nothing reads the environment at import time.
 """
@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LANGUAGES = ("kk", "ru", "en")
-# Where Telegram posts updates in webhook mode, under WEBHOOK_BASE_URL (DESIGN.md section 4).
+# Where Telegram posts updates in webhook mode, under WEBHOOK_BASE_URL (README, "Settings").
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
 
 # What to tell a person whose setting is missing or wrong, per variable: one line, no traceback.

@@ -1,6 +1,6 @@
 """The bot's own HTTP server (aiohttp): Telegram's webhook, health, metrics, other channels.
 
-Routes, on WEBHOOK_HOST:WEBHOOK_PORT (DESIGN.md section 4):
+Routes, on WEBHOOK_HOST:WEBHOOK_PORT (README, "Deployment"):
 
   POST /telegram/webhook  Telegram's updates (webhook mode only)
   GET  /healthz           whether the database answers, and the outbox backlog, as JSON; 503 when

@@ -1,4 +1,5 @@
-"""Database models (DESIGN.md section 5): facets in the clear, content sealed or encrypted.
+"""Database models (README, "What is stored, and how"): facets in the clear, content sealed
+or encrypted.
 
 No raw Telegram or Facebook id is stored anywhere: reporters are found by a keyed hash and reached
 through an id encrypted with the server key.
@@ -366,7 +367,7 @@ class CheckinState(enum.StrEnum):
 
 
 class Checkin(Base):
-    """A safety check-in after a summons appointment (DESIGN.md section 5)."""
+    """A safety check-in after a summons appointment (README, "What is stored, and how")."""
 
     __tablename__ = "checkins"
     __table_args__ = (Index("ix_checkins_state_due_at", "state", "due_at"),)

@@ -1,4 +1,4 @@
-"""Sealing and server-side encryption (DESIGN.md section 3, principle 3).
+"""Sealing and server-side encryption (README, "What is stored, and how").
 
 - Report content is sealed to the organisation's public key (libsodium sealed box). The bot holds
   only the public key, so it cannot read its own archive; coordinators open it offline.

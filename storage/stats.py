@@ -1,6 +1,6 @@
 """The counting rules behind every figure coordinators publish, in one place.
 
-What is counted (DESIGN.md section 6, issue 4):
+What is counted (README, "Figures and exports"):
 
 - Reports are grouped into periods of Almaty-local days (the display time zone, `TIMEZONE`);
   a week is an ISO week, Monday to Sunday.

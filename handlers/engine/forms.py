@@ -1,4 +1,4 @@
-"""The report forms as declarative specs (DESIGN.md section 2).
+"""The report forms as declarative specs (README, "Reporting").
 
 A form is an ordered list of steps. Each step names its kind, its question (a msgid), whether it
 may be skipped, its vocabulary, an optional condition on earlier answers, and, for the few answers

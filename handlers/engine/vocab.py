@@ -1,4 +1,4 @@
-"""Vocabularies of the forms (DESIGN.md section 2), each option a stable key and a label msgid.
+"""Vocabularies of the forms (README, "Reporting"), each option a stable key and a label msgid.
 
 Keys are what is stored and counted (they never change once reports use them); labels are
 translated by the catalogs in locales/.

@@ -1,4 +1,4 @@
-"""The alert card for the moderator chat (DESIGN.md section 6), in Telegram HTML.
+"""The alert card for the moderator chat (README, "Moderators"), in Telegram HTML.
 
 A card is a header (facets, status, who acted and when) that is re-rendered on every change, and
 a body (the answers) rendered once at submission. Every piece of reporter content is escaped.
