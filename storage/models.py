@@ -235,18 +235,14 @@ class FloodMark(Base):
 
 
 class AlertCard(Base):
-    """The card body (the rendered answers), kept encrypted so the card can be edited in place.
-
-    The sealed report cannot be read by the bot; this copy is encrypted with the server key, and
-    is kept only while the card can still change (retention erases it with the reporter link).
-    """
+    """A report's card in the moderator chat: how many times its buttons changed (each edit's
+    idempotency key). No text of the card is kept: a status change edits the buttons alone
+    (bot/services/cards.py; README, "What a seized server gives away")."""
 
     __tablename__ = "alert_cards"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), unique=True)
-    body_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    key_id: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -747,16 +747,20 @@ class OutboxRepository:
             values["sent_message_id"] = message_id
         await self.session.execute(update(Outbox).where(Outbox.id == row_id).values(**values))
 
-    async def mark_sent(self, row_id: int, *, now: dt.datetime, keep_payload: bool) -> None:
-        values: dict[str, Any] = {
-            "state": OutboxState.SENT.value,
-            "sent_at": now,
-            "claimed_until": None,
-            "last_error": None,
-        }
-        if not keep_payload:
-            values["payload_enc"] = None
-        await self.session.execute(update(Outbox).where(Outbox.id == row_id).values(**values))
+    async def mark_sent(self, row_id: int, *, now: dt.datetime) -> None:
+        """Sent: what it said is erased with the same write, alerts included (a card is never
+        written again; README, "What a seized server gives away")."""
+        await self.session.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id)
+            .values(
+                state=OutboxState.SENT.value,
+                sent_at=now,
+                claimed_until=None,
+                last_error=None,
+                payload_enc=None,
+            )
+        )
 
     async def retry_later(
         self, row_id: int, *, at: dt.datetime, error: str, count_attempt: bool = True
@@ -910,23 +914,11 @@ class ModerationEvents:
 
 
 class AlertCards:
-    def __init__(self, session: AsyncSession, keyring: Keyring) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.keyring = keyring
 
-    async def create(self, report_id: int, body: str) -> None:
-        self.session.add(
-            AlertCard(
-                report_id=report_id,
-                body_enc=self.keyring.encrypt(body.encode()),
-                key_id=self.keyring.server_key_id,
-                version=0,
-                created_at=utcnow(),
-            )
-        )
+    async def create(self, report_id: int) -> None:
+        self.session.add(AlertCard(report_id=report_id, version=0, created_at=utcnow()))
 
     async def get(self, report_id: int) -> AlertCard | None:
         return await self.session.scalar(select(AlertCard).where(AlertCard.report_id == report_id))
-
-    def body(self, card: AlertCard) -> str:
-        return self.keyring.decrypt(card.body_enc).decode() if card.body_enc else ""

@@ -13,7 +13,6 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
-    AlertCard,
     Attachment,
     Checkin,
     CheckinState,
@@ -361,10 +360,10 @@ class Sweeps:
     async def sent_payloads(self, *, now: dt.datetime, dead_kept_for: dt.timedelta) -> int:
         """Erase what delivered messages said.
 
-        Sent rows lose their payload at once, alerts included: a card is edited from its body in
-        `alert_cards`, never from the alert's payload, which may hold the attachments too. Dead
-        rows keep theirs for `dead_kept_for`, so an operator can look into the failure and send
-        it again.
+        The worker erases a row's payload as it records the row sent, alerts included (a card's
+        text is never written again: bot/services/cards.py); this pass is the backstop. Dead rows
+        keep theirs for `dead_kept_for`, so an operator can look into the failure and send it
+        again.
         """
         result = await self.session.execute(
             update(Outbox)
@@ -379,21 +378,6 @@ class Sweeps:
                 ),
             )
             .values(payload_enc=None)
-            .execution_options(synchronize_session=False)
-        )
-        return _rowcount(result)
-
-    async def idle_card_bodies(self, *, idle_since: dt.datetime) -> int:
-        """Erase the answers kept for editing cards of reports nobody touched since `idle_since`.
-
-        The card in the moderator chat keeps its text; an action after this re-renders the card
-        with a note instead of the answers, which remain in the sealed archive.
-        """
-        idle = select(Report.id).where(Report.updated_at < idle_since).scalar_subquery()
-        result = await self.session.execute(
-            update(AlertCard)
-            .where(AlertCard.body_enc.is_not(None), AlertCard.report_id.in_(idle))
-            .values(body_enc=None)
             .execution_options(synchronize_session=False)
         )
         return _rowcount(result)

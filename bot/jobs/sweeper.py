@@ -8,10 +8,9 @@ Each pass (every SWEEP_INTERVAL, on every replica) applies these rules:
   reporter with a check-in still pending keeps the link until it is over.
 - Drafts are deleted 24 hours after their last answer (drafts.expires_at), and cleaned
   attachments no live draft holds go with them.
-- Outbox payloads are erased once sent, alerts included (cards are edited from alert_cards);
-  dead letters keep theirs DEAD_PAYLOAD_DAYS for an operator to look into, then lose them too.
-- Card bodies (alert_cards.body_enc, the answers kept to re-render a card when it changes) are
-  erased when the report has not changed for RETENTION_DAYS.
+- Outbox payloads are erased once sent, alerts included (a card's text is written once and never
+  kept: bot/services/cards.py); dead letters keep theirs DEAD_PAYLOAD_DAYS for an operator to
+  look into, then lose them too.
 - Message ids kept for /wipe are deleted after Telegram's 48 hours, when they are of no use.
 
 Every statement is idempotent and conditional, so replicas sweeping at the same moment do the
@@ -76,7 +75,6 @@ class Sweeper:
             counts["payloads"] = await sweeps.sent_payloads(
                 now=now, dead_kept_for=dt.timedelta(days=DEAD_PAYLOAD_DAYS)
             )
-            counts["card_bodies"] = await sweeps.idle_card_bodies(idle_since=now - retention)
             counts["tracked_messages"] = await TrackedMessages(session).sweep(now)
             # Telegram keeps an undelivered update for at most 24 hours
             # (core.telegram.org/bots/api#getting-updates) and Meta retries a webhook for hours:

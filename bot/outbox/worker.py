@@ -6,6 +6,8 @@ A row's payload is {"messages": [...]}, each message one of:
   {"type": "photo_upload" | "document_upload", "data": base64, "filename": ..., "caption_html"?}
   {"type": "edit", "html": ..., "reply_markup"?: {...}, "message_id"?: ...} (edits the given
       message, else the card of the row's report)
+  {"type": "edit_markup", "reply_markup": {...}, "html": ...} (the buttons alone of the row's
+      card; "html" is posted with them if the card is gone)
   {"type": "clear_buttons", "message_id"?: ...} (takes the buttons off a message; without an id,
       off the last question sent into the reporter's chat)
   {"type": "delete", "message_ids": [...]} (deletes what Telegram still lets the bot delete)
@@ -684,7 +686,7 @@ class OutboxWorker:
                 await self._record_sent(row, unrecorded, once=in_turn)
                 unrecorded = None
             message = messages[index]
-            if message.get("type") == "edit" and "message_id" not in message:
+            if message.get("type") in ("edit", "edit_markup") and "message_id" not in message:
                 message = {**message, "message_id": await self._card_id(row), "card": True}
             if message.get("type") == "clear_buttons" and "message_id" not in message:
                 message = {**message, "message_id": route.last_prompt}
@@ -763,9 +765,7 @@ class OutboxWorker:
                                 row.reporter_id, [sent.tracked], self.clock()
                             )
                     if finish:
-                        await repo.mark_sent(
-                            row.id, now=self.clock(), keep_payload=row.kind == "alert"
-                        )
+                        await repo.mark_sent(row.id, now=self.clock())
             except Exception as exc:
                 held_until = row.claimed_until
                 expires = held_until is not None and self.clock() + dt.timedelta(
@@ -838,6 +838,8 @@ class OutboxWorker:
         if kind == "delete":
             await self._delete(chat_id, list(message.get("message_ids") or []))
             return None
+        if kind == "edit_markup":
+            return await self._edit_markup(chat_id, message)
         if kind == "edit":
             try:
                 result = await self.bot.edit_message_text(
@@ -910,6 +912,27 @@ class OutboxWorker:
             upload = BufferedInputFile(data, message["filename"])
             return await self.bot.send_document(chat_id, upload, caption=caption, **extra)
         raise PermanentFailure(f"unknown message type {kind!r}")
+
+    async def _edit_markup(self, chat_id: int | str, message: dict[str, Any]) -> Message | None:
+        """New buttons on a card (core.telegram.org/bots/api#editmessagereplymarkup); a card that
+        is gone is posted anew as its stub, so the report can still be acted on."""
+        markup = InlineKeyboardMarkup.model_validate(message["reply_markup"])
+        try:
+            result = await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message["message_id"], reply_markup=markup
+            )
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message:
+                return None
+            if not _gone(exc.message):
+                raise
+            return await self.bot.send_message(
+                chat_id,
+                message["html"],
+                reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        return result if isinstance(result, Message) else None
 
     async def _clear_buttons(self, chat_id: int | str, message_id: int | None) -> None:
         if message_id is None:

@@ -1,7 +1,10 @@
-"""Alert cards: build the card for a report, and keep it current as moderators act.
+"""Alert cards: build the card for a report, and keep its buttons current as moderators act.
 
-The card is sent through the outbox. A change before it was sent rewrites the queued card; a change
-after it was sent queues an edit, and the worker drops an edit that a later one supersedes.
+The card's text is written once, at submission, from the answers while they are in memory
+(handlers/telegram/cards.py); the bot keeps no copy of it (README, "What a seized server gives
+away"). The card is sent through the outbox. A change before it was sent puts new buttons on the
+queued card; a change after it was sent queues an edit of the buttons alone (their first row names
+the status), and the worker drops an edit that a later one supersedes.
 """
 
 from __future__ import annotations
@@ -9,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.context import ServiceContext
+from handlers.engine.engine import Submitted
 from handlers.telegram.cards import (
     CardEvent,
     CardView,
     DuplicateHint,
     card_keyboard,
+    card_stub,
     digest_line,
     render_card,
 )
@@ -34,7 +38,7 @@ class CardService:
     def __init__(self, session: AsyncSession, context: ServiceContext) -> None:
         self.context = context
         self.reports = Reports(session, context.keyring)
-        self.cards = AlertCards(session, context.keyring)
+        self.cards = AlertCards(session)
         self.events = ModerationEvents(session)
         self.outbox = OutboxRepository(session, context.keyring)
 
@@ -75,74 +79,53 @@ class CardService:
             flags=tuple(flag for flag in (report.intake_flags or "").split(",") if flag),
         )
 
-    async def card_message(
-        self, report: Report, body: str, *, confirming: str | None = None
-    ) -> tuple[dict[str, Any], str]:
-        """The card message, and its one-line summary for burst digests."""
-        t = self.context.moderators_t
-        view = await self.view(report)
-        keyboard = card_keyboard(view, t, confirming=confirming)
-        message = {
-            "type": "text",
-            "html": render_card(view, body, t, now=self.context.now()),
-            "reply_markup": keyboard.model_dump(exclude_none=True),
-        }
-        return message, digest_line(view, t)
-
     async def queue_new_card(
-        self, report: Report, body_chunks: list[str], extra: list[dict[str, Any]]
+        self, report: Report, submission: Submitted, extra: list[dict[str, Any]]
     ) -> None:
-        await self.cards.create(report.id, body_chunks[0])
-        card, summary = await self.card_message(report, body_chunks[0])
-        continuation = [{"type": "text", "html": chunk} for chunk in body_chunks[1:]]
+        """Write the card from the answers in memory and queue it; its payload is the only copy,
+        and the worker erases it once the card is sent."""
+        t = self.context.moderators_t
+        await self.cards.create(report.id)
+        view = await self.view(report)
+        text, *continued = render_card(view, submission, t, now=self.context.now())
+        card = {
+            "type": "text",
+            "html": text,
+            "reply_markup": card_keyboard(view, t).model_dump(exclude_none=True),
+        }
+        continuation = [{"type": "text", "html": chunk} for chunk in continued]
         await self.outbox.enqueue(
             kind="alert",
             target="moderators",
-            payload={"messages": [card, *continuation, *extra], "summary": summary},
+            payload={"messages": [card, *continuation, *extra], "summary": digest_line(view, t)},
             idempotency_key=f"alert:{report.id}",
             report_id=report.id,
             priority=OutboxPriority.URGENT if report.urgent else OutboxPriority.NORMAL,
         )
 
-    def _erased_body(self) -> str:
-        """What a card shows once retention erased the answers the bot kept for it."""
-        t = self.context.moderators_t
-        days = self.context.policy.retention.days
-        return html.italic(
-            html.quote(
-                t.plural(
-                    "The answers were removed from the bot after {n} day without changes; "
-                    "they remain in the sealed archive.",
-                    "The answers were removed from the bot after {n} days without changes; "
-                    "they remain in the sealed archive.",
-                    days,
-                )
-            )
-        )
-
     async def refresh(self, report: Report, *, confirming: str | None = None) -> None:
-        """Bring the moderators' card up to date with the report's state (`confirming`: a
+        """Bring the card's buttons up to date with the report's state (`confirming`: a
         rejection to confirm, handlers.telegram.cards.card_keyboard)."""
         card = await self.cards.get(report.id)
         alert = await self.outbox.alert_of(report.id)
         if card is None or alert is None:
             return
         card.version += 1
-        body = self.cards.body(card) if card.body_enc is not None else self._erased_body()
-        message, summary = await self.card_message(report, body, confirming=confirming)
+        t = self.context.moderators_t
+        view = await self.view(report)
+        markup = card_keyboard(view, t, confirming=confirming).model_dump(exclude_none=True)
         now = self.context.now()
         in_flight = alert.claimed_until is not None and alert.claimed_until > now
         if alert.state == OutboxState.PENDING.value and alert.progress == 0 and not in_flight:
-            # Not sent, and no worker is sending it: bring the queued card itself up to date.
-            keyring = self.context.keyring
-            payload = keyring.decrypt_json(alert.payload_enc) if alert.payload_enc else {}
-            messages = payload.get("messages") or [{}]
-            messages[0] = message
-            await self.outbox.replace_payload(alert.id, {"messages": messages, "summary": summary})
+            # Not sent, and no worker is sending it: new buttons on the queued card itself.
+            payload = self.context.keyring.decrypt_json(alert.payload_enc or b"")
+            payload["messages"][0]["reply_markup"] = markup
+            payload["summary"] = digest_line(view, t)
+            await self.outbox.replace_payload(alert.id, payload)
             return
         # The worker finds the card's message id when it sends the edit: the card may still be
-        # on its way now.
-        edit = {**message, "type": "edit"}
+        # on its way now. The stub stands in for a card deleted from the chat (its facets only).
+        edit = {"type": "edit_markup", "reply_markup": markup, "html": card_stub(view, t)}
         await self.outbox.enqueue(
             kind="card_edit",
             target="moderators",

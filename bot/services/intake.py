@@ -19,7 +19,7 @@ from bot.services.receipts import receipt_text
 from handlers.engine.engine import Draft, Submitted
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator
-from handlers.telegram.cards import attachments_of, render_card_body
+from handlers.telegram.cards import attachments_of
 from handlers.telegram.keyboards import wipe_keyboard
 from storage.models import Report, Reporter
 from storage.repositories import Drafts, OutboxRepository, Reporters, Reports
@@ -178,8 +178,7 @@ class Intake:
                 else None
             ),
         )
-        body = render_card_body(submission, self.context.moderators_t)
-        await self.cards.queue_new_card(report, body, attachments)
+        await self.cards.queue_new_card(report, submission, attachments)
         checkin = await self.checkins.schedule_for(report, submission.answers, reporter)
         t = self.translator(language)
         receipt = receipt_text(

@@ -27,12 +27,15 @@ from handlers.telegram.cards import (
     CONFIRMED,
     KEEP,
     REJECTIONS,
+    STATUS,
     STATUS_LABELS,
+    CardEvent,
     ModCB,
+    card_code,
+    event_line,
 )
 from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
 from storage.repositories import (
-    AlertCards,
     ModerationEvents,
     OutboxRepository,
     Reporters,
@@ -86,7 +89,6 @@ class Moderation:
         self.events = ModerationEvents(session)
         self.outbox = OutboxRepository(session, context.keyring)
         self.cards = CardService(session, context)
-        self.alert_cards = AlertCards(session, context.keyring)
         self.staff = StaffRepository(session)
 
     # --- who may act -------------------------------------------------------------------------
@@ -162,6 +164,8 @@ class Moderation:
         if data.action == KEEP:
             await self.cards.refresh(report)
             return Outcome(True, Msg(N_("Nothing was changed.")))
+        if data.action == STATUS:
+            return await self._last_change(report)
         action = data.action.removesuffix(CONFIRMED)
         if data.action.endswith(CONFIRMED) and action in REJECTIONS:
             return await self._transition(actor, report, action)
@@ -175,6 +179,30 @@ class Moderation:
                 await self.refuse(actor, report.id, "forged")
                 return _refusal(N_("This button is not valid."))
         return await self._transition(actor, report, data.action, original=original)
+
+    async def _last_change(self, report: Report) -> Outcome:
+        """The status button: who last acted on the report, and when (the card's text is never
+        rewritten, so this is where it is told)."""
+        events = [
+            event
+            for event in await self.events.of_report(report.id)
+            if not event.action.startswith("refused")
+        ]
+        if not events:
+            return Outcome(
+                True, Msg(N_("No one has acted on {code} yet."), {"code": report.public_code})
+            )
+        latest = events[-1]
+        line = event_line(
+            CardEvent(latest.action, latest.actor_name, latest.at), self.context.moderators_t
+        )
+        return Outcome(
+            True,
+            Msg(
+                N_("Last: {event}. /history {code} shows all."),
+                {"event": line, "code": report.public_code},
+            ),
+        )
 
     async def _confirm_rejection(self, actor: Actor, report: Report, action: str) -> Outcome:
         """Ask on the card itself before rejecting: a rejection is one mis-tap away from Take."""
@@ -345,14 +373,15 @@ class Moderation:
         )
 
     async def _card_just_sent(self, message_id: int, text: str) -> tuple[int, str] | None:
-        """A card whose message id is not recorded yet, recognised by the code in its header."""
-        for line in text.split("\n", 2)[:2]:
-            report = await self.reports.by_code(line.split(" ", 1)[0])
-            if report is None:
-                continue
-            alert = await self.outbox.alert_of(report.id)
-            if alert is not None and _is_card_of(alert, report, message_id, text):
-                return report.id, "alert"
+        """A card whose message id is not recorded yet, recognised by the code on its first
+        line (`text` is empty unless the replied message is the bot's, with card buttons)."""
+        code = card_code(text)
+        report = await self.reports.by_code(code) if code else None
+        if report is None:
+            return None
+        alert = await self.outbox.alert_of(report.id)
+        if alert is not None and _is_card_of(alert, report, message_id, text):
+            return report.id, "alert"
         return None
 
     async def ask_reporter(self, actor: Actor, report: Report, text: str) -> Outcome:
@@ -644,12 +673,11 @@ def _is_card_of(alert: Outbox, report: Report, message_id: int, message_text: st
     """Whether the pressed message is this report's card.
 
     Telegram, not the client, says which message was pressed. Right after the card is sent its
-    id may not be recorded yet; then the card's own header (which names the code) decides.
+    id may not be recorded yet; then the code on the card's first line decides.
     """
     if alert.sent_message_id is not None:
         return alert.sent_message_id == message_id
-    header = message_text.split("\n", 2)[:2]
-    return any(line.startswith(report.public_code) for line in header)
+    return card_code(message_text) == report.public_code
 
 
 # What the reporter is told when their report reaches these statuses (with its code). "Needs

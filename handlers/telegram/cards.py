@@ -1,13 +1,18 @@
 """The alert card for the moderator chat (README, "Moderators"), in Telegram HTML.
 
-A card is a header (facets, status, who acted and when) that is re-rendered on every change, and
-a body (the answers) rendered once at submission. Every piece of reporter content is escaped.
-Answers longer than one message continue in follow-up messages, so nothing is cut.
+A card is written once, at submission, from the answers while they are in memory, and nothing of
+its text is kept (README, "What a seized server gives away"): a status change edits only the
+buttons, whose first row names the status. The first three lines say what, who, where, when,
+how urgent and in which language to answer; the other answers are folded into an expandable
+quote (core.telegram.org/bots/api#formatting-options: `<blockquote expandable>`), which a phone
+shows as three lines until tapped. Every piece of reporter content is escaped. Answers longer
+than one message continue in follow-up messages, so nothing is cut.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,17 +22,19 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.engine.engine import Submitted
-from handlers.engine.forms import StepKind
+from handlers.engine.forms import Step, StepKind
 from handlers.engine.render import Translator, format_answer
 from handlers.engine.text import N_
-from handlers.engine.vocab import INCIDENT_TYPES, REGIONS
+from handlers.engine.vocab import INCIDENT_TYPES, OTHER_KINDS, REGIONS
 from handlers.telegram.keyboards import RowId
 
-# Telegram's limit is 4,096 characters after entity parsing; the header may grow as moderators
-# act, so the body's first part leaves it room.
+# Telegram's limit is 4,096 characters after entity parsing (core.telegram.org/bots/api#
+# sendmessage); the head and the quote's markup take their share of the first message.
 CHUNK_BUDGET = 3900
-FIRST_BODY_BUDGET = 2600
+FIRST_BODY_BUDGET = 3300
 LINE_BUDGET = 2400
+# The name on the card's second line; a longer one is given whole in the folded details.
+WHO_BUDGET = 80
 
 STATUS_LABELS = {
     "new": N_("new"),
@@ -38,7 +45,22 @@ STATUS_LABELS = {
     "rejected": N_("rejected"),
     "closed": N_("closed"),
 }
+STATUS_ICONS = {
+    "new": "🆕",
+    "in_review": "👀",
+    "verified": "✅",
+    "needs_info": "❓",
+    "duplicate": "🔁",
+    "rejected": "⛔",
+    "closed": "🔒",
+}
 
+# The language to answer the reporter in, on the card's third line.
+LANGUAGE_LABELS = {
+    "kk": N_("writes in Kazakh"),
+    "ru": N_("writes in Russian"),
+    "en": N_("writes in English"),
+}
 ACTION_LABELS = {
     "submitted": N_("submitted"),
     "take": N_("taken"),
@@ -61,17 +83,13 @@ ACTION_LABELS = {
     "checkin_missed": N_("check-in: no answer"),
 }
 
-# How a report arrived, when moderators should weigh it (bot/services/flood.py sets them).
-FLAG_LINES = {
-    "new_reporter": N_("🆕 Sent by someone who first wrote to the bot minutes before."),
-    "wave": N_("🌊 Sent during a sudden wave of reports."),
-}
-
-
-CHANNEL_LABELS = {
-    "telegram": N_("Telegram"),
-    "messenger": N_("Facebook Messenger"),
-}
+# How a report arrived (bot/services/flood.py sets the flags). Most reporters write for the first
+# time minutes before they report, so that alone says nothing; during a sudden wave of reports it
+# says the report may be part of a flood.
+WAVE_LINE = N_("🌊 Sent during a sudden wave of reports.")
+WAVE_NEW_REPORTER_LINE = N_(
+    "🌊 Sent during a sudden wave of reports, by someone who first wrote to the bot minutes before."
+)
 
 
 class ModCB(CallbackData, prefix="m1"):
@@ -127,40 +145,87 @@ def _ago(then: dt.datetime, now: dt.datetime, t: Translator) -> str:
     return t.plural("{n} day ago", "{n} days ago", days)
 
 
-def render_card_header(view: CardView, t: Translator, *, now: dt.datetime) -> str:
-    lines: list[str] = []
-    if view.urgent:
-        lines.append("🚨 " + html.bold(html.quote(t(N_("URGENT")))))
+# Codes as bot/services/intake.py makes them: a form's letter and four unambiguous characters.
+CODE_PATTERN = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
+
+
+def card_code(text: str) -> str | None:
+    """The report code a card's text names on its first line (cards from before this layout:
+    its second), as the chat shows it; None when there is none."""
+    for line in text.split("\n", 2)[:2]:
+        found = CODE_PATTERN.search(line)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _answer(submission: Submitted, step: Step | None, t: Translator) -> str | None:
+    if step is None or submission.answers.get(step.key) in (None, "", []):
+        return None
+    return format_answer(step, submission.answers[step.key], t)
+
+
+def _facet_step(submission: Submitted, facet: str) -> Step | None:
+    return next((step for step in submission.form.steps if step.facet == facet), None)
+
+
+def _subject_step(submission: Submitted) -> Step | None:
+    return next((step for step in submission.form.steps if step.subject), None)
+
+
+def _kind_line(view: CardView, submission: Submitted, t: Translator) -> str:
+    """What happened and how urgent, with the code a moderator copies with one tap."""
     kind = _label(view.incident_type, INCIDENT_TYPES, t)
-    lines.append(f"{html.bold(html.quote(view.code))} · {html.quote(kind)}")
+    other_kind = submission.answers.get("other_kind")
+    if view.incident_type == "other" and other_kind:
+        kind = _label(str(other_kind), OTHER_KINDS, t)
+    what = html.quote(kind)
+    if view.urgent:
+        what = "🚨 " + html.quote(t(N_("URGENT"))) + " · " + what
+    line = f"{html.bold(what)} · {html.code(html.quote(view.code))}"
     if view.channel == "messenger":
         # Moderators answer these reporters under Messenger's 24-hour rule: make it visible.
-        lines.append("💬 " + html.bold(html.quote(t(N_("Via Facebook Messenger")))))
-    date = t.date(view.incident_date) if view.incident_date else "—"
-    lines.append(html.quote(t(N_("Region: {region}"), region=_label(view.region, REGIONS, t))))
-    lines.append(html.quote(t(N_("Date: {date}"), date=date)))
-    lines.append(
-        html.quote(
-            t(
-                N_("Received {when} via {channel}, language {language}"),
-                when=t.datetime(view.received_at),
-                channel=t(CHANNEL_LABELS[view.channel])
-                if view.channel in CHANNEL_LABELS
-                else view.channel,
-                language=view.language,
-            )
-        )
-    )
-    status = t(STATUS_LABELS.get(view.status, view.status))
-    if view.duplicate_of:
-        status = t(N_("duplicate of {code}"), code=view.duplicate_of)
-    lines.append(html.bold(html.quote(t(N_("Status: {status}"), status=status))))
-    if view.assignee:
-        lines.append(html.quote(t(N_("Assigned to: {name}"), name=view.assignee)))
-    lines.extend(html.quote(t(FLAG_LINES[flag])) for flag in view.flags if flag in FLAG_LINES)
-    lines.extend(_hint_line(hint, t, now) for hint in view.hints[:3])
-    lines.extend(html.italic(html.quote(event_line(event, t))) for event in view.events[-3:])
-    return "\n".join(lines)
+        line += " · 💬 " + html.quote(t(N_("Facebook Messenger")))
+    return line
+
+
+def _who_line(submission: Submitted, t: Translator) -> tuple[str, bool]:
+    """Who it happened to, and who reports it; and whether the name had to be shortened."""
+    subject = _answer(submission, _subject_step(submission), t)
+    relation = _answer(submission, submission.form.step("relation"), t)
+    parts: list[str] = []
+    shortened = False
+    if subject:
+        shortened = len(subject) > WHO_BUDGET
+        shown = subject[: WHO_BUDGET - 1].rstrip() + "…" if shortened else subject
+        parts.append(html.bold(html.quote(shown)))
+    if relation:
+        parts.append(html.quote(t(N_("reported by: {relation}"), relation=relation)))
+    return "👤 " + (" · ".join(parts) or "—"), shortened
+
+
+def _where_line(view: CardView, submission: Submitted, t: Translator) -> str:
+    """Where, when (the answer as the reporter gave it), and the language to answer in."""
+    when = _answer(submission, _facet_step(submission, "incident_date"), t)
+    if when is None and view.incident_date is not None:
+        when = t.date(view.incident_date)
+    language = LANGUAGE_LABELS.get(view.language)
+    parts = [
+        "📍 " + html.quote(_label(view.region, REGIONS, t)),
+        "🗓 " + html.quote(when or "—"),
+        "🗣 " + html.bold(html.quote(t(language) if language else view.language)),
+    ]
+    return " · ".join(parts)
+
+
+def _marks(view: CardView, t: Translator, now: dt.datetime) -> list[str]:
+    """Lines only when they say something: a wave of reports, a possible earlier report."""
+    lines: list[str] = []
+    if "wave" in view.flags:
+        wave = WAVE_NEW_REPORTER_LINE if "new_reporter" in view.flags else WAVE_LINE
+        lines.append(html.quote(t(wave)))
+    lines.extend(_hint_line(hint, t, now) for hint in view.hints[:2])
+    return lines
 
 
 def _hint_line(hint: DuplicateHint, t: Translator, now: dt.datetime) -> str:
@@ -182,11 +247,11 @@ def event_line(event: CardEvent, t: Translator) -> str:
     )
 
 
-def render_card_body(submission: Submitted, t: Translator) -> list[str]:
-    """The answers as HTML: the part that goes on the card, then continuation messages."""
+def _detail_lines(submission: Submitted, t: Translator, *, shown: set[str]) -> list[str]:
+    """The answers the first lines do not give, the reporter's own account first."""
     lines: list[str] = []
     for step in submission.form.steps:
-        if step.key not in submission.answers:
+        if step.key not in submission.answers or step.key in shown:
             continue
         value = submission.answers[step.key]
         label = html.bold(html.quote(t(step.label)))
@@ -197,11 +262,35 @@ def render_card_body(submission: Submitted, t: Translator) -> list[str]:
         pieces = [text[i : i + LINE_BUDGET] for i in range(0, len(text), LINE_BUDGET)] or [""]
         lines.append(f"{label}: {html.quote(pieces[0])}")
         lines.extend(html.quote(piece) for piece in pieces[1:])
-    chunks = _pack(lines, first_budget=FIRST_BODY_BUDGET)
-    if len(chunks) > 1:
-        marker = html.italic(html.quote(t(N_("(continued)"))))
-        chunks = [chunks[0]] + [f"{marker}\n{chunk}" for chunk in chunks[1:]]
-    return chunks
+    return lines
+
+
+def _folded(chunk: str) -> str:
+    return f"<blockquote expandable>{chunk}</blockquote>" if chunk else ""
+
+
+def render_card(
+    view: CardView, submission: Submitted, t: Translator, *, now: dt.datetime
+) -> list[str]:
+    """The card's text, then continuation messages for answers too long for one message.
+
+    Written once, at submission: the bot keeps none of it (README, "What a seized server gives
+    away"), so it never changes; the status lives on the buttons (card_keyboard)."""
+    who, shortened = _who_line(submission, t)
+    head = [_kind_line(view, submission, t), who, _where_line(view, submission, t)]
+    head.extend(_marks(view, t, now))
+    shown = {"relation", "region", "other_kind"}
+    shown.update(step.key for step in submission.form.steps if step.facet == "incident_date")
+    if not shortened:
+        shown.update(step.key for step in submission.form.steps if step.subject)
+    head_text = "\n".join(head)
+    chunks = _pack(
+        _detail_lines(submission, t, shown=shown),
+        first_budget=FIRST_BODY_BUDGET - len(head_text),
+    )
+    card = "\n".join(part for part in (head_text, _folded(chunks[0])) if part)
+    marker = html.italic(html.quote(t(N_("(continued)"))))
+    return [card] + [_folded(f"{marker}\n{chunk}") for chunk in chunks[1:]]
 
 
 def _pack(lines: list[str], *, first_budget: int) -> list[str]:
@@ -220,9 +309,32 @@ def _pack(lines: list[str], *, first_budget: int) -> list[str]:
     return chunks
 
 
-def render_card(view: CardView, body: str, t: Translator, *, now: dt.datetime) -> str:
-    header = render_card_header(view, t, now=now)
-    return f"{header}\n\n{body}" if body else header
+def card_stub(view: CardView, t: Translator) -> str:
+    """What stands for a card that was deleted from the chat: its buttons need a message, and
+    the bot kept no answers to write it again (only the report's clear facets)."""
+    kind = _label(view.incident_type, INCIDENT_TYPES, t)
+    region = _label(view.region, REGIONS, t)
+    date = t.date(view.incident_date) if view.incident_date else "—"
+    first = f"{html.bold(html.quote(kind))} · {html.code(html.quote(view.code))}"
+    second = html.quote(f"📍 {region} · 🗓 {date}")
+    note = t(
+        N_(
+            "The card was deleted from the chat; the bot keeps no answers to write it again. "
+            "They are in the sealed archive."
+        )
+    )
+    return f"{first}\n{second}\n{html.italic(html.quote(note))}"
+
+
+def status_label(view: CardView, t: Translator) -> str:
+    """The status on the card's first button: what it is, and who holds it."""
+    status = t(STATUS_LABELS.get(view.status, view.status))
+    if view.status == "duplicate" and view.duplicate_of:
+        status = t(N_("duplicate of {code}"), code=view.duplicate_of)
+    label = f"{STATUS_ICONS.get(view.status, '•')} {status[:1].upper()}{status[1:]}"
+    if view.assignee:
+        label += f" · {view.assignee}"
+    return label
 
 
 # Rejections ask first (issue 16): a press asks "Reject as spam?" on the card itself, and only
@@ -230,6 +342,8 @@ def render_card(view: CardView, body: str, t: Translator, *, now: dt.datetime) -
 REJECTIONS = ("reject_spam", "reject_unfounded", "reject_scope")
 CONFIRMED = "_yes"
 KEEP = "keep"
+# The status button: pressed, it says who last acted and when.
+STATUS = "status"
 _CONFIRM_LABELS = {
     "reject_spam": N_("Yes, reject as spam"),
     "reject_unfounded": N_("Yes, reject as unfounded"),
@@ -255,18 +369,29 @@ def card_keyboard(
             ]
         )
     status = view.status
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[InlineKeyboardButton]] = [
+        [
+            InlineKeyboardButton(
+                text=status_label(view, t),
+                callback_data=ModCB(action=STATUS, report=view.report_id).pack(),
+            )
+        ]
+    ]
     if status in ("new", "needs_info", "in_review"):
         # Only what this state allows (bot/services/moderation.py TRANSITIONS): a new report is
         # taken before it is verified or sent back for information, so its card offers neither.
         first = [button(N_("Take"), "take")]
         if status != "new":
             first.append(button(N_("Verify"), "verify"))
+        duplicate = button(N_("Duplicate…"), "duplicate")
+        if status == "new":
+            first.append(duplicate)  # one row fewer on a phone
         rows.append(first)
-        second = [button(N_("Duplicate…"), "duplicate")]
-        if status == "in_review":
-            second.insert(0, button(N_("Needs info"), "needs_info"))
-        rows.append(second)
+        if status != "new":
+            second = [duplicate]
+            if status == "in_review":
+                second.insert(0, button(N_("Needs info"), "needs_info"))
+            rows.append(second)
         rows.extend(
             [button(N_("Duplicate of {code}"), "dupof", hint.report_id, code=hint.code)]
             for hint in view.hints[:2]
