@@ -124,7 +124,7 @@ async def test_checkins_safe_help_and_silence_and_urgent_cards_come_back(
         await helpme.press(prompts[helpme.id], CheckinCB(checkin=ids[1], answer="help").pack())
         alarm = await emu.wait_for_bot_message(group, lambda m: (m.text or "").startswith("🆘"))
         assert alarm.reply_to_message_id == help_card.message_id
-        await emu.wait_for_edit(help_card, lambda m: (m.text or "").startswith("🚨"))
+        await emu.wait_for_edit(help_card, lambda m: m.keyboard[0][0]["text"].startswith("🚨"))
         await emu.wait_for_bot_message(helpme)
         # What they write next reaches the team.
         await helpme.send_text("Меня не отпускают")
@@ -138,7 +138,7 @@ async def test_checkins_safe_help_and_silence_and_urgent_cards_come_back(
         missed = await emu.wait_for_bot_message(group, lambda m: "60" in (m.text or ""))
         assert missed.reply_to_message_id == silent_card.message_id
         assert (missed.text or "").startswith("🆘")
-        await emu.wait_for_edit(silent_card, lambda m: (m.text or "").startswith("🚨"))
+        await emu.wait_for_edit(silent_card, lambda m: m.keyboard[0][0]["text"].startswith("🚨"))
         states = {c.reporter_id: c.state for c in await rows(migrated_url, Checkin)}
         assert sorted(states.values()) == [
             CheckinState.HELP,

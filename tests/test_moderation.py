@@ -220,6 +220,7 @@ async def test_urgent_toggle_and_history(setup: Setup) -> None:
     await press(s, s.moderator, card, "not_urgent")
     await s.emu.wait_for_edit(card, lambda m: "Срочно" in labels_of(m))
     assert "Не срочно" not in labels_of(card)
+    assert not labels_of(card)[0].startswith("🚨")  # the status button says it too
     code = CODE.search(card.text or "")
     assert code is not None
     await s.moderator.send_text(f"/history {code.group(1)}", chat=s.group)

@@ -327,11 +327,14 @@ def card_stub(view: CardView, t: Translator) -> str:
 
 
 def status_label(view: CardView, t: Translator) -> str:
-    """The status on the card's first button: what it is, and who holds it."""
+    """The status on the card's first button: how urgent, what it is, and who holds it."""
     status = t(STATUS_LABELS.get(view.status, view.status))
     if view.status == "duplicate" and view.duplicate_of:
         status = t(N_("duplicate of {code}"), code=view.duplicate_of)
     label = f"{STATUS_ICONS.get(view.status, '•')} {status[:1].upper()}{status[1:]}"
+    if view.urgent:
+        # Urgency may change after the card was written (a moderator, a missed check-in).
+        label = f"🚨 {label}"
     if view.assignee:
         label += f" · {view.assignee}"
     return label
