@@ -24,7 +24,9 @@ from storage.models import Outbox, OutboxState, utcnow
 from storage.sealing import Keyring
 
 MODERATOR_CHAT_ID = -1001777000111
-TOKEN = "123456:TEST-TOKEN"
+# A token's number is its bot's user id (aiogram's Bot.id reads it there), and the emulator's bot
+# is user 100000001: a bot that tells its own messages by that id must be told the same id here.
+TOKEN = "100000001:TEST-TOKEN"
 
 
 @dataclass

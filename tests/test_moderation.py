@@ -499,3 +499,17 @@ def test_a_card_offers_only_what_its_state_allows(status: str) -> None:
     }
     allowed = {action for action, (starts, _) in TRANSITIONS.items() if status in starts}
     assert offered & set(TRANSITIONS) == allowed
+
+
+async def test_a_reply_to_a_card_in_its_first_moment_reaches_the_reporter(setup: Setup) -> None:
+    """The moderator replies as the card appears, before its message id is recorded: the reply
+    is still taken for the card (it is the bot's, with card buttons) and relayed."""
+    s = setup
+    user = s.emu.user(language_code="ru")
+    review = await fill_report(s.emu, s.bot.app.i18n, user, "detention", REPORT, language="ru")
+    await submit(s.emu, user, review)
+    card = await s.emu.wait_for_bot_message(
+        s.group, lambda m: REPORT["subject"] in (m.text or "") and bool(m.keyboard)
+    )
+    await s.moderator.send_text("Сразу вопрос", chat=s.group, reply_to=card)
+    await s.emu.wait_for_bot_message(user, lambda m: "Сразу вопрос" in (m.text or ""))
