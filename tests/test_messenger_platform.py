@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from bot.demo.emulator.graph import PROFILE_RATE, GraphEmulator
 from bot.services.checkins import CheckinScheduler
-from handlers.messenger.graph import GraphClient, GraphError
+from handlers.messenger.graph import ErrorKind, GraphClient, GraphError, classify
 from handlers.messenger.render import Action
 from handlers.messenger.webhook import PROFILE_RUN
 from storage.models import Checkin, CheckinState, Outbox, ProcessedUpdate, Reporter, ScheduledRun
@@ -353,3 +353,15 @@ async def test_a_long_question_reaches_a_messenger_reporter_whole_cut_between_se
     assert all(sentence in joined for sentence in sentences)
     for part in parts[:-1]:
         assert part.rstrip().endswith("?"), part[-40:]
+
+
+def test_meta_error_codes_are_sorted_as_the_error_codes_page_describes_them() -> None:
+    assert classify(400, 551, 1545041) == ErrorKind.UNAVAILABLE
+    assert classify(400, 2, None) == ErrorKind.MAYBE_BLOCKED
+    assert classify(500, 2, None) == ErrorKind.TRANSIENT  # a server fault is only that
+    assert classify(400, 10, 2018278) == ErrorKind.WINDOW_CLOSED
+    assert classify(400, 10, None, tagged=True) == ErrorKind.TAG_REFUSED
+    assert classify(400, 10, None) == ErrorKind.REJECTED
+    maybe_blocked = GraphError(400, 2)
+    assert [maybe_blocked.retry_after_attempts(n) for n in (1, 2, 3)] == [True, True, False]
+    assert GraphError(503).retry_after_attempts(9)

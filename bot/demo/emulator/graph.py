@@ -55,6 +55,8 @@ import aiohttp
 from aiohttp import web
 
 GRAPH_VERSION = "v21.0"
+# developers.facebook.com/docs/messenger-platform/send-messages: text "must be UTF-8 and has a
+# 2000 character limit"; longer is refused with (#100).
 TEXT_LIMIT = 2000
 QUICK_REPLIES_MAX = 13
 TITLE_LIMIT = 20
