@@ -41,6 +41,7 @@ from bot.settings import LEASE_MARGIN, Settings
 from bot.web import start_web_server
 from handlers.engine.text import N_
 from handlers.messenger.webhook import MessengerChannel, messenger_routes
+from handlers.messenger.window import may_write_unasked
 from handlers.telegram import get_routers
 from handlers.telegram.middlewares import UpdateContextMiddleware
 from handlers.telegram.quiet import RefusalGate
@@ -164,6 +165,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         messenger_human_agent=settings.facebook_human_agent,
         help_contacts=settings.help_contacts.strip(),
         messenger_sources=frozenset(settings.messenger_sources),
+        may_write_unasked=may_write_unasked,
     )
     bot = create_bot(settings)
     chats = GroupChatIds(

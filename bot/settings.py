@@ -109,7 +109,9 @@ class Settings(BaseSettings):
     facebook_verify_token: SecretStr | None = None
     facebook_graph_url: str = "https://graph.facebook.com/v21.0"
     # Let moderators answer a Messenger reporter up to 7 days after their last message, with
-    # the HUMAN_AGENT tag; only for a Page that Meta granted the Human Agent feature.
+    # the HUMAN_AGENT tag; only for a Page that Meta granted the Human Agent feature. Automated
+    # messages never use it (developers.facebook.com/docs/messenger-platform/send-messages/
+    # message-tags); a refused tag is shown under the card (handlers/messenger/delivery.py).
     facebook_human_agent: bool = False
     # Answer comments on the Page's posts with a private invitation to report in Messenger.
     facebook_private_replies: bool = False

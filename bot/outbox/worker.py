@@ -605,8 +605,9 @@ class OutboxWorker:
             chat_id = reporters.chat_id(reporter) if reporter is not None else None
             if chat_id is None:
                 raise PermanentFailure(REPORTER_ERASED)
-            on_messenger = reporter is not None and reporter.channel == "messenger"
-            return MessengerRecipient(chat_id) if on_messenger else int(chat_id)
+            if reporter is not None and reporter.channel == "messenger":
+                return MessengerRecipient(chat_id, reporter.last_seen)
+            return int(chat_id)
         raise PermanentFailure(f"unknown target {row.target}")
 
     async def _card_id(self, row: ClaimedRow) -> int:
@@ -795,7 +796,7 @@ class OutboxWorker:
 
     async def _graph_failure(self, row: ClaimedRow, exc: GraphError) -> None:
         """Messenger's answers sorted like Telegram's; the team hears of what cannot arrive."""
-        if exc.retryable:
+        if exc.retry_after_attempts(row.attempts + 1):
             # A rate limit is Meta asking for a pause, not a failed attempt.
             counted = exc.kind != ErrorKind.RATE_LIMITED
             await self._retry(row, exc.retry_after, exc.describe(), count=counted)

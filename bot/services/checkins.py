@@ -52,6 +52,10 @@ HELP_SENT = N_(
     "The team has been alerted. If you can, write here what happened: your messages go to the team."
 )
 CLOSED = N_("This check-in is already closed.")
+NOT_ASKED = N_(
+    "⚠️ {code}: the safety check-in after the summons could not be asked: Facebook Messenger lets "
+    "the bot write only within 24 hours of the reporter's last message. Check on them another way."
+)
 
 
 class CheckinService:
@@ -73,8 +77,30 @@ class CheckinService:
         """Schedule the check-in a summons report asked for; None when none applies.
 
         An appointment whose check-in time has already passed gets none: the reporter is
-        writing after it, so they are back.
+        writing after it, so they are back. Nor does one the bot could not ask then (Messenger's
+        24-hour window: `write_back_after` says so in the receipt instead).
         """
+        due = self._due(report, answers)
+        if due is None or not self.context.may_write_unasked(
+            reporter.channel, reporter.last_seen, due
+        ):
+            return None
+        return await self.checkins.schedule(
+            report_id=report.id, reporter_id=reporter.id, due_at=due, now=self.context.now()
+        )
+
+    def write_back_after(
+        self, report: Report, answers: dict[str, Any], reporter: Reporter
+    ) -> dt.datetime | None:
+        """The check-in time of a check-in the bot may not ask (Messenger lets it write unasked
+        only within 24 hours of the person's last message): the reporter is asked, at
+        submission, to write back after the appointment, and no alarm waits for an answer."""
+        due = self._due(report, answers)
+        if due is None or self.context.may_write_unasked(reporter.channel, reporter.last_seen, due):
+            return None
+        return due
+
+    def _due(self, report: Report, answers: dict[str, Any]) -> dt.datetime | None:
         if report.incident_type != "summons" or answers.get("checkin") != "yes":
             return None
         if answers.get("contact") != "chat" or not answers.get("appointment"):
@@ -83,12 +109,7 @@ class CheckinService:
         if not has_time:
             local = local.replace(hour=DATE_ONLY_HOUR)
         due = local.astimezone(dt.UTC) + self.context.policy.checkin_delay
-        now = self.context.now()
-        if due <= now:
-            return None
-        return await self.checkins.schedule(
-            report_id=report.id, reporter_id=reporter.id, due_at=due, now=now
-        )
+        return due if due > self.context.now() else None
 
     # --- background passes ---------------------------------------------------------------------
     async def ask_due(self, now: dt.datetime) -> int:
@@ -99,6 +120,13 @@ class CheckinService:
             if reporter is None or reporter.external_enc is None:
                 await self.checkins.move(row, S.CANCELLED, expected=[S.SCHEDULED])
                 row.resolved_at = now
+                continue
+            if not self.context.may_write_unasked(reporter.channel, reporter.last_seen, now):
+                # Messenger's window closed before it could be asked: not asked, so no
+                # "no answer" alarm either; the moderators are told under the card.
+                await self.checkins.move(row, S.CANCELLED, expected=[S.SCHEDULED])
+                row.resolved_at = now
+                await self._not_asked(row)
                 continue
             report = await self.reports.get(row.report_id)
             t = self.context.translator(reporter.language or (report.language if report else "ru"))
@@ -218,6 +246,15 @@ class CheckinService:
         await self.cards.refresh(report)
         await self._to_moderators(report, text, f"checkin:{row.id}:{kind}", OutboxPriority.URGENT)
         log.warning("check-in %s for report %s: %s", row.id, report.id, kind)
+
+    async def _not_asked(self, row: Checkin) -> None:
+        report = await self.reports.get(row.report_id)
+        if report is None:
+            return
+        text = self.context.moderators_t(NOT_ASKED, code=report.public_code)
+        await self._to_moderators(
+            report, text, f"checkin:{row.id}:not_asked", OutboxPriority.URGENT
+        )
 
     async def _safe(self, row: Checkin, *, late: bool) -> None:
         report = await self.reports.get(row.report_id)

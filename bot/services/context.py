@@ -66,6 +66,10 @@ class SafetyPolicy:
         )
 
 
+def _always(channel: str, last_seen: dt.datetime, at: dt.datetime) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     keyring: Keyring
@@ -81,6 +85,10 @@ class ServiceContext:
     # MESSENGER_SOURCES: the m.me refs kept as a report's source; any other is dropped.
     messenger_sources: frozenset[str] = frozenset()
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
+    # Whether an automated message due at a time can reach a reporter of a channel who last
+    # wrote at `last_seen` (Messenger's 24-hour window: handlers/messenger/window.py, wired by
+    # bot/app.py): (channel, last_seen, at) -> bool.
+    may_write_unasked: Callable[[str, dt.datetime, dt.datetime], bool] = _always
 
     def now(self) -> dt.datetime:
         return self.clock()

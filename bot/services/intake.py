@@ -180,6 +180,11 @@ class Intake:
         )
         await self.cards.queue_new_card(report, submission, attachments)
         checkin = await self.checkins.schedule_for(report, submission.answers, reporter)
+        write_back = (
+            self.checkins.write_back_after(report, submission.answers, reporter)
+            if checkin is None
+            else None
+        )
         t = self.translator(language)
         receipt = receipt_text(
             t,
@@ -188,6 +193,7 @@ class Intake:
             urgent=report.urgent,
             contact=report.contact,
             checkin_at=checkin.due_at if checkin is not None else None,
+            write_back_after=write_back,
             help_contacts=self.context.help_contacts,
         )
         await self.outbox.enqueue(

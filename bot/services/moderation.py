@@ -21,7 +21,12 @@ from bot.services.context import Actor, Outcome, ServiceContext
 from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
 from handlers.engine.text import N_, NP_, Msg
 from handlers.messenger import CHANNEL as MESSENGER
-from handlers.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
+from handlers.messenger.window import (
+    HUMAN_AGENT_TAG,
+    Window,
+    messaging_window,
+    reachable_until,
+)
 from handlers.telegram.cards import (
     ACTION_LABELS,
     CONFIRMED,
@@ -400,6 +405,7 @@ class Moderation:
             await self.refuse(actor, report.id, "reporter_unreachable")
             return _refusal(N_("The reporter can no longer be reached."))
         messenger_tag: str | None = None
+        until: dt.datetime | None = None
         if reporter.channel == MESSENGER:
             window = messaging_window(
                 reporter.last_seen,
@@ -414,6 +420,9 @@ class Moderation:
                     when=self.context.moderators_t.datetime(reporter.last_seen),
                 )
             messenger_tag = HUMAN_AGENT_TAG if window == Window.HUMAN_AGENT else None
+            until = reachable_until(
+                reporter.last_seen, human_agent=self.context.messenger_human_agent
+            )
         t = self.context.translator(reporter.language or report.language)
         header = t(
             N_("A message from the human-rights team about your report {code}:"),
@@ -448,6 +457,20 @@ class Moderation:
         await self.events.add(
             report_id=report.id, actor=actor.user_id, actor_name=actor.name, action="ask", at=now
         )
+        if until is not None:
+            return Outcome(
+                True,
+                Msg(
+                    N_(
+                        "Sent to the reporter of {code}, signed by the team. Facebook Messenger "
+                        "lets the team write to them until {until}, unless they write again."
+                    ),
+                    {
+                        "code": report.public_code,
+                        "until": self.context.moderators_t.datetime(until),
+                    },
+                ),
+            )
         return Outcome(
             True,
             Msg(

@@ -53,6 +53,11 @@ WHAT_TO_DO = {
 CHECKIN = N_(
     "The bot will check on you on {when}. If you do not answer within an hour, the team is alerted."
 )
+WRITE_BACK = N_(
+    "Facebook Messenger lets the bot write to you only within 24 hours of your last message, so "
+    "it cannot check on you after the appointment. Please write here after {when} to say you "
+    "are back and safe; if you need help, write that."
+)
 HELP_NOW = N_("If you need help now: {contacts}")
 WRITE_MORE = N_("You can write here at any time to add something to this report.")
 
@@ -72,6 +77,7 @@ def receipt_text(
     contact: str | None,
     checkin_at: dt.datetime | None,
     help_contacts: str,
+    write_back_after: dt.datetime | None = None,
 ) -> str:
     """The receipt as plain text (the caller escapes it), one paragraph a point."""
     paragraphs = [t(RECEIVED, code=code) + " " + t(URGENCY[urgent])]
@@ -81,6 +87,8 @@ def receipt_text(
         paragraphs.append(t(WHAT_TO_DO[form]))
     if checkin_at is not None:
         paragraphs.append(t(CHECKIN, when=t.datetime(checkin_at)))
+    if write_back_after is not None:
+        paragraphs.append(t(WRITE_BACK, when=t.datetime(write_back_after)))
     if help_contacts:
         paragraphs.append(t(HELP_NOW, contacts=help_contacts))
     paragraphs.append(t(WRITE_MORE))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import html as html_module
 import logging
 import mimetypes
@@ -22,9 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.context import ServiceContext
 from bot.services.media import CannotClean, examine, is_image
+from bot.services.splitting import split_text as split_sentences
 from handlers.engine.text import N_
-from handlers.messenger.graph import AttachmentUnavailable, ErrorKind, GraphClient, GraphError
-from handlers.messenger.render import Action, Payload, quick_reply, split_text, title
+from handlers.messenger.graph import (
+    TEXT_LIMIT,
+    AttachmentUnavailable,
+    ErrorKind,
+    GraphClient,
+    GraphError,
+)
+from handlers.messenger.render import Action, Payload, quick_reply, title
+from handlers.messenger.window import may_send
 from handlers.telegram.keyboards import CheckinCB
 from storage.models import OutboxPriority
 from storage.repositories import OutboxRepository, Reports
@@ -49,6 +58,16 @@ UNDELIVERED: dict[ErrorKind, str] = {
     ErrorKind.UNAVAILABLE: N_(
         "A message to the reporter of {code} was not delivered: Facebook Messenger says this "
         "person cannot be reached (they may have blocked the Page or deleted their account)."
+    ),
+    ErrorKind.MAYBE_BLOCKED: N_(
+        "A message to the reporter of {code} was not delivered: Facebook Messenger refused it "
+        "several times with an error that can mean the person blocked the Page. /outbox can "
+        "send it again."
+    ),
+    ErrorKind.TAG_REFUSED: N_(
+        "A message to the reporter of {code} was not delivered: Facebook refused the Human "
+        "Agent tag (the Page may not have Meta's permission for it; see FACEBOOK_HUMAN_AGENT). "
+        "It becomes possible again when the reporter writes to the Page."
     ),
     ErrorKind.AUTH: N_(
         "Messages to Messenger reporters cannot be sent: Facebook refused the Page token. An "
@@ -91,9 +110,11 @@ def quick_replies(markup: Any) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class MessengerRecipient:
-    """An outbox row's reporter is on Messenger: reach them by page-scoped id."""
+    """An outbox row's reporter is on Messenger: reach them by page-scoped id. `last_seen`, when
+    known, is their last message (the messaging window, handlers/messenger/window.py)."""
 
     psid: str
+    last_seen: dt.datetime | None = None
 
 
 class MessengerDelivery:
@@ -113,7 +134,16 @@ class MessengerDelivery:
     async def send(
         self, recipient: MessengerRecipient, message: dict[str, Any], *, tag: str | None
     ) -> None:
-        """One outbox message (see bot/outbox/worker.py for the format) to a Messenger reporter."""
+        """One outbox message (see bot/outbox/worker.py for the format) to a Messenger reporter.
+
+        Outside the messaging window nothing is sent: Meta forbids it
+        (developers.facebook.com/docs/messenger-platform/policy/policy-overview#24hours_window)
+        and would refuse it with (#10) 2018278, which is raised here without asking Meta.
+        """
+        if recipient.last_seen is not None and not may_send(
+            recipient.last_seen, self.context.now(), tag=tag
+        ):
+            raise GraphError(400, 10, 2018278, note="outside the messaging window; not sent")
         kind = message.get("type")
         caption = message.get("caption_html")
         if kind == MESSENGER_MESSAGE:
@@ -123,8 +153,12 @@ class MessengerDelivery:
             )
             return
         if kind == "text":
+            # At most 2,000 characters a message (developers.facebook.com/docs/messenger-
+            # platform/send-messages): a longer text goes as several, cut between paragraphs,
+            # else sentences (bot/services/splitting.py), never dropped.
+            text = html_to_text(str(message["html"]))
             chunks: list[dict[str, Any]] = [
-                {"text": chunk} for chunk in split_text(html_to_text(str(message["html"])))
+                {"text": chunk} for chunk in split_sentences(text, TEXT_LIMIT)
             ]
             replies = quick_replies(message.get("reply_markup"))
             if replies:

@@ -1,7 +1,9 @@
 """Webhook deliveries, read into the few events the bot acts on.
 
-A delivery is {"object": "page", "entry": [...]}: each entry holds "messaging" events (messages,
-postbacks, referrals; echoes, reads and deliveries are ignored) or, for the Page's feed, "changes"
+A delivery is {"object": "page", "entry": [...]}: Meta may batch several entries, and several
+events in each, into one POST (developers.facebook.com/docs/messenger-platform/webhooks); each
+entry holds "messaging" events (messages, postbacks, referrals; echoes, reads and deliveries are
+ignored), "standby" events (counted only: `count_standby`) or, for the Page's feed, "changes"
 (comments). Anything malformed is skipped, never raised: Meta would only retry it.
 """
 
@@ -168,6 +170,20 @@ def _comment(change: Mapping[str, Any], page_id: str | None) -> CommentEvent | N
     text = value.get("message")
     return CommentEvent(
         comment_id, _str(value.get("post_id")), sender_id, text if isinstance(text, str) else ""
+    )
+
+
+def count_standby(body: Mapping[str, Any]) -> int:
+    """Events in the entries' "standby" arrays: what a person did while another app (the Page
+    inbox, where a human answers) holds the thread under the handover protocol
+    (developers.facebook.com/docs/messenger-platform/handover-protocol; the standby webhook
+    field, developers.facebook.com/docs/messenger-platform/reference/webhook-events/standby).
+    The bot is not the thread's owner then: it must not answer over the human, so they are only
+    counted, never read."""
+    return sum(
+        len(_list(entry.get("standby")))
+        for entry in _list(body.get("entry"))
+        if isinstance(entry, dict)
     )
 
 

@@ -46,6 +46,8 @@ MEDIA_RATE = (8, 1.0)
 # Meta publishes no number for one thread; this keeps a burst of replies (a review screen is four
 # messages) immediate while stopping a loop from flooding one person's conversation.
 THREAD_RATE = (60, 10.0)
+# The Messenger Profile API: 10 calls in 10 minutes per Page (see set_messenger_profile).
+PROFILE_RATE = (10, 600.0)
 # Rate-limit errors carry no retry time; Meta's guidance is to pause and retry later.
 RATE_LIMIT_PAUSE = 30.0
 # Attachments the team receives are downloaded from Meta's CDN; larger ones are not forwarded
@@ -57,7 +59,16 @@ class ErrorKind(enum.StrEnum):
     RATE_LIMITED = "rate_limited"  # codes 4, 17, 32, 613: pause and retry
     WINDOW_CLOSED = "window_closed"  # 10/2018278: outside the 24-hour messaging window
     UNAVAILABLE = "unavailable"  # 551 and kin: blocked the Page, deleted, no such user
-    TRANSIENT = "transient"  # 5xx, codes 1, 2, 1200, network: retry with backoff
+    # Code 2 with no subcode: "An unexpected error has occurred. Please retry your request
+    # later", which Meta says may also mean the person blocked the Page
+    # (developers.facebook.com/docs/messenger-platform/error-codes): retried a few times, then
+    # taken as unreachable and said so, never retried ten times and dropped in silence.
+    MAYBE_BLOCKED = "maybe_blocked"
+    # A message tag the Page may not use (HUMAN_AGENT without Meta's grant): sent with a tag and
+    # refused with a permission error, (#10) or (#200)
+    # (developers.facebook.com/docs/messenger-platform/send-messages/message-tags).
+    TAG_REFUSED = "tag_refused"
+    TRANSIENT = "transient"  # 5xx, codes 1, 1200, network: retry with backoff
     AUTH = "auth"  # 190: the page token is invalid or expired
     REJECTED = "rejected"  # anything else (a malformed request): retrying cannot help
 
@@ -65,9 +76,14 @@ class ErrorKind(enum.StrEnum):
 _RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
 _TRANSIENT_CODES = frozenset({1, 2, 1200})
 _UNAVAILABLE = frozenset({(10, 2018108), (100, 2018001), (200, 1545041)})
+_PERMISSION_CODES = frozenset({10, 200})
+# Sends a code-2 answer gets before the person is taken as unreachable (attempts, all told).
+MAYBE_BLOCKED_ATTEMPTS = 3
 
 
-def classify(status: int, code: int | None, subcode: int | None) -> ErrorKind:
+def classify(
+    status: int, code: int | None, subcode: int | None, *, tagged: bool = False
+) -> ErrorKind:
     if code in _RATE_LIMIT_CODES:
         return ErrorKind.RATE_LIMITED
     if code == 10 and subcode == 2018278:
@@ -76,6 +92,10 @@ def classify(status: int, code: int | None, subcode: int | None) -> ErrorKind:
         return ErrorKind.UNAVAILABLE
     if code == 190:
         return ErrorKind.AUTH
+    if tagged and code in _PERMISSION_CODES:
+        return ErrorKind.TAG_REFUSED
+    if code == 2 and subcode is None and status < 500:
+        return ErrorKind.MAYBE_BLOCKED
     if code in _TRANSIENT_CODES or status >= 500 or status == 0:
         return ErrorKind.TRANSIENT
     return ErrorKind.REJECTED
@@ -85,17 +105,29 @@ class GraphError(Exception):
     """A Graph API call failed. `str()` holds codes only: never a token, URL or content."""
 
     def __init__(
-        self, status: int, code: int | None = None, subcode: int | None = None, note: str = ""
+        self,
+        status: int,
+        code: int | None = None,
+        subcode: int | None = None,
+        note: str = "",
+        *,
+        tagged: bool = False,
     ) -> None:
         self.status = status
         self.code = code
         self.subcode = subcode
-        self.kind = classify(status, code, subcode)
+        self.kind = classify(status, code, subcode, tagged=tagged)
         super().__init__(self.describe() + (f" ({note})" if note else ""))
 
     @property
     def retryable(self) -> bool:
-        return self.kind in (ErrorKind.RATE_LIMITED, ErrorKind.TRANSIENT)
+        return self.kind in (ErrorKind.RATE_LIMITED, ErrorKind.TRANSIENT, ErrorKind.MAYBE_BLOCKED)
+
+    def retry_after_attempts(self, attempts: int) -> bool:
+        """Whether to try again after `attempts` failed tries (this one included)."""
+        if self.kind == ErrorKind.MAYBE_BLOCKED:
+            return attempts < MAYBE_BLOCKED_ATTEMPTS
+        return self.retryable
 
     @property
     def retry_after(self) -> float | None:
@@ -105,10 +137,10 @@ class GraphError(Exception):
         return f"messenger {self.kind.value} (HTTP {self.status}, code {self.code}/{self.subcode})"
 
     @classmethod
-    def from_body(cls, status: int, body: Mapping[str, Any]) -> GraphError:
+    def from_body(cls, status: int, body: Mapping[str, Any], *, tagged: bool = False) -> GraphError:
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
         assert isinstance(error, dict)
-        return cls(status, _int(error.get("code")), _int(error.get("error_subcode")))
+        return cls(status, _int(error.get("code")), _int(error.get("error_subcode")), tagged=tagged)
 
 
 def _int(value: Any) -> int | None:
@@ -159,6 +191,7 @@ class GraphClient:
         self._session: aiohttp.ClientSession | None = None
         self._page = SlidingWindow(*PAGE_RATE, clock=clock)
         self._media = SlidingWindow(*MEDIA_RATE, clock=clock)
+        self._profile = SlidingWindow(*PROFILE_RATE, clock=clock)
         self._threads: dict[str, SlidingWindow] = {}
 
     async def close(self) -> None:
@@ -203,6 +236,7 @@ class GraphClient:
         body: Mapping[str, Any] | None = None,
         form: aiohttp.FormData | None = None,
         params: Mapping[str, str] | None = None,
+        tagged: bool = False,
     ) -> dict[str, Any]:
         query = {"access_token": self._token, "appsecret_proof": self._proof, **(params or {})}
         try:
@@ -220,7 +254,7 @@ class GraphClient:
             decoded = {}
         result = decoded if isinstance(decoded, dict) else {}
         if status >= 400 or "error" in result:
-            raise GraphError.from_body(status, result)
+            raise GraphError.from_body(status, result, tagged=tagged)
         return result
 
     async def send_message(
@@ -242,7 +276,7 @@ class GraphClient:
         }
         if tag:
             body["tag"] = tag
-        result = await self._call("POST", "/me/messages", body=body)
+        result = await self._call("POST", "/me/messages", body=body, tagged=bool(tag))
         return str(result.get("message_id") or "")
 
     async def send_upload(
@@ -267,7 +301,7 @@ class GraphClient:
             "message", json.dumps({"attachment": {"type": kind, "payload": {"is_reusable": False}}})
         )
         form.add_field("filedata", data, filename=filename, content_type=content_type)
-        result = await self._call("POST", "/me/messages", form=form)
+        result = await self._call("POST", "/me/messages", form=form, tagged=bool(tag))
         return str(result.get("message_id") or "")
 
     async def private_reply(self, comment_id: str, text: str) -> str:
@@ -289,7 +323,16 @@ class GraphClient:
         return locale if isinstance(locale, str) else None
 
     async def set_messenger_profile(self, profile: Mapping[str, Any]) -> None:
-        """The Get Started button, greeting and persistent menu of the Page's conversations."""
+        """The Get Started button, greeting and persistent menu of the Page's conversations.
+
+        Meta allows 10 calls in 10 minutes per Page to this API
+        (developers.facebook.com/docs/messenger-platform/reference/messenger-profile-api): a
+        call beyond that in this process is refused here, as Meta would (code 613), without
+        spending one. Replicas share the limit through the database (MessengerChannel).
+        """
+        if self._profile.free_in() > 0:
+            raise GraphError(429, 613, note="messenger profile: 10 calls in 10 minutes")
+        self._profile.take()
         await self._call("POST", "/me/messenger_profile", body=profile)
 
     async def fetch(self, url: str, *, limit: int = DOWNLOAD_LIMIT) -> Fetched:

@@ -23,10 +23,14 @@ rate limits and outages without sending any message twice.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
 import hmac
 import json
 import logging
+import os
 import re
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +63,7 @@ from handlers.messenger.events import (
     MessageEvent,
     PostbackEvent,
     ReferralEvent,
+    count_standby,
     event_from_json,
     parse_delivery,
 )
@@ -69,6 +74,7 @@ from handlers.messenger.signature import HEADER, signature_valid
 from storage.inbox import ClaimedEvent, MessengerInbox
 from storage.models import OutboxPriority
 from storage.repositories import OutboxRepository, ProcessedUpdates, Reporters
+from storage.schedule import ScheduledRuns
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -101,6 +107,9 @@ COMMENT_NOTICE = N_(
     'A comment on the Page: "{comment}"\nThe bot invited its author to report privately in '
     "Messenger. If the comment could put someone at risk, hide it: {link}"
 )
+# The profile set-up's claims in scheduled_runs, keyed by the content's hash (setup_profile).
+PROFILE_RUN = "messenger_profile"
+PROFILE_LEASE = dt.timedelta(minutes=10)
 _KAZAKH_LETTERS = frozenset("әғқңөұүһі")
 
 
@@ -141,6 +150,10 @@ class MessengerChannel:
         self.delivery = MessengerDelivery(
             graph=self.graph, bot=bot, sessionmaker=sessionmaker, context=context
         )
+        # Events received while another app (the Page inbox) held the thread: counted only.
+        self.standby_events = 0
+        # Which replica claims the profile set-up (scheduled_runs.claimed_by).
+        self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # Wakes the outbox worker after a transaction that queued messages (set by the app).
         self.on_outbox: Callable[[], None] = lambda: None
         self.inbox = InboxWorker(
@@ -190,6 +203,11 @@ class MessengerChannel:
             return web.Response(status=400)
         if not isinstance(data, dict) or data.get("object") != "page":
             return web.Response(status=404)
+        standby = count_standby(data)
+        if standby:
+            # The Page inbox (a person) holds these threads: the bot does not answer over them.
+            self.standby_events += standby
+            log.info("Messenger webhook: %d standby event(s), not answered", standby)
         events = [
             event
             for event in parse_delivery(data)
@@ -385,12 +403,35 @@ class MessengerChannel:
             "persistent_menu": menus,
         }
 
-    async def setup_profile(self) -> None:
+    async def setup_profile(self) -> bool:
+        """Set the Page's profile once per content, whichever replica starts first.
+
+        Meta allows 10 calls to the Messenger Profile API in 10 minutes per Page
+        (developers.facebook.com/docs/messenger-platform/reference/messenger-profile-api), and
+        every replica runs this at every start. So the content's hash is claimed in
+        `scheduled_runs` (storage/schedule.py): the profile is sent only when it changed, by
+        one replica; a failed call leaves the claim to run out after PROFILE_LEASE (10 minutes,
+        a whole rate window), when the next start tries again. Returns whether it was sent.
+        """
+        profile = self.profile()
+        key = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()[:32]
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await ScheduledRuns(session, PROFILE_RUN).claim(
+                key, worker=self.worker_id, now=self.context.now(), lease=PROFILE_LEASE
+            )
+        if not claimed:
+            log.info("the Page's Messenger profile is already set (or being set); not sent")
+            return False
         try:
-            await self.graph.set_messenger_profile(self.profile())
+            await self.graph.set_messenger_profile(profile)
         except GraphError as exc:
             # Conversations work without it; only the Get Started button and menu are missing.
             log.warning("the Page's Messenger profile was not set: %s", exc.describe())
+            return False
+        async with self.sessionmaker() as session, session.begin():
+            await ScheduledRuns(session, PROFILE_RUN).finish(key, now=self.context.now())
+        log.info("the Page's Messenger profile was set")
+        return True
 
 
 def _mark_sensitive(event: Event) -> None:

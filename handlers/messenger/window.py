@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from handlers.messenger import CHANNEL
+
 STANDARD_WINDOW = dt.timedelta(hours=24)
 HUMAN_AGENT_WINDOW = dt.timedelta(days=7)
 HUMAN_AGENT_TAG = "HUMAN_AGENT"
@@ -29,3 +31,30 @@ def messaging_window(last_seen: dt.datetime, now: dt.datetime, *, human_agent: b
     if human_agent and since < HUMAN_AGENT_WINDOW:
         return Window.HUMAN_AGENT
     return Window.CLOSED
+
+
+# An automated message due at a time must reach Meta a little later (the outbox's pace, a retry):
+# it is planned only if the window is still open this long after it is due.
+SEND_MARGIN = dt.timedelta(minutes=15)
+
+
+def may_send(last_seen: dt.datetime, now: dt.datetime, *, tag: str | None) -> bool:
+    """Whether Meta lets the Page send now: within 24 hours, or 7 with HUMAN_AGENT (which is
+    only ever set where the Page has the feature: FACEBOOK_HUMAN_AGENT)."""
+    since = now - last_seen
+    return since < (HUMAN_AGENT_WINDOW if tag == HUMAN_AGENT_TAG else STANDARD_WINDOW)
+
+
+def may_write_unasked(channel: str, last_seen: dt.datetime, at: dt.datetime) -> bool:
+    """Whether an automated message (a status notice, a safety check-in) due at `at` can still
+    reach the person: on Messenger only inside the 24-hour window, since automated messages may
+    not use the HUMAN_AGENT tag (developers.facebook.com/docs/messenger-platform/send-messages/
+    message-tags). Telegram has no such window."""
+    if channel != CHANNEL:
+        return True
+    return at + SEND_MARGIN < last_seen + STANDARD_WINDOW
+
+
+def reachable_until(last_seen: dt.datetime, *, human_agent: bool) -> dt.datetime:
+    """Until when the team can write to a Messenger reporter, unless they write again."""
+    return last_seen + (HUMAN_AGENT_WINDOW if human_agent else STANDARD_WINDOW)

@@ -21,8 +21,12 @@ titles of 20 characters and payloads of 1,000, button templates (640 characters,
 buttons), generic templates (1 to 10 elements, titles and subtitles of 80); Send API rates (300
 calls a second per Page, 10 for media, and a per-thread limit), answered (#613); private replies
 to comments (one per comment, within 7 days, (#10900) when repeated); the Messenger profile
-(get started, greeting of 160 characters, persistent menu titles of 30). Faults: `fail_next`,
-and `delay` (every call answered that many seconds late).
+(get started, greeting of 160 characters, persistent menu titles of 30) and its rate limit (10
+calls in 10 minutes per Page, (#613)); a HUMAN_AGENT tag from a Page without the feature, (#10);
+a person who blocked the Page answered (#551) or, as Meta warns it may be, (#2); threads held by
+the Page inbox under the handover protocol (events go to "standby"); several entries in one POST
+(`batched`); deliveries not answered in time sent again (`answer_within`, `late_answers`).
+Faults: `fail_next`, and `delay` (every call answered that many seconds late).
 
 People act through `MessengerUser`: text, quick replies (only those under the Page's latest
 message, as the app shows them), postback buttons (any template in the thread, the persistent
@@ -42,7 +46,7 @@ import socket
 import time
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -51,6 +55,8 @@ import aiohttp
 from aiohttp import web
 
 GRAPH_VERSION = "v21.0"
+# developers.facebook.com/docs/messenger-platform/send-messages: text "must be UTF-8 and has a
+# 2000 character limit"; longer is refused with (#100).
 TEXT_LIMIT = 2000
 QUICK_REPLIES_MAX = 13
 TITLE_LIMIT = 20
@@ -60,9 +66,18 @@ ELEMENTS_MAX = 10
 ELEMENT_TEXT_LIMIT = 80
 GREETING_LIMIT = 160
 MENU_TITLE_LIMIT = 30
+# developers.facebook.com/docs/messenger-platform/policy/policy-overview#24hours_window
 WINDOW = 24 * 3600.0
+# developers.facebook.com/docs/messenger-platform/send-messages/message-tags (HUMAN_AGENT)
 HUMAN_AGENT_WINDOW = 7 * 24 * 3600.0
 PRIVATE_REPLY_WINDOW = 7 * 24 * 3600.0
+# developers.facebook.com/docs/messenger-platform/reference/messenger-profile-api: "10 API calls
+# in a 10 minute interval" per Page.
+PROFILE_RATE = (10, 600.0)
+# developers.facebook.com/docs/messenger-platform/webhooks: a delivery must be answered 200
+# within seconds, or Meta counts it failed and sends it again (the same body, byte for byte).
+ANSWER_WITHIN = 20.0
+REDELIVERIES = 3
 MESSAGE_TAGS = frozenset(
     {"HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"}
 )
@@ -163,6 +178,14 @@ class Thread:
     first_name: str
     last_interaction: float | None = None
     blocked: bool = False
+    # How Meta answers a send to a person who blocked the Page: (#551) "This person isn't
+    # available right now", or (#2) "An unexpected error has occurred", which the error-codes
+    # page says may also mean that (developers.facebook.com/docs/messenger-platform/error-codes).
+    blocked_code: int = 551
+    # Under the handover protocol the thread may be held by the Page inbox (a person answers
+    # there); the app then gets the person's events in "standby", not "messaging"
+    # (developers.facebook.com/docs/messenger-platform/handover-protocol).
+    held_by_inbox: bool = False
     page_messages: list[PageMessage] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     last_action_seq: int = 0
@@ -250,11 +273,17 @@ class MessengerUser:
         self.thread.last_interaction = graph.now()
         self.thread.events.append(full)
         self.thread.last_action_seq = graph.seq
-        body = {
-            "object": "page",
-            "entry": [{"id": graph.page_id, "time": stamp, "messaging": [full]}],
-        }
-        return await graph.deliver(body)
+        if self.thread.held_by_inbox:
+            # Standby events do not carry a postback's payload (the standby reference page).
+            if "postback" in full:
+                full = {**full, "postback": {"title": full["postback"].get("title")}}
+            entry = {"id": graph.page_id, "time": stamp, "standby": [full]}
+        else:
+            entry = {"id": graph.page_id, "time": stamp, "messaging": [full]}
+        if graph.batch is not None:
+            graph.batch.append(entry)
+            return 0
+        return await graph.deliver({"object": "page", "entry": [entry]})
 
     async def send_text(self, text: str) -> int:
         return await self._event({"message": {"mid": self.graph.new_mid(), "text": text}})
@@ -388,8 +417,10 @@ class MessengerUser:
         self.thread.last_action_seq = graph.seq
         return await graph.deliver(body)
 
-    def block_page(self) -> None:
+    def block_page(self, *, code: int = 551) -> None:
+        """Block the Page; sends to them are answered (#551) or, as Meta warns, (#2)."""
         self.thread.blocked = True
+        self.thread.blocked_code = code
 
 
 class GraphEmulator:
@@ -422,6 +453,14 @@ class GraphEmulator:
         self._page_window = _Window(*page_rate)
         self._media_window = _Window(*media_rate)
         self._thread_windows: dict[str, _Window] = {}
+        self._profile_window = _Window(*PROFILE_RATE)
+        #: Entries collected by `batched()`, sent as one POST when it ends.
+        self.batch: list[dict[str, Any]] | None = None
+        #: Seconds Meta waits for a delivery's 200 before it counts it failed and resends it.
+        self.answer_within = ANSWER_WITHIN
+        #: The next deliveries whose answer comes after Meta stopped waiting (a slow webhook):
+        #: the webhook got them, Meta did not see the 200, and sends them again.
+        self.late_answers = 0
         self.offset = 0.0
         self.seq = 0
         self.ids = itertools.count(1_000_001)
@@ -618,18 +657,58 @@ class GraphEmulator:
         if sign:
             headers["X-Hub-Signature-256"] = signature or _signature(raw, self.app_secret)
             headers["X-Hub-Signature"] = _signature(raw, self.app_secret, "sha1")
-        async with self._session.post(self.webhook_url, data=raw, headers=headers) as response:
-            status = response.status
-        self.deliveries.append((status, raw, headers))
-        self._notify()
+        status = 0
+        for _ in range(REDELIVERIES + 1):
+            status = await self._post_once(raw, headers)
+            self.deliveries.append((status, raw, headers))
+            self._notify()
+            if status != 0:
+                break
+            # Not answered in time: Meta sends the same delivery again.
         if settle and status == 200 and self.after_delivery is not None:
             await self.after_delivery()
         return status
+
+    def hand_to_inbox(self, user: MessengerUser) -> None:
+        """A person on the Page's team took the thread in the Page inbox (handover protocol)."""
+        user.thread.held_by_inbox = True
+
+    def take_back(self, user: MessengerUser) -> None:
+        user.thread.held_by_inbox = False
+
+    @contextlib.asynccontextmanager
+    async def batched(self) -> AsyncIterator[None]:
+        """What people do inside goes in one POST, one entry each: Meta batches entries
+        (developers.facebook.com/docs/messenger-platform/webhooks, "entry" is an array)."""
+        self.batch = []
+        try:
+            yield
+            entries = self.batch
+        finally:
+            self.batch = None
+        if entries:
+            await self.deliver({"object": "page", "entry": entries})
 
     async def redeliver(self, index: int = -1) -> int:
         """Send a delivery again, byte for byte (Meta retries what was not answered 200)."""
         _, raw, headers = self.deliveries[index]
         return await self.deliver_raw(raw, signature=headers.get("X-Hub-Signature-256"))
+
+    async def _post_once(self, raw: bytes, headers: dict[str, str]) -> int:
+        """One POST; 0 when Meta would not have seen its answer in time."""
+        assert self._session is not None
+        timeout = aiohttp.ClientTimeout(total=self.answer_within)
+        try:
+            async with self._session.post(
+                self.webhook_url, data=raw, headers=headers, timeout=timeout
+            ) as response:
+                status = response.status
+        except TimeoutError:
+            return 0
+        if self.late_answers > 0:
+            self.late_answers -= 1
+            return 0
+        return status
 
     # --- the API -------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -737,6 +816,10 @@ class GraphEmulator:
         messaging_type = str(body.get("messaging_type") or "")
         tag = body.get("tag")
         self._check_type_and_window(thread, messaging_type, tag)
+        if thread.blocked and thread.blocked_code == 2:
+            raise GraphApiError(
+                2, "An unexpected error has occurred. Please retry your request later."
+            )
         if thread.blocked:
             raise GraphApiError(551, "This person isn't available right now.", 1545041)
         media = self._check_message(message, upload)
@@ -763,6 +846,10 @@ class GraphEmulator:
             )
         if messaging_type == "MESSAGE_TAG" and tag not in MESSAGE_TAGS:
             raise _param_error("param tag must be a supported message tag")
+        if messaging_type == "MESSAGE_TAG" and tag == "HUMAN_AGENT" and not self.human_agent:
+            # The Human Agent tag is a permission the Page applies for (message-tags page); a
+            # Page without it is refused whatever the window.
+            raise GraphApiError(10, "(#10) Application does not have permission for this action")
         since = self.now() - thread.last_interaction if thread.last_interaction else None
         if since is not None and since <= WINDOW:
             return
@@ -905,6 +992,9 @@ class GraphEmulator:
         return {"recipient_id": comment.sender_id, "message_id": sent.mid}
 
     def _set_profile(self, body: Any) -> dict[str, Any]:
+        if not self._profile_window.take(time.monotonic()):
+            # developers.facebook.com/docs/messenger-platform/reference/messenger-profile-api
+            raise GraphApiError(613, "(#613) Calls to this api have exceeded the rate limit.")
         if not isinstance(body, dict):
             raise _param_error("Invalid JSON body")
         started = body.get("get_started")
