@@ -6,6 +6,7 @@ checks the step against the draft, so a stale or forged button changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
@@ -13,6 +14,8 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
+from bot.services.actions import checkin_actions, wipe_actions
+from bot.services.messages import Action, Intent
 from bot.settings import LANGUAGES
 from handlers.engine.engine import CONFIRM, AskStep, ShowReview
 from handlers.engine.forms import StepKind
@@ -282,29 +285,7 @@ def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
 
 def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboardMarkup:
     """Clearing the chat: keep the report codes (when there are any) or not."""
-    rows: list[list[InlineKeyboardButton]] = []
-    if codes:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text="🧹 " + t(N_("Clear the chat, keep the code")),
-                    callback_data=WipeCB(action="keep").pack(),
-                )
-            ]
-        )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                text="🧹 " + t(N_("Clear the chat completely")),
-                callback_data=WipeCB(action="all").pack(),
-            )
-        ]
-    )
-    if cancel:
-        rows.append(
-            [InlineKeyboardButton(text=t(N_("Cancel")), callback_data=WipeCB(action="no").pack())]
-        )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return neutral_keyboard(wipe_actions(t, codes=codes, cancel=cancel))
 
 
 def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
@@ -323,17 +304,28 @@ def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
 
 
 def checkin_keyboard(checkin_id: int, t: Translator) -> InlineKeyboardMarkup:
+    return neutral_keyboard([checkin_actions(checkin_id, t)])
+
+
+def _callback_data(action: Action) -> str:
+    """A neutral action (bot/services/messages.py) as the callback data the handlers read."""
+    if action.intent is Intent.CHECKIN:
+        checkin, answer = action.args
+        return CheckinCB(checkin=int(checkin), answer=answer).pack()
+    if action.intent is Intent.WIPE:
+        return WipeCB(action=action.args[0]).pack()
+    raise ValueError(f"no button for {action.intent}")
+
+
+def neutral_keyboard(rows: Sequence[Sequence[Action]]) -> InlineKeyboardMarkup:
+    """Neutral actions as inline buttons: the outbox's Telegram transport renders with this."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(
-                    text="✅ " + t(N_("I am safe")),
-                    callback_data=CheckinCB(checkin=checkin_id, answer="safe").pack(),
-                ),
-                InlineKeyboardButton(
-                    text="🆘 " + t(N_("I need help")),
-                    callback_data=CheckinCB(checkin=checkin_id, answer="help").pack(),
-                ),
+                InlineKeyboardButton(text=action.label, callback_data=_callback_data(action))
+                for action in row
             ]
+            for row in rows
+            if row
         ]
     )

@@ -1,0 +1,32 @@
+"""The buttons the services offer a reporter, as channel-neutral actions (bot/services/messages.py).
+
+Each channel turns an action into its own button data and reads it back (Telegram:
+handlers/telegram/keyboards.py; Messenger: handlers/messenger/transport.py).
+"""
+
+from __future__ import annotations
+
+from bot.services.messages import Action, Intent
+from handlers.engine.render import Translator
+from handlers.engine.text import N_
+
+
+def checkin_actions(checkin_id: int, t: Translator) -> list[Action]:
+    """The check-in's answers (CheckinService.answer reads them back)."""
+    return [
+        Action(Intent.CHECKIN, (str(checkin_id), "safe"), "✅ " + t(N_("I am safe"))),
+        Action(Intent.CHECKIN, (str(checkin_id), "help"), "🆘 " + t(N_("I need help"))),
+    ]
+
+
+def wipe_actions(t: Translator, *, codes: bool, cancel: bool) -> list[list[Action]]:
+    """Clearing the chat, as actions: keep the report codes (when there are any) or not."""
+    rows: list[list[Action]] = []
+    if codes:
+        rows.append(
+            [Action(Intent.WIPE, ("keep",), "🧹 " + t(N_("Clear the chat, keep the code")))]
+        )
+    rows.append([Action(Intent.WIPE, ("all",), "🧹 " + t(N_("Clear the chat completely")))])
+    if cancel:
+        rows.append([Action(Intent.WIPE, ("no",), t(N_("Cancel")))])
+    return rows

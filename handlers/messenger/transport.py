@@ -1,0 +1,114 @@
+"""The outbox's transport for Messenger reporters (bot/outbox/transports.py).
+
+Version 2 texts become plain text, split to Meta's 2,000 characters, with the actions Messenger
+can answer as quick replies under the last part (at most 13:
+developers.facebook.com/docs/messenger-platform/send-messages/quick-replies). Version 1 messages
+(Telegram HTML, and Send API messages the Messenger conversation rendered) go through
+`MessengerDelivery.send` as before. The Send API's errors are sorted into `TransportError`s for
+the worker; a message given up is said plainly in the moderator chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.outbox.transports import Chat, StoredMessage, TransportError
+from bot.services import messages
+from bot.services.messages import Action, Intent
+from handlers.messenger import CHANNEL
+from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
+from handlers.messenger.graph import ErrorKind, GraphError
+from handlers.messenger.render import Action as Button
+from handlers.messenger.render import Payload, quick_reply, text_messages, title
+from storage.repositories import ClaimedRow
+
+log = logging.getLogger(__name__)
+
+
+class GraphFailure(TransportError):
+    def __init__(self, error: GraphError) -> None:
+        super().__init__(
+            error.describe(),
+            label=f"{CHANNEL}_{error.kind.value}",
+            retryable=error.retryable,
+            retry_after=error.retry_after,
+            # A rate limit is Meta asking for a pause, not a failed attempt.
+            counted=error.kind != ErrorKind.RATE_LIMITED,
+        )
+        self.error = error
+
+
+def quick_replies(rows: Sequence[Sequence[Action]]) -> list[dict[str, str]]:
+    """The actions a Messenger reporter can answer, as quick replies.
+
+    Only the safety check-in's answers have a Messenger twin; clearing the chat does nothing in
+    Messenger (a Page cannot delete the person's messages) and is left out.
+    """
+    replies: list[dict[str, str]] = []
+    for row in rows:
+        for action in row:
+            if action.intent is Intent.CHECKIN:
+                checkin, answer = action.args
+                payload = Payload(Button.CHECKIN, checkin, answer)
+                replies.append(quick_reply(title(action.label, fallback=action.short), payload))
+    if rows and not replies:
+        log.info("outbox message to a Messenger reporter: its buttons are left out")
+    return replies
+
+
+class MessengerTransport:
+    paced = False  # Meta paces per Page, not per chat; its rate limits come back as errors
+    address_key = "messenger_psid"
+
+    def __init__(self, delivery: MessengerDelivery) -> None:
+        self.delivery = delivery
+
+    def address(self, stored: Chat) -> Chat:
+        return str(stored)
+
+    async def send(
+        self,
+        chat: Chat,
+        message: StoredMessage,
+        *,
+        reply_to: int | None,
+        envelope: Mapping[str, Any],
+    ) -> int | None:
+        tag = envelope.get("messenger_tag")
+        tag = tag if isinstance(tag, str) else None
+        try:
+            if messages.is_neutral(message):
+                parts = text_messages(
+                    messages.plain_text(message), quick_replies(messages.actions(message))
+                )
+                for part in parts:
+                    await self.delivery.graph.send_message(
+                        str(chat), part, messaging_type="UPDATE", tag=tag
+                    )
+            else:
+                await self.delivery.send(MessengerRecipient(str(chat)), message, tag=tag)
+        except GraphError as exc:
+            raise GraphFailure(exc) from None
+        return None  # Messenger's messages cannot be edited or deleted by the Page
+
+    async def undeliverable(self, row: ClaimedRow, error: TransportError) -> None:
+        if isinstance(error, GraphFailure):
+            await self.delivery.tell_moderators(row.id, row.report_id, error.error)
+
+
+class MessengerFiles:
+    """Messenger attachments on a card: downloaded, checked and uploaded to Telegram."""
+
+    def __init__(self, delivery: MessengerDelivery) -> None:
+        self.delivery = delivery
+
+    def holds(self, file_id: str) -> bool:
+        return is_attachment_link(file_id)
+
+    async def as_upload(self, message: StoredMessage) -> StoredMessage:
+        try:
+            return await self.delivery.for_telegram(message)
+        except GraphError as exc:
+            raise GraphFailure(exc) from None
