@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.outbox.worker as worker_module
 from bot.demo.emulator.graph import MessengerUser
@@ -20,12 +22,20 @@ from bot.i18n import create_i18n
 from bot.outbox.transports import telegram_html
 from bot.services import messages
 from bot.services.actions import checkin_actions, wipe_actions
+from bot.services.context import ServiceContext
+from bot.services.intake import Intake
 from bot.services.messages import Span, Style
+from bot.services.moderation import Moderation
+from bot.services.privacy import Privacy
+from bot.services.session import ReporterSession
+from handlers.engine import engine
+from handlers.engine.forms import FORMS
 from handlers.engine.render import Translator
 from handlers.messenger.render import Action as Button
-from handlers.messenger.render import Payload
-from handlers.messenger.transport import quick_replies
+from handlers.messenger.render import Payload, quick_replies
 from handlers.telegram.keyboards import checkin_keyboard, neutral_keyboard, wipe_keyboard
+from storage.db import create_engine, create_sessionmaker
+from storage.models import utcnow
 from storage.repositories import OutboxRepository, Reporters
 from storage.sealing import Keyring
 from tests.e2e import moderator_group, running_bot
@@ -192,3 +202,75 @@ async def test_a_row_queued_before_the_upgrade_still_reaches_a_messenger_reporte
         Payload(Button.CHECKIN, "7", "safe").encode(),
         Payload(Button.CHECKIN, "7", "help").encode(),
     ]
+
+
+async def _session_script(
+    sessions: async_sessionmaker[AsyncSession], context: ServiceContext, channel: str, chat: str
+) -> str:
+    """consent, a report, a follow-up held and added to it, /forget asked and confirmed: what
+    the session says, as one JSON text with the report's own code and id taken out."""
+    said: list[Any] = []
+    async with sessions() as db, db.begin():
+        intake = Intake(db, context)
+        reporter, _ = await intake.reporters.get_or_create(channel, chat, chat)
+        reporter.language = "en"
+        t = intake.translator("en")
+        session = ReporterSession(
+            intake=intake,
+            moderation=Moderation(db, context, moderator_chat_id=-1001),
+            privacy=Privacy(db, context),
+            reporter=reporter,
+            t=t,
+        )
+        assert session.consent(True)
+        said.append(session.take())
+        report = await intake.submit(
+            reporter,
+            engine.Submitted(
+                form=FORMS["other"],
+                answers={"other_kind": "threats", "relation": "self", "contact": "chat"},
+                region=None,
+                incident_date=None,
+                subject=None,
+            ),
+            channel=channel,
+            language="en",
+        )
+        assert await session.offer([{"type": "text", "html": "One more thing"}]) is not None
+        said.append(session.take())
+        await session.follow(report.id)
+        said.append(session.take())
+        assert not await session.forget("", "Erase?")
+        said.append(session.take())
+        assert await session.forget("yes", "Erase?")
+        said.append(session.take())
+    text = json.dumps(said, ensure_ascii=False)
+    return text.replace(report.public_code, "CODE").replace(f'"{report.id}"', '"ID"')
+
+
+async def test_one_session_says_the_same_on_every_channel(
+    migrated_url: str, keyring: Keyring
+) -> None:
+    engine_ = create_engine(migrated_url)
+    try:
+        context = ServiceContext(
+            keyring=keyring,
+            catalogs=create_i18n(),
+            tz=dt.UTC,
+            moderator_language="en",
+            clock=utcnow,
+        )
+        sessions = create_sessionmaker(engine_)
+        on_telegram = await _session_script(sessions, context, "telegram", "5550001")
+        on_messenger = await _session_script(sessions, context, "messenger", "7000000000000001")
+    finally:
+        await engine_.dispose()
+    assert on_telegram == on_messenger
+    said = json.loads(on_telegram)
+    assert said[0] == [[], "Thank you."]  # an acknowledgement: a notice, or a message
+    offer = said[1][0][0]
+    assert [a["intent"] for row in offer["actions"] for a in row] == ["follow", "follow"]
+    assert offer["actions"][0][0]["args"] == ["ID"]
+    assert "CODE" in json.dumps(said[2])
+    assert [a["args"] for a in said[3][0][0]["actions"][0]] == [["yes"], ["no"]]
+    assert "erased" in said[4][0][0]["paragraphs"][0][0]["text"]

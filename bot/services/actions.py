@@ -6,6 +6,8 @@ handlers/telegram/keyboards.py; Messenger: handlers/messenger/transport.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.services.messages import Action, Intent
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -29,4 +31,29 @@ def wipe_actions(t: Translator, *, codes: bool, cancel: bool) -> list[list[Actio
     rows.append([Action(Intent.WIPE, ("all",), "🧹 " + t(N_("Clear the chat completely")))])
     if cancel:
         rows.append([Action(Intent.WIPE, ("no",), t(N_("Cancel")))])
+    return rows
+
+
+def forget_actions(t: Translator) -> list[Action]:
+    return [
+        Action(Intent.FORGET, ("yes",), t(N_("Erase the link"))),
+        Action(Intent.FORGET, ("no",), t(N_("Cancel"))),
+    ]
+
+
+def followup_actions(choices: Iterable[tuple[int, str]], t: Translator) -> list[list[Action]]:
+    """One action per report (id, code), then "new report" on a row of its own."""
+    rows = [
+        [
+            Action(
+                Intent.FOLLOW,
+                (str(report_id),),
+                "➕ " + t(N_("Add to {code}"), code=code),
+                short=t(N_("Add to {code}"), code=code),
+            )
+        ]
+        for report_id, code in choices
+    ]
+    new = t(N_("New report"))
+    rows.append([Action(Intent.FOLLOW, ("0",), "📝 " + new, short=new)])
     return rows

@@ -43,6 +43,8 @@ class Intent(enum.StrEnum):
 
     CHECKIN = "checkin"  # args: the check-in's id, "safe" or "help"
     WIPE = "wipe"  # args: "keep" (clear the chat, keep the codes), "all", or "no"
+    FORGET = "forget"  # args: "yes" (erase the link to the reporter) or "no"
+    FOLLOW = "follow"  # args: the report held messages are added to; "0": a new report instead
 
 
 @dataclass(frozen=True)

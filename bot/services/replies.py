@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.services import messages as neutral
 from storage.repositories import OutboxRepository, QueuedRow
+
+if TYPE_CHECKING:
+    from bot.services.session import ReporterSession
 
 # The outbox row kind of an update's replies (bot/outbox/worker.py).
 REPLY_KIND = "reply"
@@ -76,6 +80,19 @@ class Replies:
             message["prompt"] = True
         self.messages.append(message)
 
+    def say(self, message: neutral.Message, *, prompt: bool = False) -> None:
+        """A channel-neutral message (bot/services/messages.py), rendered when it is sent."""
+        self.messages.append({**message, "prompt": True} if prompt else dict(message))
+
+    def take(self, session: ReporterSession) -> None:
+        """What the reporter's session said: its messages, and its acknowledgement of the press
+        as the press's answer."""
+        said, ack = session.take()
+        for message in said:
+            self.say(message)
+        if ack is not None:
+            self.answer(ack)
+
     def edit(
         self, message_id: int, html: str, *, reply_markup: InlineKeyboardMarkup | None = None
     ) -> None:
@@ -125,7 +142,9 @@ class Replies:
         """Queue the messages as one row in the current transaction; the row's id, if any."""
         if not self.messages or self.target is None:
             return None
-        payload: dict[str, Any] = {"version": 1, "messages": self.messages}
+        # Version 2 once a channel-neutral text is among them (the others are as in version 1).
+        version = 2 if any(neutral.is_neutral(m) for m in self.messages) else 1
+        payload: dict[str, Any] = {"version": version, "messages": self.messages}
         reporter_id = self.reporter_id
         if self.direct_chat_id is not None:
             # Erased: the row must not lead back to the reporter (storage.safety.Erasure).

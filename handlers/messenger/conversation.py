@@ -26,8 +26,6 @@ from bot.services.followups import FollowUps
 from bot.services.intake import DRAFT_TTL, Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
-    NOTICES,
-    REFUSALS,
     CannotClean,
     CleanImage,
     examine,
@@ -37,6 +35,7 @@ from bot.services.media import (
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.receipts import help_text
+from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
@@ -50,6 +49,7 @@ from handlers.messenger.render import (
     Message,
     MessengerRenderer,
     Payload,
+    from_neutral,
     language_picker,
     quick_reply,
     text_messages,
@@ -109,7 +109,6 @@ FORGET_QUESTION = N_(
     "to your account. This cannot be undone.\n\nThe messages stay on your phone until you "
     "delete the conversation in Messenger."
 )
-CANNOT_CLEAN = REFUSALS
 
 
 def clean_ref(ref: str | None) -> str | None:
@@ -148,7 +147,7 @@ class Replies:
 
 
 # What became of an attachment, found out before the event's transaction (prefetch_pictures):
-# a picture rebuilt from its pixels, the reason it was refused (a key of CANNOT_CLEAN), or False
+# a picture rebuilt from its pixels, the reason it was refused (a key of REFUSALS), or False
 # for a file that is no picture (a PDF, a video), passed on by its link.
 Picture = CleanImage | str | bool
 
@@ -197,12 +196,29 @@ class MessengerConversation:
     send: Replies
     pictures: dict[str, Picture] = field(default_factory=dict)
     renderer: MessengerRenderer = field(init=False)
+    session: ReporterSession = field(init=False)
 
     def __post_init__(self) -> None:
         self.renderer = MessengerRenderer(self.t)
+        self.session = ReporterSession(
+            intake=self.intake,
+            moderation=self.moderation,
+            privacy=self.privacy,
+            reporter=self.reporter,
+            t=self.t,
+        )
 
     def _say(self, msgid: str, **params: Any) -> list[Message]:
         return text_messages(self.t(msgid, **params))
+
+    async def _said(self) -> None:
+        """What the session said (bot/services/session.py), as Send API messages; Messenger has
+        no notice for a pressed button, so its acknowledgement is a message of its own."""
+        said, ack = self.session.take()
+        if ack is not None:
+            await self.send(text_messages(ack))
+        for message in said:
+            await self.send(from_neutral(message))
 
     # --- state ---------------------------------------------------------------------------------
     async def _load(self) -> tuple[engine.Draft | None, str | None]:
@@ -256,14 +272,8 @@ class MessengerConversation:
             await self._ask_language()
             return
         if not event.attachments and not text:
-            await self.send(
-                self._say(
-                    N_(
-                        "I can only read text, photos and documents. Please write your "
-                        "answer, or use the buttons."
-                    )
-                )
-            )
+            self.session.cannot_read()
+            await self._said()
             return
         draft, source = await self._load()
         report = await self.moderation.answered_report(
@@ -314,12 +324,11 @@ class MessengerConversation:
         elif action == Action.WIPE:
             await self.send(self._say(WIPE_EXPLAINED))
         elif action == Action.CHECKIN:
-            answer = await self.intake.checkins.answer(
-                self.reporter, _small_number(payload.step), payload.value
-            )
-            await self.send(text_messages(self.t.msg(answer)))
+            await self.session.checkin(_small_number(payload.step), payload.value)
+            await self._said()
         elif action == Action.FOLLOW:
-            await self._attach(_small_number(payload.value))
+            await self.session.follow(_small_number(payload.value))
+            await self._said()
         elif action == Action.NEW:
             _, source = await self._load()
             await self._apply(None, source, [engine.Show()])
@@ -399,13 +408,13 @@ class MessengerConversation:
         no picture, passed on by its link (the outbox cleans it if it turns out to be one)."""
         found = self.pictures.get(item.url, False)
         if isinstance(found, str):
-            await self.send(self._say(CANNOT_CLEAN[found]))
-            return None
-        if found is False:
-            await self.send(self._say(NOTICES["as_is"]))
+            self.session.file_refused(found)
+        elif found is False:
+            self.session.file_notice("as_is")
         elif isinstance(found, CleanImage) and found.mime == "application/pdf":
-            await self.send(self._say(NOTICES["pdf"]))
-        return found
+            self.session.file_notice("pdf")
+        await self._said()
+        return None if isinstance(found, str) else found
 
     async def _media(self, item: Attachment) -> engine.Media | None:
         kind = "photo" if item.kind == "image" else "document"
@@ -441,41 +450,20 @@ class MessengerConversation:
     async def _offer_to_report(self, attachments: Sequence[Attachment], text: str) -> bool:
         """Outside a report being written, hold the message for one of the reporter's reports
         and ask which (bot.services.followups); False when they have none open."""
-        followups = FollowUps(self.intake, self.moderation)
-        if not await followups.open_reports(self.reporter):
+        if not await FollowUps(self.intake, self.moderation).open_reports(self.reporter):
             return False
-        offer = None
-        for content in await self._contents(attachments, text, "report-addition"):
-            offer = await followups.hold(self.reporter, content)
-        if offer is None:
-            return True  # a refused picture alone: its refusal was said
-        replies = [
-            quick_reply(
-                title(self.t(N_("Add to {code}"), code=choice.code), prefix="➕ "),
-                Payload(Action.FOLLOW, value=str(choice.report_id)),
-            )
-            for choice in offer.choices
-        ]
-        replies.append(
-            quick_reply(title(self.t(N_("New report")), prefix="📝 "), Payload(Action.NEW))
-        )
-        await self.send(text_messages(self.t.msg(offer.message), replies))
+        # None for a refused picture alone: its refusal was said.
+        await self.session.offer(await self._contents(attachments, text, "report-addition"))
+        await self._said()
         return True
-
-    async def _attach(self, report_id: int) -> None:
-        said = await FollowUps(self.intake, self.moderation).attach(self.reporter, report_id)
-        await self.send(text_messages(self.t.msg(said)))
 
     async def _answer_team(
         self, report: Report, attachments: Sequence[Attachment], text: str
     ) -> None:
         """The message answers the team's question: pass it on, as a reply to the card."""
-        for content in await self._contents(attachments, text, f"{report.public_code}-answer"):
-            await self.moderation.forward_answer(self.reporter, report, content)
-        thanks = N_(
-            "Thank you, your answer was passed to the team. To report something new, send /new."
-        )
-        await self.send(self._say(thanks))
+        contents = await self._contents(attachments, text, f"{report.public_code}-answer")
+        await self.session.answer_team(report, contents)
+        await self._said()
 
     # --- language, consent, erasure ------------------------------------------------------------
     async def _remember_source(self, ref: str | None) -> None:
@@ -500,7 +488,7 @@ class MessengerConversation:
             return
         first_choice = self.reporter.language is None
         self.reporter.language = language
-        self.t = self.intake.translator(language)
+        self.t = self.session.t = self.intake.translator(language)
         self.renderer = MessengerRenderer(self.t)
         await self.send(self._say(WELCOME if first_choice else N_("Language changed.")))
         if self.privacy.needs_consent(self.reporter):
@@ -524,33 +512,14 @@ class MessengerConversation:
         await self.send(text_messages(self.privacy.consent_text(t, platform=PLATFORM), replies))
 
     async def _consent(self, agreed: bool) -> None:
-        if not agreed:
-            await self.send(
-                self._say(N_("All right, nothing was sent. If you change your mind, send /start."))
-            )
-            return
-        self.privacy.accept_consent(self.reporter)
-        await self.send(self._say(N_("Thank you.")))
-        await self.advance(engine.Show())
+        agreed = self.session.consent(agreed)
+        await self._said()
+        if agreed:
+            await self.advance(engine.Show())
 
     async def _forget(self, answer: str) -> None:
-        if answer == "":
-            replies = [
-                quick_reply(
-                    title(self.t(N_("Erase the link"))), Payload(Action.FORGET, value="yes")
-                ),
-                quick_reply(title(self.t(N_("Cancel"))), Payload(Action.FORGET, value="no")),
-            ]
-            await self.send(text_messages(self.t(FORGET_QUESTION), replies))
-        elif answer == "yes":
-            await self.privacy.forget(self.reporter)
-            done = N_(
-                "Done: the link between you and your reports is erased. If you write again, "
-                "you start as a new reporter."
-            )
-            await self.send(self._say(done))
-        else:
-            await self.send(self._say(N_("Nothing was erased.")))
+        await self.session.forget(answer, FORGET_QUESTION)
+        await self._said()
 
 
 _SIMPLE: dict[str, engine.Input] = {

@@ -1,8 +1,6 @@
 """The outbox's transport for Messenger reporters (bot/outbox/transports.py).
 
-Version 2 texts become plain text, split to Meta's 2,000 characters, with the actions Messenger
-can answer as quick replies under the last part (at most 13:
-developers.facebook.com/docs/messenger-platform/send-messages/quick-replies). Version 1 messages
+Version 2 texts are rendered by handlers/messenger/render.py (`from_neutral`). Version 1 messages
 (Telegram HTML, and Send API messages the Messenger conversation rendered) go through
 `MessengerDelivery.send` as before. The Send API's errors are sorted into `TransportError`s for
 the worker; a message given up is said plainly in the moderator chat.
@@ -11,17 +9,15 @@ the worker; a message given up is said plainly in the moderator chat.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from bot.outbox.transports import Chat, StoredMessage, TransportError
 from bot.services import messages
-from bot.services.messages import Action, Intent
 from handlers.messenger import CHANNEL
 from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
 from handlers.messenger.graph import ErrorKind, GraphError
-from handlers.messenger.render import Action as Button
-from handlers.messenger.render import Payload, quick_reply, text_messages, title
+from handlers.messenger.render import from_neutral
 from storage.repositories import ClaimedRow
 
 log = logging.getLogger(__name__)
@@ -38,24 +34,6 @@ class GraphFailure(TransportError):
             counted=error.kind != ErrorKind.RATE_LIMITED,
         )
         self.error = error
-
-
-def quick_replies(rows: Sequence[Sequence[Action]]) -> list[dict[str, str]]:
-    """The actions a Messenger reporter can answer, as quick replies.
-
-    Only the safety check-in's answers have a Messenger twin; clearing the chat does nothing in
-    Messenger (a Page cannot delete the person's messages) and is left out.
-    """
-    replies: list[dict[str, str]] = []
-    for row in rows:
-        for action in row:
-            if action.intent is Intent.CHECKIN:
-                checkin, answer = action.args
-                payload = Payload(Button.CHECKIN, checkin, answer)
-                replies.append(quick_reply(title(action.label, fallback=action.short), payload))
-    if rows and not replies:
-        log.info("outbox message to a Messenger reporter: its buttons are left out")
-    return replies
 
 
 class MessengerTransport:
@@ -80,10 +58,7 @@ class MessengerTransport:
         tag = tag if isinstance(tag, str) else None
         try:
             if messages.is_neutral(message):
-                parts = text_messages(
-                    messages.plain_text(message), quick_replies(messages.actions(message))
-                )
-                for part in parts:
+                for part in from_neutral(message):
                     await self.delivery.graph.send_message(
                         str(chat), part, messaging_type="UPDATE", tag=tag
                     )

@@ -14,7 +14,12 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from bot.services.actions import checkin_actions, wipe_actions
+from bot.services.actions import (
+    checkin_actions,
+    followup_actions,
+    forget_actions,
+    wipe_actions,
+)
 from bot.services.messages import Action, Intent
 from bot.settings import LANGUAGES
 from handlers.engine.engine import CONFIRM, AskStep, ShowReview
@@ -220,23 +225,7 @@ def edit_list_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarku
 
 def followup_keyboard(choices: list[tuple[int, str]], t: Translator) -> InlineKeyboardMarkup:
     """One button per report (id, code), then a separate "new report" row."""
-    rows = [
-        [
-            InlineKeyboardButton(
-                text="➕ " + t(N_("Add to {code}"), code=code),
-                callback_data=FollowCB(report=report_id).pack(),
-            )
-        ]
-        for report_id, code in choices
-    ]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                text="📝 " + t(N_("New report")), callback_data=FollowCB(report=0).pack()
-            )
-        ]
-    )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return neutral_keyboard(followup_actions(choices, t))
 
 
 # --- reporter safety ---------------------------------------------------------------------------
@@ -289,18 +278,7 @@ def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboard
 
 
 def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=t(N_("Erase the link")), callback_data=ForgetCB(answer="yes").pack()
-                ),
-                InlineKeyboardButton(
-                    text=t(N_("Cancel")), callback_data=ForgetCB(answer="no").pack()
-                ),
-            ]
-        ]
-    )
+    return neutral_keyboard([forget_actions(t)])
 
 
 def checkin_keyboard(checkin_id: int, t: Translator) -> InlineKeyboardMarkup:
@@ -314,6 +292,10 @@ def _callback_data(action: Action) -> str:
         return CheckinCB(checkin=int(checkin), answer=answer).pack()
     if action.intent is Intent.WIPE:
         return WipeCB(action=action.args[0]).pack()
+    if action.intent is Intent.FORGET:
+        return ForgetCB(answer=action.args[0]).pack()
+    if action.intent is Intent.FOLLOW:
+        return FollowCB(report=int(action.args[0])).pack()
     raise ValueError(f"no button for {action.intent}")
 
 

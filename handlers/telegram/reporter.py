@@ -10,8 +10,9 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.services.flood import SubmissionRefused
-from bot.services.media import NOTICES, REFUSALS, ReceivedFile, upload_message
+from bot.services.media import ReceivedFile, upload_message
 from bot.services.receipts import help_text
+from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -26,15 +27,12 @@ from handlers.telegram.keyboards import (
     LanguageCB,
     WipeCB,
     consent_keyboard,
-    followup_keyboard,
-    forget_keyboard,
     language_keyboard,
     wipe_keyboard,
 )
 from storage.models import Report, Reporter
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
-    from bot.services.followups import FollowUps
     from bot.services.intake import Intake
     from bot.services.moderation import Moderation
     from bot.services.privacy import Privacy
@@ -45,6 +43,16 @@ def _conversation(
     replies: Replies, reporter: Reporter, intake: Intake, t: Translator
 ) -> Conversation:
     return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
+
+
+def _session(
+    reporter: Reporter, intake: Intake, moderation: Moderation, privacy: Privacy, t: Translator
+) -> ReporterSession:
+    """The channel-neutral session (bot/services/session.py); `Replies.take` renders what it
+    says into this update's answers."""
+    return ReporterSession(
+        intake=intake, moderation=moderation, privacy=privacy, reporter=reporter, t=t
+    )
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -58,20 +66,18 @@ async def on_consent(
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
+    moderation: Moderation,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
         return
     replies.clear_buttons(query.message.message_id)
-    if callback_data.answer != "yes":
-        replies.send(
-            html.quote(t(N_("All right, nothing was sent. If you change your mind, send /start.")))
-        )
-        return
-    privacy.accept_consent(reporter)
-    replies.answer(t(N_("Thank you.")))
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+    session = _session(reporter, intake, moderation, privacy, t)
+    agreed = session.consent(callback_data.answer == "yes")
+    replies.take(session)
+    if agreed:
+        await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
 
 async def on_start(
@@ -246,46 +252,23 @@ async def _team_question(
 
 
 async def _forward_to_team(
-    replies: Replies,
-    reporter: Reporter,
-    report: Report,
-    moderation: Moderation,
-    t: Translator,
-    content: dict[str, Any],
+    replies: Replies, session: ReporterSession, report: Report, content: dict[str, Any]
 ) -> None:
-    await moderation.forward_answer(reporter, report, content)
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Thank you, your answer was passed to the team. "
-                    "To report something new, send /new."
-                )
-            )
-        )
-    )
+    await session.answer_team(report, [content])
+    replies.take(session)
 
 
 async def _offer_to_report(
-    replies: Replies,
-    reporter: Reporter,
-    followups: FollowUps,
-    t: Translator,
-    content: dict[str, Any],
+    replies: Replies, session: ReporterSession, content: dict[str, Any]
 ) -> bool:
     """Outside a report being written, hold the message for one of the reporter's reports and
     ask which (bot.services.followups); False when they have none open."""
-    offer = await followups.hold(reporter, content)
+    offer = await session.offer([content])
     if offer is None:
         return False
+    session.take()
     replies.clear_buttons()  # an earlier offer's buttons: this one holds its messages too
-    choices = [(choice.report_id, choice.code) for choice in offer.choices]
-    replies.send(
-        html.quote(t.msg(offer.message)),
-        reply_markup=followup_keyboard(choices, t),
-        reply_to=None,
-        prompt=True,
-    )
+    replies.say(offer, prompt=True)
     return True
 
 
@@ -295,7 +278,8 @@ async def on_followup_button(
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
-    followups: FollowUps,
+    moderation: Moderation,
+    privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
@@ -305,9 +289,10 @@ async def on_followup_button(
         await intake.save_draft(reporter, None, [])
         await _conversation(replies, reporter, intake, t).handle(engine.Show())
         return
-    said = await followups.attach(reporter, callback_data.report)
+    session = _session(reporter, intake, moderation, privacy, t)
+    await session.follow(callback_data.report)
     replies.answer()
-    replies.send(html.quote(t.msg(said)))
+    replies.take(session)
 
 
 async def on_text(
@@ -316,21 +301,21 @@ async def on_text(
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
-    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     text = message.text or ""
     report = await _team_question(message, reporter, intake, moderation)
     content = {"type": "text", "html": html.quote(text)}
+    session = _session(reporter, intake, moderation, privacy, t)
     if report is not None:
-        await _forward_to_team(replies, reporter, report, moderation, t, content)
+        await _forward_to_team(replies, session, report, content)
         return
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
     draft, _ = await intake.load_draft(reporter)
-    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
+    if draft is None and await _offer_to_report(replies, session, content):
         return
     await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
 
@@ -341,7 +326,6 @@ async def on_file(
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
-    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
     received_file: ReceivedFile | None = None,
@@ -358,11 +342,14 @@ async def on_file(
     if report is None and privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
+    session = _session(reporter, intake, moderation, privacy, t)
     if received_file.refused is not None:
-        replies.send(html.quote(t(REFUSALS[received_file.refused])))
+        session.file_refused(received_file.refused)
+        replies.take(session)
         return
     if received_file.notice is not None:
-        replies.send(html.quote(t(NOTICES[received_file.notice])))
+        session.file_notice(received_file.notice)
+        replies.take(session)
     kind, clean = received_file.kind, received_file.clean
     content = (
         upload_message(clean, kind, f"{report.public_code if report else 'report'}-answer")
@@ -370,10 +357,10 @@ async def on_file(
         else {"type": kind, "file_id": received_file.file_id}
     )
     if report is not None:
-        await _forward_to_team(replies, reporter, report, moderation, t, content)
+        await _forward_to_team(replies, session, report, content)
         return
     draft, _ = await intake.load_draft(reporter)
-    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
+    if draft is None and await _offer_to_report(replies, session, content):
         return
     if clean is not None:
         ref = await intake.store_attachment(reporter, clean)
@@ -432,21 +419,27 @@ async def on_wipe_button(
     replies.send("\n".join(lines))
 
 
-async def on_forget(message: Message, replies: Replies, t: Translator) -> None:
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Erase the link between you and your reports?\n\nThe bot forgets this "
-                    "chat: the team can no longer write to you here, safety check-ins are "
-                    "cancelled and an unfinished report is deleted. Your reports stay with the "
-                    "team for the record, with nothing that leads to your account. This cannot "
-                    "be undone.\n\nTo clear this chat from your phone as well, use /wipe first."
-                )
-            )
-        ),
-        reply_markup=forget_keyboard(t),
-    )
+FORGET_QUESTION = N_(
+    "Erase the link between you and your reports?\n\nThe bot forgets this chat: the team can no "
+    "longer write to you here, safety check-ins are cancelled and an unfinished report is "
+    "deleted. Your reports stay with the team for the record, with nothing that leads to your "
+    "account. This cannot be undone.\n\nTo clear this chat from your phone as well, use /wipe "
+    "first."
+)
+
+
+async def on_forget(
+    message: Message,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    session = _session(reporter, intake, moderation, privacy, t)
+    await session.forget("", FORGET_QUESTION)
+    replies.take(session)
 
 
 async def on_forget_button(
@@ -454,28 +447,20 @@ async def on_forget_button(
     callback_data: ForgetCB,
     replies: Replies,
     reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
     privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
         return
     replies.clear_buttons(query.message.message_id)
-    if callback_data.answer != "yes":
-        replies.answer(t(N_("Nothing was erased.")))
-        return
-    await privacy.forget(reporter)
-    # The reporter no longer has a chat id; this last answer carries it (bot/services/replies.py).
-    replies.direct_chat_id = query.message.chat.id
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Done: the link between you and your reports is erased. If you write again, "
-                    "you start as a new reporter."
-                )
-            )
-        )
-    )
+    session = _session(reporter, intake, moderation, privacy, t)
+    if await session.forget("yes" if callback_data.answer == "yes" else "no", FORGET_QUESTION):
+        # The reporter no longer has a chat id; this last answer carries it
+        # (bot/services/replies.py).
+        replies.direct_chat_id = query.message.chat.id
+    replies.take(session)
 
 
 # --- safety check-ins ----------------------------------------------------------------------------
@@ -485,26 +470,30 @@ async def on_checkin_button(
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
+    moderation: Moderation,
+    privacy: Privacy,
     t: Translator,
 ) -> None:
     if query.message is None:
         return
-    reply = await intake.checkins.answer(reporter, callback_data.checkin, callback_data.answer)
+    session = _session(reporter, intake, moderation, privacy, t)
+    await session.checkin(callback_data.checkin, callback_data.answer)
     replies.clear_buttons(query.message.message_id)
-    replies.send(html.quote(t.msg(reply)))
+    replies.take(session)
 
 
-async def on_anything_else(message: Message, replies: Replies, t: Translator) -> None:
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "I can only read text, photos and documents. Please write your answer, "
-                    "or use the buttons."
-                )
-            )
-        )
-    )
+async def on_anything_else(
+    message: Message,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    session = _session(reporter, intake, moderation, privacy, t)
+    session.cannot_read()
+    replies.take(session)
 
 
 def create_router() -> Router:
