@@ -9,8 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.services.messages import Action, Intent
+from bot.settings import LANGUAGES
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
+
+# Each language in its own name, whatever the reader's language.
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def language_actions() -> list[Action]:
+    return [Action(Intent.LANGUAGE, (lang,), LANGUAGE_NAMES[lang]) for lang in LANGUAGES]
+
+
+def consent_actions(t: Translator) -> list[list[Action]]:
+    """Agree, not now, or read the notice in another language."""
+    agree = t(N_("I agree"))
+    return [
+        [Action(Intent.CONSENT, ("yes",), "✅ " + agree, short=agree)],
+        [Action(Intent.CONSENT, ("no",), t(N_("Not now")))],
+        language_actions(),
+    ]
 
 
 def checkin_actions(checkin_id: int, t: Translator) -> list[Action]:

@@ -45,6 +45,8 @@ class Intent(enum.StrEnum):
     WIPE = "wipe"  # args: "keep" (clear the chat, keep the codes), "all", or "no"
     FORGET = "forget"  # args: "yes" (erase the link to the reporter) or "no"
     FOLLOW = "follow"  # args: the report held messages are added to; "0": a new report instead
+    CONSENT = "consent"  # args: "yes" or "no" (the consent notice)
+    LANGUAGE = "language"  # args: "kk", "ru" or "en"
 
 
 @dataclass(frozen=True)

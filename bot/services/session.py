@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.services import messages
-from bot.services.actions import followup_actions, forget_actions
+from bot.services.actions import consent_actions, followup_actions, forget_actions
 from bot.services.followups import FollowUps
 from bot.services.intake import Intake
 from bot.services.media import NOTICES, REFUSALS
 from bot.services.messages import Action
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
+from bot.services.receipts import help_text
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from storage.models import Report, Reporter
@@ -35,9 +36,23 @@ FORGOTTEN = N_(
     "new reporter."
 )
 PASSED_ON = N_("Thank you, your answer was passed to the team. To report something new, send /new.")
+HELP = N_(
+    "How it works: choose what happened, answer the questions (you can skip most of them), "
+    "check the answers and send. You get a code for your report.\n\nButtons: Back returns "
+    "to the previous question, Skip leaves a question unanswered, Cancel throws the report "
+    "away.\n\nCommands: /new a new report, /cancel stop the current one, "
+    "/language change the language."
+)
 CANNOT_READ = N_(
     "I can only read text, photos and documents. Please write your answer, or use the buttons."
 )
+
+
+def consent_notice(privacy: Privacy, t: Translator, platform: str) -> messages.Message:
+    """The consent notice (`platform`: who can see the conversation), with its answers."""
+    return messages.text(
+        messages.plain(privacy.consent_text(t, platform=platform)), actions=consent_actions(t)
+    )
 
 
 @dataclass
@@ -61,7 +76,18 @@ class ReporterSession:
         self.said, self.ack = [], None
         return said, ack
 
-    # --- consent, erasure ----------------------------------------------------------------------
+    # --- consent, help, erasure ------------------------------------------------------------------
+    def ask_consent(self, platform: str) -> messages.Message:
+        notice = consent_notice(self.privacy, self.t, platform)
+        self.said.append(notice)
+        return notice
+
+    def help(self, safety: str) -> None:
+        """/help: how it works, how to stay safe (`safety`: the channel's wording), and what
+        happens after sending."""
+        after_sending = help_text(self.t, self.intake.context.help_contacts)
+        self.say("\n\n".join([self.t(HELP), self.t(safety), after_sending]))
+
     def consent(self, agreed: bool) -> bool:
         """The answer to the consent notice; True when the report can begin."""
         if not agreed:

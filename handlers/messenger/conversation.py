@@ -32,9 +32,9 @@ from bot.services.media import (
     is_image,
     upload_message,
 )
+from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
-from bot.services.receipts import help_text
 from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.matching import lexicon_for
@@ -44,7 +44,6 @@ from handlers.messenger import CHANNEL
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
 from handlers.messenger.render import (
-    LANGUAGE_NAMES,
     Action,
     Message,
     MessengerRenderer,
@@ -83,13 +82,6 @@ WELCOME = N_(
     "\n\nMeta can see this conversation. If you are worried, write from a second account and do "
     "not give your own name. You can stop at any time with Cancel.\n\n"
     "/language changes the language, /help explains more."
-)
-HELP = N_(
-    "How it works: choose what happened, answer the questions (you can skip most of them), "
-    "check the answers and send. You get a code for your report.\n\nButtons: Back returns "
-    "to the previous question, Skip leaves a question unanswered, Cancel throws the report "
-    "away.\n\nCommands: /new a new report, /cancel stop the current one, "
-    "/language change the language."
 )
 SAFETY_HELP = N_(
     "Your safety: /forget erases the link between you and your reports. The bot cannot delete "
@@ -313,10 +305,8 @@ class MessengerConversation:
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
         elif action == Action.HELP:
-            after_sending = help_text(self.t, self.intake.context.help_contacts)
-            await self.send(
-                text_messages("\n\n".join([self.t(HELP), self.t(SAFETY_HELP), after_sending]))
-            )
+            self.session.help(SAFETY_HELP)
+            await self._said()
             if not self.privacy.needs_consent(self.reporter):
                 await self.advance(engine.Show())
         elif action == Action.FORGET:
@@ -497,19 +487,17 @@ class MessengerConversation:
         await self.advance(engine.Show())
 
     async def _ask_consent(self) -> None:
-        t = self.t
-        replies = [
-            quick_reply(
-                title(t(N_("I agree")), prefix="✅ "), Payload(Action.CONSENT, value="yes")
-            ),
-            quick_reply(title(t(N_("Not now"))), Payload(Action.CONSENT, value="no")),
-            *(
-                quick_reply(name, Payload(Action.LANGUAGE, value=lang))
-                for lang, name in LANGUAGE_NAMES.items()
-                if lang != t.locale
-            ),
+        notice = self.session.ask_consent(PLATFORM)
+        # Messenger offers only the other languages: quick replies are few (at most 13).
+        notice["actions"] = [
+            [
+                a
+                for a in row
+                if not (a["intent"] == Intent.LANGUAGE and a["args"] == [self.t.locale])
+            ]
+            for row in notice["actions"]
         ]
-        await self.send(text_messages(self.privacy.consent_text(t, platform=PLATFORM), replies))
+        await self._said()
 
     async def _consent(self, agreed: bool) -> None:
         agreed = self.session.consent(agreed)

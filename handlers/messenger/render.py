@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.services import messages
+from bot.services.actions import LANGUAGE_NAMES
 from bot.services.messages import Intent
 from handlers.engine import engine
 from handlers.engine.forms import StepKind
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 
 PREFIX = "rb1"
-LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 # How much of one answer the review shows; the whole answer is kept and sent.
 REVIEW_ANSWER = 300
 
@@ -387,6 +387,10 @@ def _neutral_reply(action: messages.Action) -> dict[str, str] | None:
     what Messenger cannot do (clearing the chat: a Page cannot delete the person's messages)."""
     if action.intent is Intent.CHECKIN:
         payload = Payload(Action.CHECKIN, action.args[0], action.args[1])
+    elif action.intent is Intent.CONSENT:
+        payload = Payload(Action.CONSENT, value=action.args[0])
+    elif action.intent is Intent.LANGUAGE:
+        payload = Payload(Action.LANGUAGE, value=action.args[0])
     elif action.intent is Intent.FORGET:
         payload = Payload(Action.FORGET, value=action.args[0])
     elif action.intent is Intent.FOLLOW:

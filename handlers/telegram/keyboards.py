@@ -15,7 +15,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from bot.services.actions import (
+    LANGUAGE_NAMES,
     checkin_actions,
+    consent_actions,
     followup_actions,
     forget_actions,
     wipe_actions,
@@ -66,9 +68,6 @@ class FollowCB(CallbackData, prefix="a1"):
 
 class LanguageCB(CallbackData, prefix="l1"):
     lang: str
-
-
-LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 
 def _columns(labels: list[str]) -> int:
@@ -255,21 +254,7 @@ class CheckinCB(CallbackData, prefix="k1"):
 
 
 def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            InlineKeyboardButton(
-                text="✅ " + t(N_("I agree")), callback_data=ConsentCB(answer="yes").pack()
-            )
-        ],
-        [InlineKeyboardButton(text=t(N_("Not now")), callback_data=ConsentCB(answer="no").pack())],
-        [
-            InlineKeyboardButton(
-                text=LANGUAGE_NAMES[lang], callback_data=LanguageCB(lang=lang).pack()
-            )
-            for lang in LANGUAGES
-        ],
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return neutral_keyboard(consent_actions(t))
 
 
 def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboardMarkup:
@@ -292,6 +277,10 @@ def _callback_data(action: Action) -> str:
         return CheckinCB(checkin=int(checkin), answer=answer).pack()
     if action.intent is Intent.WIPE:
         return WipeCB(action=action.args[0]).pack()
+    if action.intent is Intent.CONSENT:
+        return ConsentCB(answer=action.args[0]).pack()
+    if action.intent is Intent.LANGUAGE:
+        return LanguageCB(lang=action.args[0]).pack()
     if action.intent is Intent.FORGET:
         return ForgetCB(answer=action.args[0]).pack()
     if action.intent is Intent.FOLLOW:

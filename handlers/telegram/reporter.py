@@ -11,8 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.services.flood import SubmissionRefused
 from bot.services.media import ReceivedFile, upload_message
-from bot.services.receipts import help_text
-from bot.services.session import ReporterSession
+from bot.services.session import ReporterSession, consent_notice
 from handlers.engine import engine
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -26,7 +25,6 @@ from handlers.telegram.keyboards import (
     ForgetCB,
     LanguageCB,
     WipeCB,
-    consent_keyboard,
     language_keyboard,
     wipe_keyboard,
 )
@@ -55,9 +53,12 @@ def _session(
     )
 
 
+PLATFORM = "Telegram"  # who can see a Telegram conversation (the consent notice names it)
+
+
 # --- consent -----------------------------------------------------------------------------------
 def _ask_consent(replies: Replies, privacy: Privacy, t: Translator) -> None:
-    replies.send(html.quote(privacy.consent_text(t)), reply_markup=consent_keyboard(t))
+    replies.say(consent_notice(privacy, t, PLATFORM))
 
 
 async def on_consent(
@@ -129,31 +130,24 @@ async def on_cancel(
     await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
 
 
-async def on_help(message: Message, replies: Replies, intake: Intake, t: Translator) -> None:
-    after_sending = help_text(t, intake.context.help_contacts)
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "How it works: choose what happened, answer the questions (you can skip "
-                    "most of them), check the answers and send. You get a code for your "
-                    "report.\n\nButtons: Back returns to the previous question, Skip leaves "
-                    "a question unanswered, Cancel throws the report away.\n\n"
-                    "Commands: /new a new report, /cancel stop the current one, "
-                    "/language change the language."
-                )
-            )
-            + "\n\n"
-            + t(
-                N_(
-                    "Your safety: /wipe clears this chat from your phone, /forget erases the "
-                    "link between you and your reports."
-                )
-            )
-            + "\n\n"
-            + after_sending
-        )
-    )
+SAFETY_HELP = N_(
+    "Your safety: /wipe clears this chat from your phone, /forget erases the link between you "
+    "and your reports."
+)
+
+
+async def on_help(
+    message: Message,
+    replies: Replies,
+    reporter: Reporter,
+    intake: Intake,
+    moderation: Moderation,
+    privacy: Privacy,
+    t: Translator,
+) -> None:
+    session = _session(reporter, intake, moderation, privacy, t)
+    session.help(SAFETY_HELP)
+    replies.take(session)
 
 
 async def on_language(message: Message, replies: Replies, t: Translator) -> None:
