@@ -19,6 +19,7 @@ button, Telegram accepts it for a short while only, and losing one loses nothing
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,10 @@ class Replies:
     def say(self, message: neutral.Message, *, prompt: bool = False) -> None:
         """A channel-neutral message (bot/services/messages.py), rendered when it is sent."""
         self.messages.append({**message, "prompt": True} if prompt else dict(message))
+
+    def say_plain(self, text: str, actions: Iterable[Sequence[neutral.Action]] = ()) -> None:
+        """A plain text (escaped when it is rendered), with neutral actions under it."""
+        self.say(neutral.text(neutral.plain(text), actions=actions))
 
     def take(self, session: ReporterSession) -> None:
         """What the reporter's session said: its messages, and its acknowledgement of the press

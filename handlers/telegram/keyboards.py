@@ -15,15 +15,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from bot.services.actions import (
-    LANGUAGE_NAMES,
     checkin_actions,
     consent_actions,
     followup_actions,
     forget_actions,
+    language_actions,
     wipe_actions,
 )
 from bot.services.messages import Action, Intent
-from bot.settings import LANGUAGES
 from handlers.engine.engine import CONFIRM, AskStep, ShowReview
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator
@@ -76,11 +75,7 @@ def _columns(labels: list[str]) -> int:
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for lang in LANGUAGES:
-        builder.button(text=LANGUAGE_NAMES[lang], callback_data=LanguageCB(lang=lang))
-    builder.adjust(3)
-    return builder.as_markup()
+    return neutral_keyboard([language_actions()])
 
 
 def types_keyboard(t: Translator) -> InlineKeyboardMarkup:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot, html
+from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
@@ -294,7 +294,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             if event.callback_query is not None:
                 replies.answer(text, show_alert=True)
             else:
-                replies.send(html.quote(text))
+                replies.say_plain(text)
         return False
 
     async def _track(

@@ -9,6 +9,8 @@ from aiogram import F, Router, html
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
+from bot.services import messages
+from bot.services.actions import language_actions, wipe_actions
 from bot.services.flood import SubmissionRefused
 from bot.services.media import ReceivedFile, upload_message
 from bot.services.session import ReporterSession, consent_notice
@@ -25,8 +27,6 @@ from handlers.telegram.keyboards import (
     ForgetCB,
     LanguageCB,
     WipeCB,
-    language_keyboard,
-    wipe_keyboard,
 )
 from storage.models import Report, Reporter
 
@@ -92,17 +92,15 @@ async def on_start(
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Hello. Through this bot you can report a detention, a search, a frozen "
-                    "bank account, a summons or other persecution in Kazakhstan. Your report "
-                    "goes to a team of human-rights defenders.\n\nTelegram can see this "
-                    "conversation. If you are worried, use a second account and do not give "
-                    "your own name. You can stop at any time with /cancel.\n\n"
-                    "/language changes the language, /help explains more."
-                )
+    replies.say_plain(
+        t(
+            N_(
+                "Hello. Through this bot you can report a detention, a search, a frozen "
+                "bank account, a summons or other persecution in Kazakhstan. Your report "
+                "goes to a team of human-rights defenders.\n\nTelegram can see this "
+                "conversation. If you are worried, use a second account and do not give "
+                "your own name. You can stop at any time with /cancel.\n\n"
+                "/language changes the language, /help explains more."
             )
         )
     )
@@ -151,7 +149,7 @@ async def on_help(
 
 
 async def on_language(message: Message, replies: Replies, t: Translator) -> None:
-    replies.send(html.quote(t(N_("Choose a language:"))), reply_markup=language_keyboard())
+    replies.say_plain(t(N_("Choose a language:")), [language_actions()])
 
 
 async def on_language_chosen(
@@ -370,18 +368,16 @@ async def on_wipe(
     message: Message, replies: Replies, reporter: Reporter, privacy: Privacy, t: Translator
 ) -> None:
     codes = await privacy.recent_codes(reporter)
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Clear this chat? The bot deletes its messages and yours from the last 48 "
-                    "hours (Telegram allows no more) and leaves one neutral line. Your reports "
-                    "stay with the team.\n\nOlder messages you can delete yourself: delete this "
-                    "chat in Telegram, for both sides."
-                )
+    replies.say_plain(
+        t(
+            N_(
+                "Clear this chat? The bot deletes its messages and yours from the last 48 "
+                "hours (Telegram allows no more) and leaves one neutral line. Your reports "
+                "stay with the team.\n\nOlder messages you can delete yourself: delete this "
+                "chat in Telegram, for both sides."
             )
         ),
-        reply_markup=wipe_keyboard(t, codes=bool(codes), cancel=True),
+        wipe_actions(t, codes=bool(codes), cancel=True),
     )
 
 
@@ -409,8 +405,11 @@ async def on_wipe_button(
         keep_codes=callback_data.action == "keep",
         also=[query.message.message_id],
     )
-    lines = [html.quote(privacy.neutral_line(t)), *(html.code(html.quote(c)) for c in codes)]
-    replies.send("\n".join(lines))
+    # One line, then each code kept on a line of its own, to copy.
+    spans = [messages.plain(privacy.neutral_line(t))]
+    for code in codes:
+        spans += [messages.plain("\n"), messages.Span(code, messages.Style.CODE)]
+    replies.say(messages.text(spans))
 
 
 FORGET_QUESTION = N_(
