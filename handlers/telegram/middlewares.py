@@ -27,6 +27,7 @@ from bot.services.media import prefetch_file
 from bot.services.moderation import MemberCheck, Moderation
 from bot.services.privacy import Privacy
 from bot.services.replies import Replies
+from bot.services.session import ReporterSession
 from storage.models import Reporter
 from storage.repositories import OutboxRepository, ProcessedUpdates, QueuedRow
 from storage.safety import TrackedMessages
@@ -224,6 +225,15 @@ class UpdateContextMiddleware(BaseMiddleware):
                 data["privacy"] = Privacy(session, self.context)
                 data["followups"] = FollowUps(intake, data["moderation"])
                 reporter: Reporter | None = data.get("reporter")
+                if reporter is not None:
+                    # The reporter's channel-neutral session (bot/services/session.py).
+                    data["reporter_session"] = ReporterSession(
+                        intake=intake,
+                        moderation=data["moderation"],
+                        privacy=data["privacy"],
+                        reporter=reporter,
+                        t=data["t"],
+                    )
                 self._address(replies, data.get("event_chat"), reporter)
                 with self.i18n.context(), self.i18n.use_locale(language):
                     result = None

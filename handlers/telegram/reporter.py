@@ -43,16 +43,6 @@ def _conversation(
     return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
 
 
-def _session(
-    reporter: Reporter, intake: Intake, moderation: Moderation, privacy: Privacy, t: Translator
-) -> ReporterSession:
-    """The channel-neutral session (bot/services/session.py); `Replies.take` renders what it
-    says into this update's answers."""
-    return ReporterSession(
-        intake=intake, moderation=moderation, privacy=privacy, reporter=reporter, t=t
-    )
-
-
 PLATFORM = "Telegram"  # who can see a Telegram conversation (the consent notice names it)
 
 
@@ -67,16 +57,14 @@ async def on_consent(
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
     replies.clear_buttons(query.message.message_id)
-    session = _session(reporter, intake, moderation, privacy, t)
-    agreed = session.consent(callback_data.answer == "yes")
-    replies.take(session)
+    agreed = reporter_session.consent(callback_data.answer == "yes")
+    replies.take(reporter_session)
     if agreed:
         await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
@@ -137,15 +125,10 @@ SAFETY_HELP = N_(
 async def on_help(
     message: Message,
     replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
-    session = _session(reporter, intake, moderation, privacy, t)
-    session.help(SAFETY_HELP)
-    replies.take(session)
+    reporter_session.help(SAFETY_HELP)
+    replies.take(reporter_session)
 
 
 async def on_language(message: Message, replies: Replies, t: Translator) -> None:
@@ -244,21 +227,21 @@ async def _team_question(
 
 
 async def _forward_to_team(
-    replies: Replies, session: ReporterSession, report: Report, content: dict[str, Any]
+    replies: Replies, reporter_session: ReporterSession, report: Report, content: dict[str, Any]
 ) -> None:
-    await session.answer_team(report, [content])
-    replies.take(session)
+    await reporter_session.answer_team(report, [content])
+    replies.take(reporter_session)
 
 
 async def _offer_to_report(
-    replies: Replies, session: ReporterSession, content: dict[str, Any]
+    replies: Replies, reporter_session: ReporterSession, content: dict[str, Any]
 ) -> bool:
     """Outside a report being written, hold the message for one of the reporter's reports and
     ask which (bot.services.followups); False when they have none open."""
-    offer = await session.offer([content])
+    offer = await reporter_session.offer([content])
     if offer is None:
         return False
-    session.take()
+    reporter_session.take()
     replies.clear_buttons()  # an earlier offer's buttons: this one holds its messages too
     replies.say(offer, prompt=True)
     return True
@@ -270,9 +253,8 @@ async def on_followup_button(
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
@@ -281,10 +263,9 @@ async def on_followup_button(
         await intake.save_draft(reporter, None, [])
         await _conversation(replies, reporter, intake, t).handle(engine.Show())
         return
-    session = _session(reporter, intake, moderation, privacy, t)
-    await session.follow(callback_data.report)
+    await reporter_session.follow(callback_data.report)
     replies.answer()
-    replies.take(session)
+    replies.take(reporter_session)
 
 
 async def on_text(
@@ -295,19 +276,19 @@ async def on_text(
     moderation: Moderation,
     privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     text = message.text or ""
     report = await _team_question(message, reporter, intake, moderation)
     content = {"type": "text", "html": html.quote(text)}
-    session = _session(reporter, intake, moderation, privacy, t)
     if report is not None:
-        await _forward_to_team(replies, session, report, content)
+        await _forward_to_team(replies, reporter_session, report, content)
         return
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
     draft, _ = await intake.load_draft(reporter)
-    if draft is None and await _offer_to_report(replies, session, content):
+    if draft is None and await _offer_to_report(replies, reporter_session, content):
         return
     await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
 
@@ -320,6 +301,7 @@ async def on_file(
     moderation: Moderation,
     privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
     received_file: ReceivedFile | None = None,
 ) -> None:
     """A photo or a document: for the team's question, or for the report being written.
@@ -334,14 +316,13 @@ async def on_file(
     if report is None and privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
-    session = _session(reporter, intake, moderation, privacy, t)
     if received_file.refused is not None:
-        session.file_refused(received_file.refused)
-        replies.take(session)
+        reporter_session.file_refused(received_file.refused)
+        replies.take(reporter_session)
         return
     if received_file.notice is not None:
-        session.file_notice(received_file.notice)
-        replies.take(session)
+        reporter_session.file_notice(received_file.notice)
+        replies.take(reporter_session)
     kind, clean = received_file.kind, received_file.clean
     content = (
         upload_message(clean, kind, f"{report.public_code if report else 'report'}-answer")
@@ -349,10 +330,10 @@ async def on_file(
         else {"type": kind, "file_id": received_file.file_id}
     )
     if report is not None:
-        await _forward_to_team(replies, session, report, content)
+        await _forward_to_team(replies, reporter_session, report, content)
         return
     draft, _ = await intake.load_draft(reporter)
-    if draft is None and await _offer_to_report(replies, session, content):
+    if draft is None and await _offer_to_report(replies, reporter_session, content):
         return
     if clean is not None:
         ref = await intake.store_attachment(reporter, clean)
@@ -424,15 +405,10 @@ FORGET_QUESTION = N_(
 async def on_forget(
     message: Message,
     replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
-    session = _session(reporter, intake, moderation, privacy, t)
-    await session.forget("", FORGET_QUESTION)
-    replies.take(session)
+    await reporter_session.forget("", FORGET_QUESTION)
+    replies.take(reporter_session)
 
 
 async def on_forget_button(
@@ -440,20 +416,17 @@ async def on_forget_button(
     callback_data: ForgetCB,
     replies: Replies,
     reporter: Reporter,
-    intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
     replies.clear_buttons(query.message.message_id)
-    session = _session(reporter, intake, moderation, privacy, t)
-    if await session.forget("yes" if callback_data.answer == "yes" else "no", FORGET_QUESTION):
+    answer = "yes" if callback_data.answer == "yes" else "no"
+    if await reporter_session.forget(answer, FORGET_QUESTION):
         # The reporter no longer has a chat id; this last answer carries it
         # (bot/services/replies.py).
         replies.direct_chat_id = query.message.chat.id
-    replies.take(session)
+    replies.take(reporter_session)
 
 
 # --- safety check-ins ----------------------------------------------------------------------------
@@ -461,32 +434,22 @@ async def on_checkin_button(
     query: CallbackQuery,
     callback_data: CheckinCB,
     replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
-    session = _session(reporter, intake, moderation, privacy, t)
-    await session.checkin(callback_data.checkin, callback_data.answer)
+    await reporter_session.checkin(callback_data.checkin, callback_data.answer)
     replies.clear_buttons(query.message.message_id)
-    replies.take(session)
+    replies.take(reporter_session)
 
 
 async def on_anything_else(
     message: Message,
     replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    moderation: Moderation,
-    privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
-    session = _session(reporter, intake, moderation, privacy, t)
-    session.cannot_read()
-    replies.take(session)
+    reporter_session.cannot_read()
+    replies.take(reporter_session)
 
 
 def create_router() -> Router:
