@@ -12,6 +12,10 @@ So a reply is never sent for a state that did not commit, a committed reply is s
 of the old way, where every update's Bot API calls ran inside its transaction, was SQLite's one
 write lock held for every person's round trips to Telegram (README, "Architecture").
 
+What the reporter's session says is stored channel-neutral (`say`, `take`: bot/services/messages.py)
+and rendered by the outbox's transport when sent; the form's prompts and their in-place edits are
+still Telegram HTML (`send`, `edit`).
+
 A press answer (answerCallbackQuery) is not stored: it only stops the spinner on the person's
 button, Telegram accepts it for a short while only, and losing one loses nothing.
 """
