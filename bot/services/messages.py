@@ -14,8 +14,11 @@ an action: {"intent": Intent, "args": [str, ...], "label": str, "short"?: str}, 
 is the full text of a button and `short` a shorter one for platforms whose buttons hold little
 (Messenger's quick replies take 20 characters).
 
-Payloads of version 1 (absent "version") hold Telegram HTML ("html") and Telegram buttons
-("reply_markup"); rows queued before the upgrade are still sent as they are.
+Payloads of version 1 ("version": 1, or none in the oldest rows) hold Telegram HTML ("html") and
+Telegram buttons ("reply_markup"); rows queued before the upgrade are still sent as they are. A
+version 2 payload may still hold such messages beside neutral ones (the form's prompts on
+Telegram, which are not neutral yet): a transport tells them apart message by message
+(`is_neutral`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The reporter's conversation in Messenger: turn one event into engine inputs, collect the reply.
 
-The Messenger twin of handlers/telegram/conversation.py and handlers/telegram/reporter.py: every
-rule about what to ask lives in the engine, and the reporter-safety rules (consent, erasing the
-link, flood limits, pictures rebuilt without metadata) in the same services Telegram uses. The draft
+The Messenger adapter of the reporter's session: every rule about what to ask lives in the
+engine; consent, erasing the link, check-in answers, answers to the team's questions, follow-ups
+and refused files in the channel-neutral session Telegram uses too (bot/services/session.py),
+whose messages are rendered here (`from_neutral`); flood limits and pictures rebuilt without
+metadata in the same services. The draft
 is the same encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the
 person came from, kept until the report is submitted and then stored as its source. Replies are
 collected (`Replies`), never sent from here: the webhook's processing queues them in the outbox.
