@@ -32,6 +32,7 @@ from bot.jobs.safety import SafetyJobs, create_safety_jobs, start_safety_jobs
 from bot.keys import ORG_PRIVATE_FILE
 from bot.metrics import Metrics, UpdateMetricsMiddleware, count_submitted_reports
 from bot.outage import StorageUnavailable
+from bot.outbox.transports import TelegramTransport, Transport, Transports
 from bot.outbox.worker import UNDELIVERED, OutboxWorker
 from bot.services.access import ChatMembership
 from bot.services.context import SafetyPolicy, ServiceContext
@@ -40,9 +41,13 @@ from bot.services.moderation import MemberCheck
 from bot.settings import LEASE_MARGIN, Settings
 from bot.web import start_web_server
 from handlers.engine.text import N_
+from handlers.messenger import CHANNEL as MESSENGER
+from handlers.messenger.transport import MessengerFiles, MessengerTransport
 from handlers.messenger.webhook import MessengerChannel, messenger_routes
 from handlers.messenger.window import may_write_unasked
 from handlers.telegram import get_routers
+from handlers.telegram.conversation import CHANNEL as TELEGRAM
+from handlers.telegram.keyboards import neutral_keyboard
 from handlers.telegram.middlewares import UpdateContextMiddleware
 from handlers.telegram.quiet import RefusalGate
 from handlers.telegram.session import (
@@ -178,6 +183,16 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         if settings.messenger_enabled
         else None
     )
+    # How the outbox reaches each chat (bot/outbox/transports.py): the team's chats are in
+    # Telegram; a reporter's chat through their channel's transport (a new channel: one entry).
+    telegram = TelegramTransport(
+        bot,
+        keyboard=neutral_keyboard,
+        files=MessengerFiles(messenger.delivery) if messenger is not None else None,
+    )
+    reporters: dict[str, Transport] = {TELEGRAM: telegram}
+    if messenger is not None:
+        reporters[MESSENGER] = MessengerTransport(messenger.delivery)
     worker = OutboxWorker(
         bot=bot,
         sessionmaker=sessionmaker,
@@ -193,7 +208,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         metrics=metrics,
         lease=dt.timedelta(seconds=settings.outbox_lease),
         renew_before=dt.timedelta(seconds=settings.telegram_timeout + LEASE_MARGIN),
-        messenger=messenger.delivery if messenger is not None else None,
+        transports=Transports(staff=telegram, reporters=reporters),
         chats=chats,
         undelivered_text=lambda reason, code: context.moderators_t(UNDELIVERED[reason], code=code),
     )

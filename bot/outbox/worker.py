@@ -21,12 +21,12 @@ after the update's commit (`deliver_now`). Rows to one reporter go out in the or
 queued. A payload may carry "chat_id" (a reporter erased in the same update: the confirmation
 still reaches the chat) and "version" (absent in rows queued before it existed: version 1).
 Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
-A reporter on Messenger is sent to through handlers/messenger/delivery.py (text, photos, documents,
-and {"type": "messenger", "message": ...}: a Send API message as the Messenger conversation
-rendered it; "messenger_tag" in the payload names a message tag such as HUMAN_AGENT,
-"messenger_psid" the person, for replies that must reach them after the link was erased); a
-"photo" or "document" whose file_id is a Messenger attachment link is downloaded and uploaded to
-Telegram. One Messenger reporter's rows are sent in the order they were queued.
+Version 2 payloads ({"version": 2}) carry channel-neutral texts (bot/services/messages.py) in
+place of "text" messages in HTML; both versions are sent, so rows queued before an upgrade are not
+lost. Each message goes out through a transport (bot/outbox/transports.py): the team's chats
+through the registry's `staff` transport, a reporter's chat through the one registered for the
+reporter's channel, which renders the message for its platform. The worker itself names no
+channel; a payload field it does not know (a platform's message tag) is the transport's business.
 
 Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
 so a slow Telegram never holds a database lock. A card with attachments is sent message by message
@@ -42,8 +42,6 @@ shutdown the rows claimed but not yet tried are released at once.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import datetime as dt
 import logging
 import random
@@ -64,24 +62,22 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import (
-    BufferedInputFile,
-    ForceReply,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    ReplyParameters,
-)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import Metrics
 from bot.outage import is_database_outage, log_pass_failure
 from bot.outbox.pacing import SlidingWindow
+from bot.outbox.transports import (
+    Chat,
+    Transport,
+    TransportError,
+    Transports,
+    UnknownMessage,
+    error_kind,
+)
 from bot.services.group_chats import ADMIN_TARGET, GroupChatIds
 from bot.services.replies import REPLY_KIND
 from handlers.engine.text import N_
-from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
-from handlers.messenger.graph import ErrorKind, GraphError
 from storage.models import OutboxPriority, OutboxState
 from storage.repositories import (
     CHAT_REFUSED,
@@ -116,8 +112,6 @@ GROUP_RATE = (20, 61.0)
 # The spacing at which the group can take messages for ever (about 3 s).
 GROUP_INTERVAL = GROUP_RATE[1] / GROUP_RATE[0]
 PRIVATE_RATE = (1, 1.05)
-# deleteMessages takes at most 100 ids a call (core.telegram.org/bots/api#deletemessages).
-DELETE_BATCH = 100
 # A reply row waiting behind an earlier row to the same chat looks again this soon.
 ORDER_WAIT = 0.3
 # The worker's shortest nap between passes when a row is due (and waits for its chat's pace).
@@ -153,9 +147,12 @@ class Route:
     """Where a claimed row goes: the chat, whether an earlier row to it must go first, and the
     last question asked there (for "take the buttons off the last question")."""
 
-    chat: int | MessengerRecipient
+    chat: Chat
+    transport: Transport | None = None
     behind: bool = False
     last_prompt: int | None = None
+    # When the reporter last wrote, for a platform with a messaging window (Transport.send).
+    seen: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,7 @@ class OutboxWorker:
         metrics: Metrics | None = None,
         lease: dt.timedelta = CLAIM_LEASE,
         renew_before: dt.timedelta = dt.timedelta(seconds=45),
-        messenger: MessengerDelivery | None = None,
+        transports: Transports,
         chats: GroupChatIds | None = None,
         undelivered_text: UndeliveredText | None = None,
     ) -> None:
@@ -225,7 +222,9 @@ class OutboxWorker:
         # The groups' current ids (a group upgraded to a supergroup moves:
         # bot/services/group_chats.py).
         self.chats = chats
-        self.messenger = messenger
+        # How each chat is reached (bot/outbox/transports.py); the composition root registers
+        # one transport per channel.
+        self.transports = transports
         self.sessionmaker = sessionmaker
         self.keyring = keyring
         self.moderator_chat_id = moderator_chat_id
@@ -401,6 +400,7 @@ class OutboxWorker:
     async def _deliver(self, row: ClaimedRow, *, in_turn: bool = False) -> int:
         """Try a claimed row once. `in_turn`: sent in a person's turn (deliver_now), which must
         not wait for a database that is away; the worker may."""
+        route: Route | None = None
         try:
             if row.kind == "card_edit" and await self._superseded(row):
                 await self._finish(row)
@@ -408,11 +408,7 @@ class OutboxWorker:
             route = await self._route(row)
             if route.behind:
                 raise NoSlot(ORDER_WAIT)
-            unrecorded: Sent | None = None
-            if isinstance(route.chat, MessengerRecipient):
-                await self._send_to_messenger(row, route.chat)
-            else:
-                unrecorded = await self._send_messages(row, route, in_turn=in_turn)
+            unrecorded = await self._send_messages(row, route, in_turn=in_turn)
             self.metrics.sent.labels(row.kind).inc()  # it went out, whatever the record does
             await self._finish(row, unrecorded, in_turn=in_turn)
             if row.target in GROUP_TARGETS and self.chats is not None:
@@ -446,6 +442,7 @@ class OutboxWorker:
             await self._retry(row, UNAUTHORIZED_WAIT, "unauthorized", count=False)
         except (
             PermanentFailure,
+            UnknownMessage,
             TelegramForbiddenError,
             TelegramNotFound,
         ) as exc:
@@ -457,10 +454,10 @@ class OutboxWorker:
             self.metrics.send_errors.labels(_error_label(exc)).inc()
             if not await self._group_refused(row, exc):
                 # Telegram's description can quote the offending text; store only the kind.
-                await self._dead(row, f"TelegramBadRequest: {_error_kind(exc.message)}")
-        except GraphError as exc:
-            self.metrics.send_errors.labels(f"messenger_{exc.kind.value}").inc()
-            await self._graph_failure(row, exc)
+                await self._dead(row, f"TelegramBadRequest: {error_kind(exc.message)}")
+        except TransportError as exc:
+            self.metrics.send_errors.labels(exc.label).inc()
+            await self._transport_failure(row, route.transport if route else None, exc)
         return 1
 
     async def _finish(
@@ -503,7 +500,7 @@ class OutboxWorker:
             return False
         if isinstance(exc, TelegramBadRequest) and not _refusal(exc.message):
             return False  # about this message (too long, a bad picture): waiting cannot help
-        reason = _error_kind(exc.message.removeprefix("Forbidden: "))
+        reason = error_kind(exc.message.removeprefix("Forbidden: "))
         configured = self._configured(row.target)
         waited = 0.0
         if self.chats is not None:
@@ -569,20 +566,22 @@ class OutboxWorker:
 
     async def _route(self, row: ClaimedRow) -> Route:
         """Where a row goes and what it needs to know first, read in one short transaction."""
+        staff = self.transports.staff
         if row.target in GROUP_TARGETS:
-            return Route(self._group_id(row.target))
+            return Route(self._group_id(row.target), staff)
         direct = row.payload.get("chat_id")
         if row.target == ADMIN_TARGET and isinstance(direct, int):
-            return Route(direct)  # an admin's private chat (bot/services/group_chats.py)
+            # An admin's private chat (bot/services/group_chats.py).
+            return Route(direct, staff)
         async with self.sessionmaker() as session, session.begin():
             repo = OutboxRepository(session, self.keyring)
             if await repo.earlier_pending(row):
                 return Route(0, behind=True)
-            chat = await self._reporter_chat(session, row)
+            transport, chat, seen = await self._reporter_chat(session, row)
             prompt = None
             if row.kind == REPLY_KIND and row.reporter_id is not None:
                 prompt = await repo.last_prompt(row.reporter_id, before=row.id, kind=REPLY_KIND)
-        return Route(chat, last_prompt=prompt)
+        return Route(chat, transport, last_prompt=prompt, seen=seen)
 
     async def _superseded(self, row: ClaimedRow) -> bool:
         async with self.sessionmaker() as session:
@@ -590,24 +589,23 @@ class OutboxWorker:
 
     async def _reporter_chat(
         self, session: AsyncSession, row: ClaimedRow
-    ) -> int | MessengerRecipient:
-        direct = row.payload.get("chat_id")
-        if row.target == ADMIN_TARGET and isinstance(direct, int):
-            return direct  # an admin's private chat (bot/services/group_chats.py)
-        if row.target == "reporter" and isinstance(direct, int):
-            return direct
-        psid = row.payload.get("messenger_psid")
-        if row.target == "reporter" and isinstance(psid, str):
-            return MessengerRecipient(psid)
-        if row.target == "reporter" and row.reporter_id is not None:
+    ) -> tuple[Transport, Chat, dt.datetime | None]:
+        if row.target != "reporter":
+            raise PermanentFailure(f"unknown target {row.target}")
+        # A reporter erased by the update that queued the row: the row names the chat itself.
+        named = self.transports.named_in(row.payload)
+        if named is not None:
+            return (*named, None)
+        if row.reporter_id is not None:
             reporters = Reporters(session, self.keyring)
             reporter = await reporters.get(row.reporter_id)
             chat_id = reporters.chat_id(reporter) if reporter is not None else None
-            if chat_id is None:
+            if reporter is None or chat_id is None:
                 raise PermanentFailure(REPORTER_ERASED)
-            if reporter is not None and reporter.channel == "messenger":
-                return MessengerRecipient(chat_id, reporter.last_seen)
-            return int(chat_id)
+            transport = self.transports.for_channel(reporter.channel)
+            if transport is None:
+                raise PermanentFailure("the reporter's channel is off")
+            return transport, transport.address(chat_id), reporter.last_seen
         raise PermanentFailure(f"unknown target {row.target}")
 
     async def _card_id(self, row: ClaimedRow) -> int:
@@ -624,7 +622,7 @@ class OutboxWorker:
             raise NoSlot(1.0)
         return alert.sent_message_id
 
-    def _pace(self, chat_id: int | str) -> SlidingWindow:
+    def _pace(self, chat_id: Chat) -> SlidingWindow:
         pace = self._chats.get(chat_id)
         if pace is None:
             group = isinstance(chat_id, int) and chat_id < 0
@@ -640,7 +638,7 @@ class OutboxWorker:
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
         # Taking the buttons off an earlier message does not have to finish before the next
         # message goes: both go at once, so an answer costs one round trip to Telegram, not two.
-        tidying: list[asyncio.Task[Message | None]] = []
+        tidying: list[asyncio.Task[int | None]] = []
         try:
             unrecorded = await self._send_in_order(
                 row, route, messages, tidying, row.claimed_until, in_turn=in_turn
@@ -658,13 +656,14 @@ class OutboxWorker:
         row: ClaimedRow,
         route: Route,
         messages: list[dict[str, Any]],
-        tidying: list[asyncio.Task[Message | None]],
+        tidying: list[asyncio.Task[int | None]],
         held_until: dt.datetime | None,
         *,
         in_turn: bool,
     ) -> Sent | None:
         chat_id = route.chat
-        assert not isinstance(chat_id, MessengerRecipient)
+        transport = route.transport
+        assert transport is not None
         threaded = row.kind != REPLY_KIND  # a card's attachments reply to the card
         card_id = row.sent_message_id if threaded else None
         pace = self._pace(chat_id)
@@ -691,38 +690,37 @@ class OutboxWorker:
                 message = {**message, "message_id": await self._card_id(row), "card": True}
             if message.get("type") == "clear_buttons" and "message_id" not in message:
                 message = {**message, "message_id": route.last_prompt}
-            held_back = self.in_burst() or pace.available() <= CARD_RESERVE
-            if row.kind == "alert" and self.digests and held_back:
-                raise NoSlot(max(pace.free_in(), GROUP_INTERVAL))
-            wait = 0.0 if answering else pace.free_in()
-            if wait > 0:
-                # Never block the whole worker on one chat's pace: other chats go meanwhile.
-                raise NoSlot(wait)
+            if transport.paced:
+                held_back = self.in_burst() or pace.available() <= CARD_RESERVE
+                if row.kind == "alert" and self.digests and held_back:
+                    raise NoSlot(max(pace.free_in(), GROUP_INTERVAL))
+                wait = 0.0 if answering else pace.free_in()
+                if wait > 0:
+                    # Never block the whole worker on one chat's pace: other chats go meanwhile.
+                    raise NoSlot(wait)
             held_until = await self._keep_claim(row, held_until)
-            if answering:
-                self._global.take()
-            else:
-                await self._global.acquire()
-            pace.take()
+            if transport.paced:
+                if answering:
+                    self._global.take()
+                else:
+                    await self._global.acquire()
+                pace.take()
+            send = transport.send(
+                chat_id, message, reply_to=card_id, envelope=row.payload, seen=route.seen
+            )
             concurrent = answering and message.get("type") == "clear_buttons"
             if concurrent and index + 1 < len(messages):
-                tidying.append(
-                    asyncio.create_task(self._send_one(chat_id, message, reply_to=card_id))
-                )
+                tidying.append(asyncio.create_task(send))
                 continue
-            sent = await self._send_one(chat_id, message, reply_to=card_id)
-            if (
-                message.get("card")
-                and sent is not None
-                and sent.message_id != message["message_id"]
-            ):
-                await self._card_moved(row, sent.message_id)
+            sent = await send
+            if message.get("card") and sent is not None and sent != message["message_id"]:
+                await self._card_moved(row, sent)
             if threaded and card_id is None and sent is not None:
-                card_id = sent.message_id
+                card_id = sent
             recorded = card_id if threaded and index == 0 else None
             if not threaded and message.get("prompt") and sent is not None:
-                recorded = sent.message_id
-            tracked = sent.message_id if track and sent is not None else None
+                recorded = sent
+            tracked = sent if track and sent is not None else None
             unrecorded = Sent(index + 1, recorded, tracked)
             if message.get("type") in IDEMPOTENT and recorded is None:
                 unrecorded = None  # doing it again is harmless: no write needed
@@ -780,30 +778,17 @@ class OutboxWorker:
             else:
                 return
 
-    async def _send_to_messenger(self, row: ClaimedRow, recipient: MessengerRecipient) -> None:
-        if self.messenger is None:
-            raise PermanentFailure("the reporter is on Messenger, and the channel is off")
-        messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
-        tag = row.payload.get("messenger_tag")
-        held_until = row.claimed_until
-        for index in range(row.progress, len(messages)):
-            held_until = await self._keep_claim(row, held_until)
-            await self.messenger.send(recipient, messages[index], tag=tag)
-            async with self.sessionmaker() as session, session.begin():
-                await OutboxRepository(session, self.keyring).record_progress(
-                    row.id, index + 1, None
-                )
-
-    async def _graph_failure(self, row: ClaimedRow, exc: GraphError) -> None:
-        """Messenger's answers sorted like Telegram's; the team hears of what cannot arrive."""
-        if exc.retry_after_attempts(row.attempts + 1):
-            # A rate limit is Meta asking for a pause, not a failed attempt.
-            counted = exc.kind != ErrorKind.RATE_LIMITED
-            await self._retry(row, exc.retry_after, exc.describe(), count=counted)
+    async def _transport_failure(
+        self, row: ClaimedRow, transport: Transport | None, exc: TransportError
+    ) -> None:
+        """A platform's refusal as its transport sorted it; the team hears of what cannot
+        arrive at a reporter (the transport says it, in the platform's terms)."""
+        if exc.retry_after_tries(row.attempts + 1):
+            await self._retry(row, exc.retry_after, str(exc), count=exc.counted)
             return
-        await self._dead(row, exc.describe())
-        if row.target == "reporter" and self.messenger is not None:
-            await self.messenger.tell_moderators(row.id, row.report_id, exc)
+        await self._dead(row, str(exc))
+        if row.target == "reporter" and transport is not None:
+            await transport.undeliverable(row, exc)
             self.notify()
 
     async def _keep_claim(
@@ -821,135 +806,6 @@ class OutboxWorker:
         if not renewed:
             raise LostClaim(str(row.id))
         return until
-
-    async def _send_one(
-        self, chat_id: int | str, message: dict[str, Any], *, reply_to: int | None
-    ) -> Message | None:
-        kind = message.get("type")
-        extra: dict[str, Any] = {}
-        reply_to = message.get("reply_to_message_id", reply_to)
-        if reply_to is not None:
-            extra["reply_parameters"] = ReplyParameters(
-                message_id=reply_to, allow_sending_without_reply=True
-            )
-        markup = message.get("reply_markup")
-        if kind == "clear_buttons":
-            await self._clear_buttons(chat_id, message.get("message_id"))
-            return None
-        if kind == "delete":
-            await self._delete(chat_id, list(message.get("message_ids") or []))
-            return None
-        if kind == "edit_markup":
-            return await self._edit_markup(chat_id, message)
-        if kind == "edit":
-            try:
-                result = await self.bot.edit_message_text(
-                    text=message["html"],
-                    chat_id=chat_id,
-                    message_id=message["message_id"],
-                    reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-            except TelegramBadRequest as exc:
-                if "not modified" in exc.message:
-                    return None
-                if not (message.get("prompt") or message.get("card")) or not _gone(exc.message):
-                    raise
-                # The question the person pressed was deleted meanwhile: ask it anew. A card
-                # that is gone (deleted, or left behind in a group that became a supergroup) is
-                # posted anew, so the report can still be acted on from its buttons.
-                return await self.bot.send_message(
-                    chat_id,
-                    message["html"],
-                    reply_markup=InlineKeyboardMarkup.model_validate(markup) if markup else None,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-            return result if isinstance(result, Message) else None
-        if markup:
-            extra["reply_markup"] = InlineKeyboardMarkup.model_validate(markup)
-        elif message.get("force_reply"):
-            extra["reply_markup"] = ForceReply(force_reply=True, selective=True)
-        if (
-            kind in ("photo", "document")
-            and self.messenger is not None
-            and is_attachment_link(str(message["file_id"]))
-        ):
-            message = await self.messenger.for_telegram(message)
-            kind = message["type"]
-        caption = message.get("caption_html")
-        if kind == "text":
-            return await self.bot.send_message(
-                chat_id,
-                message["html"],
-                parse_mode="HTML",
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                **extra,
-            )
-        if kind == "photo":
-            return await self.bot.send_photo(chat_id, message["file_id"], caption=caption, **extra)
-        if kind == "document":
-            return await self.bot.send_document(
-                chat_id, message["file_id"], caption=caption, **extra
-            )
-        if kind in ("photo_upload", "document_upload"):
-            data = base64.b64decode(message["data"])
-            if kind == "photo_upload":
-                try:
-                    return await self.bot.send_photo(
-                        chat_id,
-                        BufferedInputFile(data, message["filename"]),
-                        caption=caption,
-                        **extra,
-                    )
-                except TelegramBadRequest as exc:
-                    if not _photo_refused(exc.message):
-                        raise
-                    # A long screenshot or a very large picture is not a "photo" to Telegram
-                    # (width + height at most 10000, ratio at most 20, 10 MB:
-                    # core.telegram.org/bots/api#sendphoto): the same cleaned bytes go as a file.
-                    log.info(
-                        "picture refused as a photo (%s); sent as a file", _error_kind(exc.message)
-                    )
-            upload = BufferedInputFile(data, message["filename"])
-            return await self.bot.send_document(chat_id, upload, caption=caption, **extra)
-        raise PermanentFailure(f"unknown message type {kind!r}")
-
-    async def _edit_markup(self, chat_id: int | str, message: dict[str, Any]) -> Message | None:
-        """New buttons on a card (core.telegram.org/bots/api#editmessagereplymarkup); a card that
-        is gone is posted anew as its stub, so the report can still be acted on."""
-        markup = InlineKeyboardMarkup.model_validate(message["reply_markup"])
-        try:
-            result = await self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message["message_id"], reply_markup=markup
-            )
-        except TelegramBadRequest as exc:
-            if "not modified" in exc.message:
-                return None
-            if not _gone(exc.message):
-                raise
-            return await self.bot.send_message(
-                chat_id,
-                message["html"],
-                reply_markup=markup,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        return result if isinstance(result, Message) else None
-
-    async def _clear_buttons(self, chat_id: int | str, message_id: int | None) -> None:
-        if message_id is None:
-            return
-        # Already without buttons, too old, or deleted by the person: nothing to tidy.
-        with contextlib.suppress(TelegramBadRequest):
-            await self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=None
-            )
-
-    async def _delete(self, chat_id: int | str, message_ids: list[int]) -> None:
-        for start in range(0, len(message_ids), DELETE_BATCH):
-            # Messages the person already deleted, or older than 48 hours, are skipped by
-            # Telegram; a batch with none left to delete is refused. Neither is a failure here.
-            with contextlib.suppress(TelegramBadRequest):
-                await self.bot.delete_messages(chat_id, message_ids[start : start + DELETE_BATCH])
 
     async def _retry(
         self,
@@ -1031,33 +887,6 @@ def _refusal(description: str) -> bool:
     return any(pattern in lowered for pattern in _REFUSALS)
 
 
-def _photo_refused(description: str) -> bool:
-    """Telegram's answers for a picture it will not take as a photo (its size or shape)."""
-    lowered = description.lower()
-    return any(
-        kind in lowered
-        for kind in (
-            "photo_invalid_dimensions",
-            "photo_save_file_invalid",
-            "photo_too_large",
-            "image_process_failed",
-            "file is too big",
-        )
-    )
-
-
-def _gone(description: str) -> bool:
-    """Telegram's answer for a message that can no longer be edited (deleted, or too old)."""
-    lowered = description.lower()
-    return "not found" in lowered or "can't be edited" in lowered
-
-
 def _error_label(exc: Exception) -> str:
     """A small, fixed set of metric labels: the exception class, never Telegram's text."""
     return type(exc).__name__
-
-
-def _error_kind(description: str) -> str:
-    """The stable part of a Telegram error description, before any quoted detail."""
-    kind = description.removeprefix("Bad Request: ").split(":")[0]
-    return kind[:80]

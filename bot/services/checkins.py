@@ -26,11 +26,12 @@ from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outage import log_pass_failure
+from bot.services import messages
+from bot.services.actions import checkin_actions
 from bot.services.cards import CardService
 from bot.services.context import ServiceContext
 from handlers.engine.engine import answer_as_datetime
 from handlers.engine.text import N_, Msg
-from handlers.telegram.keyboards import checkin_keyboard
 from storage.models import Checkin, CheckinState, OutboxPriority, Report, Reporter
 from storage.repositories import ModerationEvents, OutboxRepository, Reporters, Reports
 from storage.safety import Checkins, UrgentCards
@@ -130,19 +131,12 @@ class CheckinService:
                 continue
             report = await self.reports.get(row.report_id)
             t = self.context.translator(reporter.language or (report.language if report else "ru"))
-            markup = checkin_keyboard(row.id, t).model_dump(exclude_none=True)
             await self.outbox.enqueue(
                 kind="checkin",
                 target="reporter",
-                payload={
-                    "messages": [
-                        {
-                            "type": "text",
-                            "html": html.bold(html.quote(t(ASK))),
-                            "reply_markup": markup,
-                        }
-                    ]
-                },
+                payload=messages.payload(
+                    [messages.text(messages.bold(t(ASK)), actions=[checkin_actions(row.id, t)])]
+                ),
                 idempotency_key=f"checkin:{row.id}:ask",
                 report_id=row.report_id,
                 reporter_id=reporter.id,

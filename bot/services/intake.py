@@ -7,9 +7,10 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import messages
+from bot.services.actions import wipe_actions
 from bot.services.cards import CardService
 from bot.services.checkins import CheckinService
 from bot.services.context import ServiceContext
@@ -20,7 +21,6 @@ from handlers.engine.engine import Draft, Submitted
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator
 from handlers.telegram.cards import attachments_of
-from handlers.telegram.keyboards import wipe_keyboard
 from storage.models import Report, Reporter
 from storage.repositories import Drafts, OutboxRepository, Reporters, Reports
 from storage.safety import Attachments
@@ -199,18 +199,15 @@ class Intake:
         await self.outbox.enqueue(
             kind="receipt",
             target="reporter",
-            payload={
-                "messages": [
-                    {
-                        "type": "text",
-                        "html": html.quote(receipt),
+            payload=messages.payload(
+                [
+                    messages.text(
+                        messages.plain(receipt),
                         # Leaving no trace is offered right away, when it matters most.
-                        "reply_markup": wipe_keyboard(t, codes=True, cancel=False).model_dump(
-                            exclude_none=True
-                        ),
-                    }
+                        actions=wipe_actions(t, codes=True, cancel=False),
+                    )
                 ]
-            },
+            ),
             idempotency_key=f"receipt:{report.id}",
             report_id=report.id,
             reporter_id=reporter.id,

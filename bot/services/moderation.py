@@ -15,6 +15,7 @@ from typing import Any
 from aiogram import html
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import messages as neutral
 from bot.services.access import CAN_MANAGE_STAFF, CAN_TRIAGE, role_for
 from bot.services.cards import CardService
 from bot.services.context import Actor, Outcome, ServiceContext
@@ -255,11 +256,9 @@ class Moderation:
         await self.outbox.enqueue(
             kind="status",
             target="reporter",
-            payload={
-                "messages": [
-                    {"type": "text", "html": html.quote(t(notice, code=report.public_code))}
-                ]
-            },
+            payload=neutral.payload(
+                [neutral.text(neutral.plain(t(notice, code=report.public_code)))]
+            ),
             idempotency_key=f"status:{report.id}:{report.status}:{version}",
             report_id=report.id,
             reporter_id=reporter.id,
@@ -434,19 +433,20 @@ class Moderation:
         # Header and footer around a long question still within Telegram's 4,096 characters:
         # the question goes in as many messages as it needs (bot/services/splitting.py).
         room = TEXT_LIMIT - utf16_len(header) - utf16_len(footer) - 4
-        pieces = split_text(text, room)
-        bodies = [html.quote(piece) for piece in pieces]
-        bodies[0] = f"{html.bold(html.quote(header))}\n\n{bodies[0]}"
-        bodies[-1] = f"{bodies[-1]}\n\n{html.italic(html.quote(footer))}"
+        bodies: list[list[neutral.Paragraph]] = [
+            [[neutral.plain(piece)]] for piece in split_text(text, room)
+        ]
+        bodies[0].insert(0, [neutral.bold(header)])
+        bodies[-1].append([neutral.italic(footer)])
         now = self.context.now()
         version = len(await self.events.of_report(report.id))
         await self.outbox.enqueue(
             kind="question",
             target="reporter",
-            payload={
-                "messages": [{"type": "text", "html": body} for body in bodies],
+            payload=neutral.payload(
+                [neutral.text(*body) for body in bodies],
                 **({"messenger_tag": messenger_tag} if messenger_tag else {}),
-            },
+            ),
             idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
             report_id=report.id,
             reporter_id=reporter.id,

@@ -12,6 +12,10 @@ So a reply is never sent for a state that did not commit, a committed reply is s
 of the old way, where every update's Bot API calls ran inside its transaction, was SQLite's one
 write lock held for every person's round trips to Telegram (README, "Architecture").
 
+What the reporter's session says is stored channel-neutral (`say`, `take`: bot/services/messages.py)
+and rendered by the outbox's transport when sent; the form's prompts and their in-place edits are
+still Telegram HTML (`send`, `edit`).
+
 A press answer (answerCallbackQuery) is not stored: it only stops the spinner on the person's
 button, Telegram accepts it for a short while only, and losing one loses nothing.
 """
@@ -19,12 +23,17 @@ button, Telegram accepts it for a short while only, and losing one loses nothing
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.services import messages as neutral
 from storage.repositories import OutboxRepository, QueuedRow
+
+if TYPE_CHECKING:
+    from bot.services.session import ReporterSession
 
 # The outbox row kind of an update's replies (bot/outbox/worker.py).
 REPLY_KIND = "reply"
@@ -76,6 +85,23 @@ class Replies:
             message["prompt"] = True
         self.messages.append(message)
 
+    def say(self, message: neutral.Message, *, prompt: bool = False) -> None:
+        """A channel-neutral message (bot/services/messages.py), rendered when it is sent."""
+        self.messages.append({**message, "prompt": True} if prompt else dict(message))
+
+    def say_plain(self, text: str, actions: Iterable[Sequence[neutral.Action]] = ()) -> None:
+        """A plain text (escaped when it is rendered), with neutral actions under it."""
+        self.say(neutral.text(neutral.plain(text), actions=actions))
+
+    def take(self, session: ReporterSession) -> None:
+        """What the reporter's session said: its messages, and its acknowledgement of the press
+        as the press's answer."""
+        said, ack = session.take()
+        for message in said:
+            self.say(message)
+        if ack is not None:
+            self.answer(ack)
+
     def edit(
         self, message_id: int, html: str, *, reply_markup: InlineKeyboardMarkup | None = None
     ) -> None:
@@ -125,7 +151,9 @@ class Replies:
         """Queue the messages as one row in the current transaction; the row's id, if any."""
         if not self.messages or self.target is None:
             return None
-        payload: dict[str, Any] = {"version": 1, "messages": self.messages}
+        # Version 2 once a channel-neutral text is among them (the others are as in version 1).
+        version = 2 if any(neutral.is_neutral(m) for m in self.messages) else 1
+        payload: dict[str, Any] = {"version": version, "messages": self.messages}
         reporter_id = self.reporter_id
         if self.direct_chat_id is not None:
             # Erased: the row must not lead back to the reporter (storage.safety.Erasure).

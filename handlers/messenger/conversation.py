@@ -1,8 +1,10 @@
 """The reporter's conversation in Messenger: turn one event into engine inputs, collect the reply.
 
-The Messenger twin of handlers/telegram/conversation.py and handlers/telegram/reporter.py: every
-rule about what to ask lives in the engine, and the reporter-safety rules (consent, erasing the
-link, flood limits, pictures rebuilt without metadata) in the same services Telegram uses. The draft
+The Messenger adapter of the reporter's session: every rule about what to ask lives in the
+engine; consent, erasing the link, check-in answers, answers to the team's questions, follow-ups
+and refused files in the channel-neutral session Telegram uses too (bot/services/session.py),
+whose messages are rendered here (`from_neutral`); flood limits and pictures rebuilt without
+metadata in the same services. The draft
 is the same encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the
 person came from, kept until the report is submitted and then stored as its source. Replies are
 collected (`Replies`), never sent from here: the webhook's processing queues them in the outbox.
@@ -26,17 +28,16 @@ from bot.services.followups import FollowUps
 from bot.services.intake import DRAFT_TTL, Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
-    NOTICES,
-    REFUSALS,
     CannotClean,
     CleanImage,
     examine,
     is_image,
     upload_message,
 )
+from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
-from bot.services.receipts import help_text
+from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
@@ -45,11 +46,11 @@ from handlers.messenger import CHANNEL
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
 from handlers.messenger.render import (
-    LANGUAGE_NAMES,
     Action,
     Message,
     MessengerRenderer,
     Payload,
+    from_neutral,
     language_picker,
     quick_reply,
     text_messages,
@@ -84,13 +85,6 @@ WELCOME = N_(
     "not give your own name. You can stop at any time with Cancel.\n\n"
     "/language changes the language, /help explains more."
 )
-HELP = N_(
-    "How it works: choose what happened, answer the questions (you can skip most of them), "
-    "check the answers and send. You get a code for your report.\n\nButtons: Back returns "
-    "to the previous question, Skip leaves a question unanswered, Cancel throws the report "
-    "away.\n\nCommands: /new a new report, /cancel stop the current one, "
-    "/language change the language."
-)
 SAFETY_HELP = N_(
     "Your safety: /forget erases the link between you and your reports. The bot cannot delete "
     "messages in Messenger: to clear this conversation from your phone, delete it in Messenger "
@@ -109,7 +103,6 @@ FORGET_QUESTION = N_(
     "to your account. This cannot be undone.\n\nThe messages stay on your phone until you "
     "delete the conversation in Messenger."
 )
-CANNOT_CLEAN = REFUSALS
 
 
 def clean_ref(ref: str | None) -> str | None:
@@ -148,7 +141,7 @@ class Replies:
 
 
 # What became of an attachment, found out before the event's transaction (prefetch_pictures):
-# a picture rebuilt from its pixels, the reason it was refused (a key of CANNOT_CLEAN), or False
+# a picture rebuilt from its pixels, the reason it was refused (a key of REFUSALS), or False
 # for a file that is no picture (a PDF, a video), passed on by its link.
 Picture = CleanImage | str | bool
 
@@ -197,12 +190,29 @@ class MessengerConversation:
     send: Replies
     pictures: dict[str, Picture] = field(default_factory=dict)
     renderer: MessengerRenderer = field(init=False)
+    session: ReporterSession = field(init=False)
 
     def __post_init__(self) -> None:
         self.renderer = MessengerRenderer(self.t)
+        self.session = ReporterSession(
+            intake=self.intake,
+            moderation=self.moderation,
+            privacy=self.privacy,
+            reporter=self.reporter,
+            t=self.t,
+        )
 
     def _say(self, msgid: str, **params: Any) -> list[Message]:
         return text_messages(self.t(msgid, **params))
+
+    async def _said(self) -> None:
+        """What the session said (bot/services/session.py), as Send API messages; Messenger has
+        no notice for a pressed button, so its acknowledgement is a message of its own."""
+        said, ack = self.session.take()
+        if ack is not None:
+            await self.send(text_messages(ack))
+        for message in said:
+            await self.send(from_neutral(message))
 
     # --- state ---------------------------------------------------------------------------------
     async def _load(self) -> tuple[engine.Draft | None, str | None]:
@@ -256,14 +266,8 @@ class MessengerConversation:
             await self._ask_language()
             return
         if not event.attachments and not text:
-            await self.send(
-                self._say(
-                    N_(
-                        "I can only read text, photos and documents. Please write your "
-                        "answer, or use the buttons."
-                    )
-                )
-            )
+            self.session.cannot_read()
+            await self._said()
             return
         draft, source = await self._load()
         report = await self.moderation.answered_report(
@@ -303,10 +307,8 @@ class MessengerConversation:
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
         elif action == Action.HELP:
-            after_sending = help_text(self.t, self.intake.context.help_contacts)
-            await self.send(
-                text_messages("\n\n".join([self.t(HELP), self.t(SAFETY_HELP), after_sending]))
-            )
+            self.session.help(SAFETY_HELP)
+            await self._said()
             if not self.privacy.needs_consent(self.reporter):
                 await self.advance(engine.Show())
         elif action == Action.FORGET:
@@ -314,12 +316,11 @@ class MessengerConversation:
         elif action == Action.WIPE:
             await self.send(self._say(WIPE_EXPLAINED))
         elif action == Action.CHECKIN:
-            answer = await self.intake.checkins.answer(
-                self.reporter, _small_number(payload.step), payload.value
-            )
-            await self.send(text_messages(self.t.msg(answer)))
+            await self.session.checkin(_small_number(payload.step), payload.value)
+            await self._said()
         elif action == Action.FOLLOW:
-            await self._attach(_small_number(payload.value))
+            await self.session.follow(_small_number(payload.value))
+            await self._said()
         elif action == Action.NEW:
             _, source = await self._load()
             await self._apply(None, source, [engine.Show()])
@@ -399,13 +400,13 @@ class MessengerConversation:
         no picture, passed on by its link (the outbox cleans it if it turns out to be one)."""
         found = self.pictures.get(item.url, False)
         if isinstance(found, str):
-            await self.send(self._say(CANNOT_CLEAN[found]))
-            return None
-        if found is False:
-            await self.send(self._say(NOTICES["as_is"]))
+            self.session.file_refused(found)
+        elif found is False:
+            self.session.file_notice("as_is")
         elif isinstance(found, CleanImage) and found.mime == "application/pdf":
-            await self.send(self._say(NOTICES["pdf"]))
-        return found
+            self.session.file_notice("pdf")
+        await self._said()
+        return None if isinstance(found, str) else found
 
     async def _media(self, item: Attachment) -> engine.Media | None:
         kind = "photo" if item.kind == "image" else "document"
@@ -441,41 +442,20 @@ class MessengerConversation:
     async def _offer_to_report(self, attachments: Sequence[Attachment], text: str) -> bool:
         """Outside a report being written, hold the message for one of the reporter's reports
         and ask which (bot.services.followups); False when they have none open."""
-        followups = FollowUps(self.intake, self.moderation)
-        if not await followups.open_reports(self.reporter):
+        if not await FollowUps(self.intake, self.moderation).open_reports(self.reporter):
             return False
-        offer = None
-        for content in await self._contents(attachments, text, "report-addition"):
-            offer = await followups.hold(self.reporter, content)
-        if offer is None:
-            return True  # a refused picture alone: its refusal was said
-        replies = [
-            quick_reply(
-                title(self.t(N_("Add to {code}"), code=choice.code), prefix="➕ "),
-                Payload(Action.FOLLOW, value=str(choice.report_id)),
-            )
-            for choice in offer.choices
-        ]
-        replies.append(
-            quick_reply(title(self.t(N_("New report")), prefix="📝 "), Payload(Action.NEW))
-        )
-        await self.send(text_messages(self.t.msg(offer.message), replies))
+        # None for a refused picture alone: its refusal was said.
+        await self.session.offer(await self._contents(attachments, text, "report-addition"))
+        await self._said()
         return True
-
-    async def _attach(self, report_id: int) -> None:
-        said = await FollowUps(self.intake, self.moderation).attach(self.reporter, report_id)
-        await self.send(text_messages(self.t.msg(said)))
 
     async def _answer_team(
         self, report: Report, attachments: Sequence[Attachment], text: str
     ) -> None:
         """The message answers the team's question: pass it on, as a reply to the card."""
-        for content in await self._contents(attachments, text, f"{report.public_code}-answer"):
-            await self.moderation.forward_answer(self.reporter, report, content)
-        thanks = N_(
-            "Thank you, your answer was passed to the team. To report something new, send /new."
-        )
-        await self.send(self._say(thanks))
+        contents = await self._contents(attachments, text, f"{report.public_code}-answer")
+        await self.session.answer_team(report, contents)
+        await self._said()
 
     # --- language, consent, erasure ------------------------------------------------------------
     async def _remember_source(self, ref: str | None) -> None:
@@ -500,7 +480,7 @@ class MessengerConversation:
             return
         first_choice = self.reporter.language is None
         self.reporter.language = language
-        self.t = self.intake.translator(language)
+        self.t = self.session.t = self.intake.translator(language)
         self.renderer = MessengerRenderer(self.t)
         await self.send(self._say(WELCOME if first_choice else N_("Language changed.")))
         if self.privacy.needs_consent(self.reporter):
@@ -509,48 +489,27 @@ class MessengerConversation:
         await self.advance(engine.Show())
 
     async def _ask_consent(self) -> None:
-        t = self.t
-        replies = [
-            quick_reply(
-                title(t(N_("I agree")), prefix="✅ "), Payload(Action.CONSENT, value="yes")
-            ),
-            quick_reply(title(t(N_("Not now"))), Payload(Action.CONSENT, value="no")),
-            *(
-                quick_reply(name, Payload(Action.LANGUAGE, value=lang))
-                for lang, name in LANGUAGE_NAMES.items()
-                if lang != t.locale
-            ),
+        notice = self.session.ask_consent(PLATFORM)
+        # Messenger offers only the other languages: quick replies are few (at most 13).
+        notice["actions"] = [
+            [
+                a
+                for a in row
+                if not (a["intent"] == Intent.LANGUAGE and a["args"] == [self.t.locale])
+            ]
+            for row in notice["actions"]
         ]
-        await self.send(text_messages(self.privacy.consent_text(t, platform=PLATFORM), replies))
+        await self._said()
 
     async def _consent(self, agreed: bool) -> None:
-        if not agreed:
-            await self.send(
-                self._say(N_("All right, nothing was sent. If you change your mind, send /start."))
-            )
-            return
-        self.privacy.accept_consent(self.reporter)
-        await self.send(self._say(N_("Thank you.")))
-        await self.advance(engine.Show())
+        agreed = self.session.consent(agreed)
+        await self._said()
+        if agreed:
+            await self.advance(engine.Show())
 
     async def _forget(self, answer: str) -> None:
-        if answer == "":
-            replies = [
-                quick_reply(
-                    title(self.t(N_("Erase the link"))), Payload(Action.FORGET, value="yes")
-                ),
-                quick_reply(title(self.t(N_("Cancel"))), Payload(Action.FORGET, value="no")),
-            ]
-            await self.send(text_messages(self.t(FORGET_QUESTION), replies))
-        elif answer == "yes":
-            await self.privacy.forget(self.reporter)
-            done = N_(
-                "Done: the link between you and your reports is erased. If you write again, "
-                "you start as a new reporter."
-            )
-            await self.send(self._say(done))
-        else:
-            await self.send(self._say(N_("Nothing was erased.")))
+        await self.session.forget(answer, FORGET_QUESTION)
+        await self._said()
 
 
 _SIMPLE: dict[str, engine.Input] = {

@@ -14,6 +14,7 @@ import html as html_module
 import logging
 import mimetypes
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,16 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.context import ServiceContext
 from bot.services.media import CannotClean, examine, is_image
-from bot.services.splitting import split_text as split_sentences
 from handlers.engine.text import N_
 from handlers.messenger.graph import (
-    TEXT_LIMIT,
     AttachmentUnavailable,
     ErrorKind,
     GraphClient,
     GraphError,
 )
-from handlers.messenger.render import Action, Payload, quick_reply, title
+from handlers.messenger.render import Action, Payload, quick_reply, text_messages, title
 from handlers.messenger.window import may_send
 from handlers.telegram.keyboards import CheckinCB
 from storage.models import OutboxPriority
@@ -134,16 +133,8 @@ class MessengerDelivery:
     async def send(
         self, recipient: MessengerRecipient, message: dict[str, Any], *, tag: str | None
     ) -> None:
-        """One outbox message (see bot/outbox/worker.py for the format) to a Messenger reporter.
-
-        Outside the messaging window nothing is sent: Meta forbids it
-        (developers.facebook.com/docs/messenger-platform/policy/policy-overview#24hours_window)
-        and would refuse it with (#10) 2018278, which is raised here without asking Meta.
-        """
-        if recipient.last_seen is not None and not may_send(
-            recipient.last_seen, self.context.now(), tag=tag
-        ):
-            raise GraphError(400, 10, 2018278, note="outside the messaging window; not sent")
+        """One outbox message (see bot/outbox/worker.py for the format) to a Messenger reporter."""
+        self._check_window(recipient, tag)
         kind = message.get("type")
         caption = message.get("caption_html")
         if kind == MESSENGER_MESSAGE:
@@ -153,20 +144,11 @@ class MessengerDelivery:
             )
             return
         if kind == "text":
-            # At most 2,000 characters a message (developers.facebook.com/docs/messenger-
-            # platform/send-messages): a longer text goes as several, cut between paragraphs,
-            # else sentences (bot/services/splitting.py), never dropped.
+            # Cut to Meta's 2,000 characters between paragraphs or sentences, never dropped
+            # (handlers/messenger/render.py, `text_messages`).
             text = html_to_text(str(message["html"]))
-            chunks: list[dict[str, Any]] = [
-                {"text": chunk} for chunk in split_sentences(text, TEXT_LIMIT)
-            ]
-            replies = quick_replies(message.get("reply_markup"))
-            if replies:
-                chunks[-1]["quick_replies"] = replies
-            for chunk in chunks:
-                await self.graph.send_message(
-                    recipient.psid, chunk, messaging_type="UPDATE", tag=tag
-                )
+            parts = text_messages(text, quick_replies(message.get("reply_markup")))
+            await self.send_parts(recipient, parts, tag=tag)
             return
         if kind in ("photo", "document") and is_attachment_link(str(message["file_id"])):
             attachment = {
@@ -193,6 +175,23 @@ class MessengerDelivery:
             return
         if caption:
             await self.send(recipient, {"type": "text", "html": caption}, tag=tag)
+
+    async def send_parts(
+        self, recipient: MessengerRecipient, parts: Sequence[dict[str, Any]], *, tag: str | None
+    ) -> None:
+        """Send API messages already rendered (handlers/messenger/render.py), in order."""
+        self._check_window(recipient, tag)
+        for part in parts:
+            await self.graph.send_message(recipient.psid, part, messaging_type="UPDATE", tag=tag)
+
+    def _check_window(self, recipient: MessengerRecipient, tag: str | None) -> None:
+        """Outside the messaging window nothing is sent: Meta forbids it
+        (developers.facebook.com/docs/messenger-platform/policy/policy-overview#24hours_window)
+        and would refuse it with (#10) 2018278, which is raised here without asking Meta."""
+        if recipient.last_seen is not None and not may_send(
+            recipient.last_seen, self.context.now(), tag=tag
+        ):
+            raise GraphError(400, 10, 2018278, note="outside the messaging window; not sent")
 
     async def _file_bytes(self, message: dict[str, Any]) -> tuple[bytes, str]:
         if str(message.get("type", "")).endswith("_upload"):

@@ -14,11 +14,16 @@ draft, so an old button or a forged payload changes nothing.
 from __future__ import annotations
 
 import enum
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.services import messages
+from bot.services.actions import LANGUAGE_NAMES
+from bot.services.messages import Intent
+from bot.services.splitting import split_text as split_sentences
 from handlers.engine import engine
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator, format_answer
@@ -34,10 +39,11 @@ from handlers.messenger.graph import (
     TITLE_LIMIT,
 )
 
+log = logging.getLogger(__name__)
+
 Message = dict[str, Any]
 
 PREFIX = "rb1"
-LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 # How much of one answer the review shows; the whole answer is kept and sent.
 REVIEW_ANSWER = 300
 
@@ -102,31 +108,10 @@ def shorten(text: str, limit: int) -> str:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Messages of at most `limit` characters, split between lines, else between words."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        pieces = [line]
-        if len(line) > limit:
-            pieces = []
-            rest = line
-            while len(rest) > limit:
-                cut = rest.rfind(" ", 0, limit)
-                cut = cut if cut > 0 else limit
-                pieces.append(rest[:cut])
-                rest = rest[cut:].lstrip()
-            pieces.append(rest)
-        for piece in pieces:
-            candidate = f"{current}\n{piece}" if current else piece
-            if len(candidate) <= limit:
-                current = candidate
-                continue
-            if current:
-                chunks.append(current)
-            current = piece
-    if current or not chunks:
-        chunks.append(current)
-    return chunks
+    """Messages of at most `limit` characters (Meta's 2,000: developers.facebook.com/docs/
+    messenger-platform/send-messages), cut between paragraphs, else sentences, else words
+    (bot/services/splitting.py), never dropped."""
+    return split_sentences(text, limit)
 
 
 def title(text: str, *, prefix: str = "", fallback: str | None = None) -> str:
@@ -375,3 +360,37 @@ def language_picker(prompts: Sequence[str]) -> list[Message]:
         for lang, name in LANGUAGE_NAMES.items()
     ]
     return text_messages("\n".join(prompts), replies)
+
+
+def _neutral_reply(action: messages.Action) -> dict[str, str] | None:
+    """A neutral action as a quick reply (the payload the conversation reads back); None for
+    what Messenger cannot do (clearing the chat: a Page cannot delete the person's messages)."""
+    if action.intent is Intent.CHECKIN:
+        payload = Payload(Action.CHECKIN, action.args[0], action.args[1])
+    elif action.intent is Intent.CONSENT:
+        payload = Payload(Action.CONSENT, value=action.args[0])
+    elif action.intent is Intent.LANGUAGE:
+        payload = Payload(Action.LANGUAGE, value=action.args[0])
+    elif action.intent is Intent.FORGET:
+        payload = Payload(Action.FORGET, value=action.args[0])
+    elif action.intent is Intent.FOLLOW:
+        report = action.args[0]
+        payload = Payload(Action.NEW) if report == "0" else Payload(Action.FOLLOW, value=report)
+    else:
+        return None
+    return quick_reply(title(action.label, fallback=action.short), payload)
+
+
+def quick_replies(rows: Sequence[Sequence[messages.Action]]) -> list[dict[str, str]]:
+    """The actions a Messenger reporter can answer, as quick replies."""
+    replies = [reply for row in rows for action in row if (reply := _neutral_reply(action))]
+    if rows and not replies:
+        log.info("a message to a Messenger reporter: its buttons are left out")
+    return replies
+
+
+def from_neutral(message: messages.Message) -> list[Message]:
+    """A channel-neutral text (bot/services/messages.py) as Send API messages: plain text split
+    to Meta's 2,000 characters, quick replies under the last part (at most 13:
+    developers.facebook.com/docs/messenger-platform/send-messages/quick-replies)."""
+    return text_messages(messages.plain_text(message), quick_replies(messages.actions(message)))

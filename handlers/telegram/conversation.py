@@ -62,12 +62,8 @@ class Conversation:
         if isinstance(reply, engine.Cancelled):
             self._close_prompt(pressed_message_id, had_draft=draft is not None)
             await self.intake.save_draft(self.reporter, None, [])
-            self.replies.send(
-                html.quote(
-                    self.t(
-                        N_("The report was cancelled and nothing was sent. /new starts a new one.")
-                    )
-                )
+            self.replies.say_plain(
+                self.t(N_("The report was cancelled and nothing was sent. /new starts a new one."))
             )
             return reply
         # Toggling an option of a multi-choice step redraws the same message.

@@ -6,6 +6,7 @@ checks the step against the draft, so a stale or forged button changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
@@ -13,7 +14,15 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from bot.settings import LANGUAGES
+from bot.services.actions import (
+    checkin_actions,
+    consent_actions,
+    followup_actions,
+    forget_actions,
+    language_actions,
+    wipe_actions,
+)
+from bot.services.messages import Action, Intent
 from handlers.engine.engine import CONFIRM, AskStep, ShowReview
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator
@@ -60,20 +69,13 @@ class LanguageCB(CallbackData, prefix="l1"):
     lang: str
 
 
-LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
-
-
 def _columns(labels: list[str]) -> int:
     # Long labels ("Temporary detention (IVS)") need the whole width on a phone.
     return 2 if all(len(label) <= 18 for label in labels) else 1
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for lang in LANGUAGES:
-        builder.button(text=LANGUAGE_NAMES[lang], callback_data=LanguageCB(lang=lang))
-    builder.adjust(3)
-    return builder.as_markup()
+    return neutral_keyboard([language_actions()])
 
 
 def types_keyboard(t: Translator) -> InlineKeyboardMarkup:
@@ -217,23 +219,7 @@ def edit_list_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarku
 
 def followup_keyboard(choices: list[tuple[int, str]], t: Translator) -> InlineKeyboardMarkup:
     """One button per report (id, code), then a separate "new report" row."""
-    rows = [
-        [
-            InlineKeyboardButton(
-                text="➕ " + t(N_("Add to {code}"), code=code),
-                callback_data=FollowCB(report=report_id).pack(),
-            )
-        ]
-        for report_id, code in choices
-    ]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                text="📝 " + t(N_("New report")), callback_data=FollowCB(report=0).pack()
-            )
-        ]
-    )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return neutral_keyboard(followup_actions(choices, t))
 
 
 # --- reporter safety ---------------------------------------------------------------------------
@@ -263,77 +249,49 @@ class CheckinCB(CallbackData, prefix="k1"):
 
 
 def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    rows = [
-        [
-            InlineKeyboardButton(
-                text="✅ " + t(N_("I agree")), callback_data=ConsentCB(answer="yes").pack()
-            )
-        ],
-        [InlineKeyboardButton(text=t(N_("Not now")), callback_data=ConsentCB(answer="no").pack())],
-        [
-            InlineKeyboardButton(
-                text=LANGUAGE_NAMES[lang], callback_data=LanguageCB(lang=lang).pack()
-            )
-            for lang in LANGUAGES
-        ],
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return neutral_keyboard(consent_actions(t))
 
 
 def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboardMarkup:
     """Clearing the chat: keep the report codes (when there are any) or not."""
-    rows: list[list[InlineKeyboardButton]] = []
-    if codes:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text="🧹 " + t(N_("Clear the chat, keep the code")),
-                    callback_data=WipeCB(action="keep").pack(),
-                )
-            ]
-        )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                text="🧹 " + t(N_("Clear the chat completely")),
-                callback_data=WipeCB(action="all").pack(),
-            )
-        ]
-    )
-    if cancel:
-        rows.append(
-            [InlineKeyboardButton(text=t(N_("Cancel")), callback_data=WipeCB(action="no").pack())]
-        )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return neutral_keyboard(wipe_actions(t, codes=codes, cancel=cancel))
 
 
 def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=t(N_("Erase the link")), callback_data=ForgetCB(answer="yes").pack()
-                ),
-                InlineKeyboardButton(
-                    text=t(N_("Cancel")), callback_data=ForgetCB(answer="no").pack()
-                ),
-            ]
-        ]
-    )
+    return neutral_keyboard([forget_actions(t)])
 
 
 def checkin_keyboard(checkin_id: int, t: Translator) -> InlineKeyboardMarkup:
+    return neutral_keyboard([checkin_actions(checkin_id, t)])
+
+
+def _callback_data(action: Action) -> str:
+    """A neutral action (bot/services/messages.py) as the callback data the handlers read."""
+    if action.intent is Intent.CHECKIN:
+        checkin, answer = action.args
+        return CheckinCB(checkin=int(checkin), answer=answer).pack()
+    if action.intent is Intent.WIPE:
+        return WipeCB(action=action.args[0]).pack()
+    if action.intent is Intent.CONSENT:
+        return ConsentCB(answer=action.args[0]).pack()
+    if action.intent is Intent.LANGUAGE:
+        return LanguageCB(lang=action.args[0]).pack()
+    if action.intent is Intent.FORGET:
+        return ForgetCB(answer=action.args[0]).pack()
+    if action.intent is Intent.FOLLOW:
+        return FollowCB(report=int(action.args[0])).pack()
+    raise ValueError(f"no button for {action.intent}")
+
+
+def neutral_keyboard(rows: Sequence[Sequence[Action]]) -> InlineKeyboardMarkup:
+    """Neutral actions as inline buttons: the outbox's Telegram transport renders with this."""
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(
-                    text="✅ " + t(N_("I am safe")),
-                    callback_data=CheckinCB(checkin=checkin_id, answer="safe").pack(),
-                ),
-                InlineKeyboardButton(
-                    text="🆘 " + t(N_("I need help")),
-                    callback_data=CheckinCB(checkin=checkin_id, answer="help").pack(),
-                ),
+                InlineKeyboardButton(text=action.label, callback_data=_callback_data(action))
+                for action in row
             ]
+            for row in rows
+            if row
         ]
     )

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot, html
+from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
@@ -27,6 +27,7 @@ from bot.services.media import prefetch_file
 from bot.services.moderation import MemberCheck, Moderation
 from bot.services.privacy import Privacy
 from bot.services.replies import Replies
+from bot.services.session import ReporterSession
 from storage.models import Reporter
 from storage.repositories import OutboxRepository, ProcessedUpdates, QueuedRow
 from storage.safety import TrackedMessages
@@ -224,6 +225,15 @@ class UpdateContextMiddleware(BaseMiddleware):
                 data["privacy"] = Privacy(session, self.context)
                 data["followups"] = FollowUps(intake, data["moderation"])
                 reporter: Reporter | None = data.get("reporter")
+                if reporter is not None:
+                    # The reporter's channel-neutral session (bot/services/session.py).
+                    data["reporter_session"] = ReporterSession(
+                        intake=intake,
+                        moderation=data["moderation"],
+                        privacy=data["privacy"],
+                        reporter=reporter,
+                        t=data["t"],
+                    )
                 self._address(replies, data.get("event_chat"), reporter)
                 with self.i18n.context(), self.i18n.use_locale(language):
                     result = None
@@ -294,7 +304,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             if event.callback_query is not None:
                 replies.answer(text, show_alert=True)
             else:
-                replies.send(html.quote(text))
+                replies.say_plain(text)
         return False
 
     async def _track(

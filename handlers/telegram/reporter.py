@@ -9,9 +9,11 @@ from aiogram import F, Router, html
 from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
+from bot.services import messages
+from bot.services.actions import language_actions, wipe_actions
 from bot.services.flood import SubmissionRefused
-from bot.services.media import NOTICES, REFUSALS, ReceivedFile, upload_message
-from bot.services.receipts import help_text
+from bot.services.media import ReceivedFile, upload_message
+from bot.services.session import ReporterSession, consent_notice
 from handlers.engine import engine
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -25,16 +27,10 @@ from handlers.telegram.keyboards import (
     ForgetCB,
     LanguageCB,
     WipeCB,
-    consent_keyboard,
-    followup_keyboard,
-    forget_keyboard,
-    language_keyboard,
-    wipe_keyboard,
 )
 from storage.models import Report, Reporter
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
-    from bot.services.followups import FollowUps
     from bot.services.intake import Intake
     from bot.services.moderation import Moderation
     from bot.services.privacy import Privacy
@@ -47,9 +43,12 @@ def _conversation(
     return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
 
 
+PLATFORM = "Telegram"  # who can see a Telegram conversation (the consent notice names it)
+
+
 # --- consent -----------------------------------------------------------------------------------
 def _ask_consent(replies: Replies, privacy: Privacy, t: Translator) -> None:
-    replies.send(html.quote(privacy.consent_text(t)), reply_markup=consent_keyboard(t))
+    replies.say(consent_notice(privacy, t, PLATFORM))
 
 
 async def on_consent(
@@ -58,20 +57,16 @@ async def on_consent(
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
-    privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
     replies.clear_buttons(query.message.message_id)
-    if callback_data.answer != "yes":
-        replies.send(
-            html.quote(t(N_("All right, nothing was sent. If you change your mind, send /start.")))
-        )
-        return
-    privacy.accept_consent(reporter)
-    replies.answer(t(N_("Thank you.")))
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+    agreed = reporter_session.consent(callback_data.answer == "yes")
+    replies.take(reporter_session)
+    if agreed:
+        await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
 
 async def on_start(
@@ -85,17 +80,15 @@ async def on_start(
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Hello. Through this bot you can report a detention, a search, a frozen "
-                    "bank account, a summons or other persecution in Kazakhstan. Your report "
-                    "goes to a team of human-rights defenders.\n\nTelegram can see this "
-                    "conversation. If you are worried, use a second account and do not give "
-                    "your own name. You can stop at any time with /cancel.\n\n"
-                    "/language changes the language, /help explains more."
-                )
+    replies.say_plain(
+        t(
+            N_(
+                "Hello. Through this bot you can report a detention, a search, a frozen "
+                "bank account, a summons or other persecution in Kazakhstan. Your report "
+                "goes to a team of human-rights defenders.\n\nTelegram can see this "
+                "conversation. If you are worried, use a second account and do not give "
+                "your own name. You can stop at any time with /cancel.\n\n"
+                "/language changes the language, /help explains more."
             )
         )
     )
@@ -123,35 +116,23 @@ async def on_cancel(
     await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
 
 
-async def on_help(message: Message, replies: Replies, intake: Intake, t: Translator) -> None:
-    after_sending = help_text(t, intake.context.help_contacts)
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "How it works: choose what happened, answer the questions (you can skip "
-                    "most of them), check the answers and send. You get a code for your "
-                    "report.\n\nButtons: Back returns to the previous question, Skip leaves "
-                    "a question unanswered, Cancel throws the report away.\n\n"
-                    "Commands: /new a new report, /cancel stop the current one, "
-                    "/language change the language."
-                )
-            )
-            + "\n\n"
-            + t(
-                N_(
-                    "Your safety: /wipe clears this chat from your phone, /forget erases the "
-                    "link between you and your reports."
-                )
-            )
-            + "\n\n"
-            + after_sending
-        )
-    )
+SAFETY_HELP = N_(
+    "Your safety: /wipe clears this chat from your phone, /forget erases the link between you "
+    "and your reports."
+)
+
+
+async def on_help(
+    message: Message,
+    replies: Replies,
+    reporter_session: ReporterSession,
+) -> None:
+    reporter_session.help(SAFETY_HELP)
+    replies.take(reporter_session)
 
 
 async def on_language(message: Message, replies: Replies, t: Translator) -> None:
-    replies.send(html.quote(t(N_("Choose a language:"))), reply_markup=language_keyboard())
+    replies.say_plain(t(N_("Choose a language:")), [language_actions()])
 
 
 async def on_language_chosen(
@@ -246,46 +227,23 @@ async def _team_question(
 
 
 async def _forward_to_team(
-    replies: Replies,
-    reporter: Reporter,
-    report: Report,
-    moderation: Moderation,
-    t: Translator,
-    content: dict[str, Any],
+    replies: Replies, reporter_session: ReporterSession, report: Report, content: dict[str, Any]
 ) -> None:
-    await moderation.forward_answer(reporter, report, content)
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Thank you, your answer was passed to the team. "
-                    "To report something new, send /new."
-                )
-            )
-        )
-    )
+    await reporter_session.answer_team(report, [content])
+    replies.take(reporter_session)
 
 
 async def _offer_to_report(
-    replies: Replies,
-    reporter: Reporter,
-    followups: FollowUps,
-    t: Translator,
-    content: dict[str, Any],
+    replies: Replies, reporter_session: ReporterSession, content: dict[str, Any]
 ) -> bool:
     """Outside a report being written, hold the message for one of the reporter's reports and
     ask which (bot.services.followups); False when they have none open."""
-    offer = await followups.hold(reporter, content)
+    offer = await reporter_session.offer([content])
     if offer is None:
         return False
+    reporter_session.take()
     replies.clear_buttons()  # an earlier offer's buttons: this one holds its messages too
-    choices = [(choice.report_id, choice.code) for choice in offer.choices]
-    replies.send(
-        html.quote(t.msg(offer.message)),
-        reply_markup=followup_keyboard(choices, t),
-        reply_to=None,
-        prompt=True,
-    )
+    replies.say(offer, prompt=True)
     return True
 
 
@@ -295,8 +253,8 @@ async def on_followup_button(
     replies: Replies,
     reporter: Reporter,
     intake: Intake,
-    followups: FollowUps,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
@@ -305,9 +263,9 @@ async def on_followup_button(
         await intake.save_draft(reporter, None, [])
         await _conversation(replies, reporter, intake, t).handle(engine.Show())
         return
-    said = await followups.attach(reporter, callback_data.report)
+    await reporter_session.follow(callback_data.report)
     replies.answer()
-    replies.send(html.quote(t.msg(said)))
+    replies.take(reporter_session)
 
 
 async def on_text(
@@ -316,21 +274,21 @@ async def on_text(
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
-    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     text = message.text or ""
     report = await _team_question(message, reporter, intake, moderation)
     content = {"type": "text", "html": html.quote(text)}
     if report is not None:
-        await _forward_to_team(replies, reporter, report, moderation, t, content)
+        await _forward_to_team(replies, reporter_session, report, content)
         return
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
     draft, _ = await intake.load_draft(reporter)
-    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
+    if draft is None and await _offer_to_report(replies, reporter_session, content):
         return
     await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
 
@@ -341,9 +299,9 @@ async def on_file(
     reporter: Reporter,
     intake: Intake,
     moderation: Moderation,
-    followups: FollowUps,
     privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
     received_file: ReceivedFile | None = None,
 ) -> None:
     """A photo or a document: for the team's question, or for the report being written.
@@ -359,10 +317,12 @@ async def on_file(
         _ask_consent(replies, privacy, t)
         return
     if received_file.refused is not None:
-        replies.send(html.quote(t(REFUSALS[received_file.refused])))
+        reporter_session.file_refused(received_file.refused)
+        replies.take(reporter_session)
         return
     if received_file.notice is not None:
-        replies.send(html.quote(t(NOTICES[received_file.notice])))
+        reporter_session.file_notice(received_file.notice)
+        replies.take(reporter_session)
     kind, clean = received_file.kind, received_file.clean
     content = (
         upload_message(clean, kind, f"{report.public_code if report else 'report'}-answer")
@@ -370,10 +330,10 @@ async def on_file(
         else {"type": kind, "file_id": received_file.file_id}
     )
     if report is not None:
-        await _forward_to_team(replies, reporter, report, moderation, t, content)
+        await _forward_to_team(replies, reporter_session, report, content)
         return
     draft, _ = await intake.load_draft(reporter)
-    if draft is None and await _offer_to_report(replies, reporter, followups, t, content):
+    if draft is None and await _offer_to_report(replies, reporter_session, content):
         return
     if clean is not None:
         ref = await intake.store_attachment(reporter, clean)
@@ -389,18 +349,16 @@ async def on_wipe(
     message: Message, replies: Replies, reporter: Reporter, privacy: Privacy, t: Translator
 ) -> None:
     codes = await privacy.recent_codes(reporter)
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Clear this chat? The bot deletes its messages and yours from the last 48 "
-                    "hours (Telegram allows no more) and leaves one neutral line. Your reports "
-                    "stay with the team.\n\nOlder messages you can delete yourself: delete this "
-                    "chat in Telegram, for both sides."
-                )
+    replies.say_plain(
+        t(
+            N_(
+                "Clear this chat? The bot deletes its messages and yours from the last 48 "
+                "hours (Telegram allows no more) and leaves one neutral line. Your reports "
+                "stay with the team.\n\nOlder messages you can delete yourself: delete this "
+                "chat in Telegram, for both sides."
             )
         ),
-        reply_markup=wipe_keyboard(t, codes=bool(codes), cancel=True),
+        wipe_actions(t, codes=bool(codes), cancel=True),
     )
 
 
@@ -428,25 +386,29 @@ async def on_wipe_button(
         keep_codes=callback_data.action == "keep",
         also=[query.message.message_id],
     )
-    lines = [html.quote(privacy.neutral_line(t)), *(html.code(html.quote(c)) for c in codes)]
-    replies.send("\n".join(lines))
+    # One line, then each code kept on a line of its own, to copy.
+    spans = [messages.plain(privacy.neutral_line(t))]
+    for code in codes:
+        spans += [messages.plain("\n"), messages.Span(code, messages.Style.CODE)]
+    replies.say(messages.text(spans))
 
 
-async def on_forget(message: Message, replies: Replies, t: Translator) -> None:
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Erase the link between you and your reports?\n\nThe bot forgets this "
-                    "chat: the team can no longer write to you here, safety check-ins are "
-                    "cancelled and an unfinished report is deleted. Your reports stay with the "
-                    "team for the record, with nothing that leads to your account. This cannot "
-                    "be undone.\n\nTo clear this chat from your phone as well, use /wipe first."
-                )
-            )
-        ),
-        reply_markup=forget_keyboard(t),
-    )
+FORGET_QUESTION = N_(
+    "Erase the link between you and your reports?\n\nThe bot forgets this chat: the team can no "
+    "longer write to you here, safety check-ins are cancelled and an unfinished report is "
+    "deleted. Your reports stay with the team for the record, with nothing that leads to your "
+    "account. This cannot be undone.\n\nTo clear this chat from your phone as well, use /wipe "
+    "first."
+)
+
+
+async def on_forget(
+    message: Message,
+    replies: Replies,
+    reporter_session: ReporterSession,
+) -> None:
+    await reporter_session.forget("", FORGET_QUESTION)
+    replies.take(reporter_session)
 
 
 async def on_forget_button(
@@ -454,28 +416,17 @@ async def on_forget_button(
     callback_data: ForgetCB,
     replies: Replies,
     reporter: Reporter,
-    privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
     replies.clear_buttons(query.message.message_id)
-    if callback_data.answer != "yes":
-        replies.answer(t(N_("Nothing was erased.")))
-        return
-    await privacy.forget(reporter)
-    # The reporter no longer has a chat id; this last answer carries it (bot/services/replies.py).
-    replies.direct_chat_id = query.message.chat.id
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "Done: the link between you and your reports is erased. If you write again, "
-                    "you start as a new reporter."
-                )
-            )
-        )
-    )
+    answer = "yes" if callback_data.answer == "yes" else "no"
+    if await reporter_session.forget(answer, FORGET_QUESTION):
+        # The reporter no longer has a chat id; this last answer carries it
+        # (bot/services/replies.py).
+        replies.direct_chat_id = query.message.chat.id
+    replies.take(reporter_session)
 
 
 # --- safety check-ins ----------------------------------------------------------------------------
@@ -483,28 +434,22 @@ async def on_checkin_button(
     query: CallbackQuery,
     callback_data: CheckinCB,
     replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
-    reply = await intake.checkins.answer(reporter, callback_data.checkin, callback_data.answer)
+    await reporter_session.checkin(callback_data.checkin, callback_data.answer)
     replies.clear_buttons(query.message.message_id)
-    replies.send(html.quote(t.msg(reply)))
+    replies.take(reporter_session)
 
 
-async def on_anything_else(message: Message, replies: Replies, t: Translator) -> None:
-    replies.send(
-        html.quote(
-            t(
-                N_(
-                    "I can only read text, photos and documents. Please write your answer, "
-                    "or use the buttons."
-                )
-            )
-        )
-    )
+async def on_anything_else(
+    message: Message,
+    replies: Replies,
+    reporter_session: ReporterSession,
+) -> None:
+    reporter_session.cannot_read()
+    replies.take(reporter_session)
 
 
 def create_router() -> Router:
