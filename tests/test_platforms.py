@@ -39,7 +39,7 @@ from tests.e2e import (
     submit,
 )
 from tests.test_cli import _reportbot
-from tests.test_moderation import REPORT, data
+from tests.test_moderation import CODE, REPORT, data, status_of
 
 MODERATOR_ID = 620_000_001
 ADMIN_ID = 620_000_002
@@ -168,7 +168,7 @@ async def test_a_card_older_than_two_days_still_works_from_its_buttons(setup: Se
     answer = await s.emu.wait_for_callback_answer(query)
     assert answer.show_alert is False, answer.text
     edited = await s.emu.wait_for_edit(card)
-    assert "Aigerim" in (edited.text or "")
+    assert "aigerim" in status_of(edited)
     # Replies to the old card still reach the reporter.
     await s.moderator.send_text("Вы на связи?", chat=s.group, reply_to=card)
     await s.emu.wait_for_bot_message(reporter, lambda m: "Вы на связи?" in (m.text or ""))
@@ -397,7 +397,7 @@ async def test_a_press_answered_after_telegram_gave_up_still_takes_effect(setup:
     # Handled slowly (a busy database, say): Telegram refuses answers after about 15 s.
     s.emu.callback_queries[query].created_at -= 20
     edited = await s.emu.wait_for_edit(card)
-    assert "Aigerim" in (edited.text or "")
+    assert "aigerim" in status_of(edited)
     await s.emu.wait_until(
         lambda: [c for c in s.emu.failed_calls if c.method == "answerCallbackQuery"] or None, 10
     )
@@ -414,9 +414,13 @@ async def test_a_card_that_is_gone_is_posted_anew_and_works(setup: Setup) -> Non
     # Someone deleted the card while the press was on its way: the edit finds nothing.
     s.emu.message(s.group, card.message_id).deleted = True
     await s.emu.wait_for_callback_answer(query)
-    again = await card_in(s, s.group, "Жанар Муратова")
+    # Posted anew as its stub (the bot keeps no answers to write the card again: README, "What
+    # a seized server gives away"): the code, type, place and date, and the buttons.
+    code = CODE.search(card.text or "")
+    assert code is not None
+    again = await card_in(s, s.group, code.group(0))
     assert again.message_id != card.message_id
-    assert "Aigerim" in (again.text or "")
+    assert "aigerim" in status_of(again)
     await outbox_settled(s.bot.app)
     query = await s.moderator.press(again, data(again, "verify"), force=True)
     answer = await s.emu.wait_for_callback_answer(query)
