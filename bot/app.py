@@ -49,6 +49,7 @@ from handlers.telegram.session import (
     RetryAfterMiddleware,
     StaleCallbackAnswerMiddleware,
 )
+from handlers.web.routes import web_form_routes
 from storage.db import create_engine, create_sessionmaker
 from storage.models import utcnow
 from storage.sealing import Keyring
@@ -228,6 +229,8 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         messenger.on_outbox = worker.notify
         # Served in both run modes: polling starts the HTTP server for these routes.
         app.web_routes.extend(messenger_routes(app))
+    if settings.web_form:  # the web form under /report/ (README, "The web form")
+        app.web_routes.extend(web_form_routes(app))
     return app
 
 

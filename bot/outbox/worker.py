@@ -80,6 +80,7 @@ from bot.services.replies import REPLY_KIND
 from handlers.engine.text import N_
 from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
 from handlers.messenger.graph import ErrorKind, GraphError
+from handlers.web.transport import WebRecipient, WebTransport  # issue 17: the web form
 from storage.models import OutboxPriority, OutboxState
 from storage.repositories import (
     CHAT_REFUSED,
@@ -151,7 +152,7 @@ class Route:
     """Where a claimed row goes: the chat, whether an earlier row to it must go first, and the
     last question asked there (for "take the buttons off the last question")."""
 
-    chat: int | MessengerRecipient
+    chat: int | MessengerRecipient | WebRecipient
     behind: bool = False
     last_prompt: int | None = None
 
@@ -407,7 +408,11 @@ class OutboxWorker:
             if route.behind:
                 raise NoSlot(ORDER_WAIT)
             unrecorded: Sent | None = None
-            if isinstance(route.chat, MessengerRecipient):
+            if isinstance(route.chat, WebRecipient):  # issue 17: into the web mailbox
+                await WebTransport(self.sessionmaker, self.keyring, self.clock).deliver(
+                    row, route.chat
+                )
+            elif isinstance(route.chat, MessengerRecipient):
                 await self._send_to_messenger(row, route.chat)
             else:
                 unrecorded = await self._send_messages(row, route, in_turn=in_turn)
@@ -588,7 +593,7 @@ class OutboxWorker:
 
     async def _reporter_chat(
         self, session: AsyncSession, row: ClaimedRow
-    ) -> int | MessengerRecipient:
+    ) -> int | MessengerRecipient | WebRecipient:
         direct = row.payload.get("chat_id")
         if row.target == ADMIN_TARGET and isinstance(direct, int):
             return direct  # an admin's private chat (bot/services/group_chats.py)
@@ -603,6 +608,8 @@ class OutboxWorker:
             chat_id = reporters.chat_id(reporter) if reporter is not None else None
             if chat_id is None:
                 raise PermanentFailure(REPORTER_ERASED)
+            if reporter is not None and reporter.channel == "web":  # issue 17: the web form
+                return WebRecipient(reporter.id)
             on_messenger = reporter is not None and reporter.channel == "messenger"
             return MessengerRecipient(chat_id) if on_messenger else int(chat_id)
         raise PermanentFailure(f"unknown target {row.target}")
@@ -661,7 +668,7 @@ class OutboxWorker:
         in_turn: bool,
     ) -> Sent | None:
         chat_id = route.chat
-        assert not isinstance(chat_id, MessengerRecipient)
+        assert not isinstance(chat_id, (MessengerRecipient, WebRecipient))
         threaded = row.kind != REPLY_KIND  # a card's attachments reply to the card
         card_id = row.sent_message_id if threaded else None
         pace = self._pace(chat_id)

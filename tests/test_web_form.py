@@ -1,0 +1,353 @@
+"""The web form (README, "The web form"): reports from a browser with JavaScript off, no account.
+
+The browser tests drive Debian's Chromium through Playwright, as tests/test_demo.py does, against
+the real bot (polling the loopback Telegram emulator, tests/e2e.py) with WEB_FORM on. The bot
+listens on 127.0.0.77, so the browser's address is 127.0.0.77; the browser also sends an
+X-Forwarded-For that nothing may use. Neither, nor the canary in the answers, may reach the
+database or the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import re
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.demo.emulator.files import make_png
+from bot.demo.emulator.handles import GroupHandle, UserHandle
+from bot.demo.emulator.telegram import TelegramEmulator
+from handlers.engine.forms import FORMS, Step, StepKind
+from handlers.web import challenge, words
+from handlers.web.routes import accept_language
+from storage.db import create_engine, create_sessionmaker
+from storage.models import Base, Report, WebMessage
+from storage.sealing import Keyring
+from storage.web import derive_key, normalise
+from tests.e2e import RunningBot, moderator_group, outbox_settled, start_bot
+from tests.test_demo import CHROMIUM_ARGS, _chromium
+
+HOST = "127.0.0.77"  # the browser's address as the bot sees it
+FORWARDED = "203.0.113.77"  # an X-Forwarded-For the bot must ignore
+USER_AGENT = "CanaryBrowser/77.0 (web-form-test)"
+ADMIN_ID = 7_000_017
+CODE = re.compile(r"\b([DSFCX]-[0-9A-Z]{4})\b")
+
+# The detention report in each language: ("pick", option), "skip", ("photo",) or text to type.
+ANSWERS: dict[str, dict[str, Any]] = {
+    "ru": {"when": "вчера 14:30", "account": "Пришли утром, без объяснений."},
+    "kk": {"when": "кеше 14:30", "account": "Таңертең келді, түсіндірмеді."},
+    "en": {"when": "yesterday 14:30", "account": "They came in the morning, no reason given."},
+}
+COMMON = {
+    "relation": ("pick", "family"),
+    "region": ("pick", "almaty"),
+    "agency": ("pick", "knb"),
+    "held_where": ("pick", "ivs"),
+    "contact": ("pick", "chat"),
+    "consent": ("pick", "anonymised"),
+    "media": ("photo",),
+}
+
+
+# --------------------------------------------------------------------------- without a browser
+def test_passphrases_have_64_bits_from_lists_of_distinct_words() -> None:
+    for language in ("kk", "ru", "en"):
+        listed = words.word_list(language)
+        assert len(listed) >= 256, language
+        assert len({normalise(word) for word in listed}) == len(listed), language
+        assert all(" " not in word and word == word.lower() for word in listed)
+        assert words.entropy_bits(language) >= 64
+        phrase = words.passphrase(language)
+        assert len(phrase.split()) == words.length(language)
+        assert all(word in listed for word in phrase.split())
+
+
+def test_a_passphrase_opens_only_its_key_typed_loosely() -> None:
+    salt = bytes(16)
+    key = derive_key("қорап жылқы ёлка", salt)
+    assert bytes(derive_key("  КОРАП   жылкы елка ", salt).public_key) == bytes(key.public_key)
+    assert bytes(derive_key("қорап жылқы", salt).public_key) != bytes(key.public_key)
+
+
+def test_challenge_is_refused_wrong_early_late_or_forged(keyring: Keyring) -> None:
+    now = dt.datetime(2026, 12, 3, 12, tzinfo=dt.UTC)
+    a, b, signed = challenge.issue(keyring, now)
+    later = now + dt.timedelta(seconds=5)
+    assert challenge.check(keyring, signed, str(a + b), later)
+    assert not challenge.check(keyring, signed, str(a + b + 1), later)
+    assert not challenge.check(keyring, signed, str(a + b), now)  # answered at once: a script
+    assert not challenge.check(keyring, signed, str(a + b), now + dt.timedelta(hours=1))
+    nonce, issued, _ = signed.split(".")
+    assert not challenge.check(keyring, f"{nonce}.{issued}.{'0' * 32}", str(a + b), later)
+    assert not challenge.check(keyring, "garbage", "1", later)
+
+
+def test_accept_language_picks_the_best_of_the_three() -> None:
+    assert accept_language("de-DE,kk;q=0.8,ru;q=0.9") == "ru"
+    assert accept_language("kk-KZ") == "kk"
+    assert accept_language("de, fr") is None
+
+
+# --------------------------------------------------------------------------- the running bot
+@dataclass
+class Setup:
+    emu: TelegramEmulator
+    bot: RunningBot
+    group: GroupHandle
+    admin: UserHandle
+    url: str
+    database_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def setup(
+    migrated_url: str,
+    keyring: Keyring,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    redacted_log: io.StringIO,
+) -> AsyncIterator[Setup]:
+    # A person reads the notice for seconds before answering the sum; the test does not wait.
+    monkeypatch.setattr(challenge, "MIN_WAIT", dt.timedelta(0))
+    port = _free_port()
+    async with TelegramEmulator() as emu:
+        group = moderator_group(emu)
+        admin = emu.user(ADMIN_ID, "Aigerim", language_code="ru")
+        group.add_member(admin)
+        bot = await start_bot(
+            emu,
+            migrated_url,
+            keyring,
+            tmp_path,
+            admin_ids=(ADMIN_ID,),
+            web_form=True,
+            webhook_host=HOST,
+            webhook_port=port,
+        )
+        url = f"http://{HOST}:{port}/report/"
+        try:
+            await _until_serving(url)
+            yield Setup(emu, bot, group, admin, url, migrated_url)
+        finally:
+            await bot.shutdown()
+        assert emu.internal_errors == []
+
+
+async def _until_serving(url: str) -> None:
+    async with asyncio.timeout(15), aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+
+
+async def test_pages_are_sent_with_strict_headers_and_no_cookie_before_starting(
+    setup: Setup,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(setup.url, headers={"Accept-Language": "kk"}) as response:
+            page = await response.text()
+            headers = response.headers
+        async with http.get(setup.url + "form") as expired:
+            assert expired.status == 410
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert "form-action 'self'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in headers
+    assert '<html lang="kk">' in page
+    assert "<script" not in page
+    assert re.search(r'(src|href)="(https?:)?//', page) is None  # nothing from elsewhere
+
+
+# --------------------------------------------------------------------------- in Chromium
+class WebReporter:
+    """A person at a phone-sized browser with JavaScript off, reading the page's words."""
+
+    def __init__(self, page: Any, gettext: Any, language: str) -> None:
+        self.page = page
+        self.gettext = gettext
+        self.language = language
+
+    def _(self, text: str) -> str:
+        return str(self.gettext(text, locale=self.language))
+
+    async def press(self, label: str) -> None:
+        await self.page.get_by_role("button", name=label, exact=True).first.click()
+
+    async def start(self, url: str) -> None:
+        await self.page.goto(url)
+        label = await self.page.locator('label[for="answer"]').inner_text()
+        a, b = (int(n) for n in re.findall(r"\d+", label)[:2])
+        await self.page.get_by_label(label).fill(str(a + b))
+        await self.press(self._("I agree, start"))
+
+    def step(self, heading: str, form_key: str) -> Step:
+        steps = [s for s in FORMS[form_key].steps if self._(s.question) in heading]
+        assert steps, f"no question of {form_key} in {heading!r}"
+        return max(steps, key=lambda s: len(s.question))
+
+    async def report(self, answers: dict[str, Any], photo: bytes) -> tuple[str, str]:
+        """Files a detention report; returns (code, passphrase) from the page after sending."""
+        await self.press(self._("Detention"))
+        review = self._("Please check your report:")
+        for _ in range(40):
+            heading = await self.page.locator("h1").first.inner_text()
+            if review in heading:
+                await self.press(self._("Send the report"))
+                break
+            confirm = self.page.get_by_role("button", name=self._("Yes, that's right"))
+            if await confirm.count():
+                await confirm.click()
+                continue
+            step = self.step(heading, "detention")
+            answer = answers.get(step.key, "skip")
+            if step.kind == StepKind.MEDIA:
+                if await self.page.get_by_role("status").count():
+                    await self.press(self._("Done"))
+                else:
+                    await self.page.get_by_label(self._("Photo or PDF document")).set_input_files(
+                        {"name": "IMG_0001.png", "mimeType": "image/png", "buffer": photo}
+                    )
+                    await self.press(self._("Attach"))
+            elif answer == "skip":
+                await self.press(self._("Skip"))
+            elif isinstance(answer, tuple):
+                assert step.vocabulary is not None
+                option = step.vocabulary.get(answer[1])
+                assert option is not None
+                await self.press(self._(option.label))
+            else:
+                await self.page.locator("#text").fill(answer)
+                await self.press(self._("Next"))
+        else:
+            raise AssertionError("the report never reached the review screen")
+        secret = self.page.locator(".secret strong")
+        code, passphrase = await secret.nth(0).inner_text(), await secret.nth(1).inner_text()
+        assert CODE.fullmatch(code), code
+        return code, passphrase
+
+    async def answer_team(self, url: str, code: str, passphrase: str, question: str) -> None:
+        await self.page.goto(url + "mailbox")
+        await self.page.get_by_label(self._("Report code")).fill(code.lower())
+        await self.page.get_by_label(self._("Your passphrase")).fill(passphrase.upper())
+        await self.press(self._("Open"))
+        await self.page.get_by_text(question).wait_for()
+        await self.page.get_by_label(self._("Your answer")).fill(f"Ответ {code} <b>жирный</b>")
+        await self.press(self._("Send the answer"))
+        sent = self._("Thank you, your answer was passed to the team.")
+        await self.page.get_by_text(sent).wait_for()
+
+
+async def _mailbox_letters(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return int(await session.scalar(select(func.count()).select_from(WebMessage)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def _database_dump(database_url: str) -> str:
+    """Every row of every table, as text: what a copy of the database shows."""
+    engine = create_engine(database_url)
+    rows: list[str] = []
+    try:
+        async with create_sessionmaker(engine)() as session:
+            for table in Base.metadata.sorted_tables:
+                for row in (await session.execute(table.select())).all():
+                    rows.append(repr(tuple(row)))
+            channels = (await session.execute(select(Report.channel))).scalars().all()
+    finally:
+        await engine.dispose()
+    return "\n".join(rows) + "\n" + ",".join(channels)
+
+
+async def test_reports_in_three_languages_without_javascript_and_an_answer_reaches_the_card(
+    setup: Setup, tmp_path: Path, redacted_log: io.StringIO
+) -> None:
+    from playwright.async_api import async_playwright  # noqa: PLC0415
+
+    s = setup
+    i18n = s.bot.app.i18n
+    photo = make_png(120, 80, (200, 60, 40))
+    codes: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(_chromium()), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            for language, locale in (("kk", "kk-KZ"), ("en", "en-GB"), ("ru", "ru-RU")):
+                canary = f"Canary{language.upper()}Subject 7f3a"
+                context = await browser.new_context(
+                    java_script_enabled=False,
+                    locale=locale,
+                    viewport={"width": 390, "height": 844},
+                    user_agent=USER_AGENT,
+                    extra_http_headers={"X-Forwarded-For": FORWARDED},
+                )
+                page = await context.new_page()
+                reporter = WebReporter(page, i18n.gettext, language)
+                await reporter.start(s.url)
+                answers = {**COMMON, **ANSWERS[language], "subject": canary}
+                code, passphrase = await reporter.report(answers, photo)
+                codes.append(code)
+                assert len(passphrase.split()) == words.length(language)
+                # Nothing on a phone's width scrolls sideways.
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390
+                card = await s.emu.wait_for_bot_message(
+                    s.group, lambda m, code=code: code in (m.text or "") and bool(m.keyboard)
+                )
+                assert canary in (card.text or "")
+                await outbox_settled(s.bot.app)
+                if language == "ru":
+                    before = await _mailbox_letters(s.database_url)
+                    question = "Где он сейчас? <b>"
+                    await s.admin.send_text(question, chat=s.group, reply_to=card)
+                    async with asyncio.timeout(15):
+                        while await _mailbox_letters(s.database_url) <= before:
+                            await asyncio.sleep(0.05)
+                    await reporter.answer_team(s.url, code, passphrase, question)
+                    answer = await s.emu.wait_for_bot_message(
+                        s.group, lambda m, code=code: f"Ответ {code}" in (m.text or "")
+                    )
+                    assert answer.reply_to_message_id == card.message_id
+                    assert "<b>жирный</b>" in (answer.text or "")  # escaped, shown as typed
+                await context.close()
+        finally:
+            await browser.close()
+    await outbox_settled(s.bot.app)
+    dump = await _database_dump(s.database_url)
+    assert dump.rsplit("\n", 1)[1].split(",") == ["web", "web", "web"]
+    # The server says once where it listens (its own address, which the browser's shares here).
+    logs = "\n".join(
+        line for line in redacted_log.getvalue().splitlines() if "listening on" not in line
+    )
+    for secret in ("Canary", "7f3a", HOST, FORWARDED, USER_AGENT, "Где он сейчас"):
+        assert secret not in dump, secret
+        assert secret not in logs, secret
+    if s.database_url.startswith("sqlite"):
+        raw = b"".join(p.read_bytes() for p in tmp_path.glob("test.db*"))
+        for secret in ("Canary", HOST, FORWARDED, USER_AGENT):
+            assert secret.encode() not in raw, secret
