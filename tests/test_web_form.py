@@ -268,6 +268,19 @@ async def _mailbox_letters(database_url: str) -> int:
         await engine.dispose()
 
 
+async def _until_letters(database_url: str, *, more_than: int) -> None:
+    """Until the outbox has put a new message into a web mailbox."""
+    async with asyncio.timeout(15):
+        while True:
+            if await _mailbox_letters(database_url) > more_than:
+                return
+            await asyncio.sleep(0.05)
+
+
+def _files(folder: Path, pattern: str) -> bytes:
+    return b"".join(path.read_bytes() for path in folder.glob(pattern))
+
+
 async def _database_dump(database_url: str) -> str:
     """Every row of every table, as text: what a copy of the database shows."""
     engine = create_engine(database_url)
@@ -275,8 +288,8 @@ async def _database_dump(database_url: str) -> str:
     try:
         async with create_sessionmaker(engine)() as session:
             for table in Base.metadata.sorted_tables:
-                for row in (await session.execute(table.select())).all():
-                    rows.append(repr(tuple(row)))
+                result = await session.execute(table.select())
+                rows.extend(repr(tuple(row)) for row in result.all())
             channels = (await session.execute(select(Report.channel))).scalars().all()
     finally:
         await engine.dispose()
@@ -325,9 +338,7 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
                     before = await _mailbox_letters(s.database_url)
                     question = "Где он сейчас? <b>"
                     await s.admin.send_text(question, chat=s.group, reply_to=card)
-                    async with asyncio.timeout(15):
-                        while await _mailbox_letters(s.database_url) <= before:
-                            await asyncio.sleep(0.05)
+                    await _until_letters(s.database_url, more_than=before)
                     await reporter.answer_team(s.url, code, passphrase, question)
                     answer = await s.emu.wait_for_bot_message(
                         s.group, lambda m, code=code: f"Ответ {code}" in (m.text or "")
@@ -348,6 +359,6 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
         assert secret not in dump, secret
         assert secret not in logs, secret
     if s.database_url.startswith("sqlite"):
-        raw = b"".join(p.read_bytes() for p in tmp_path.glob("test.db*"))
+        raw = _files(tmp_path, "test.db*")
         for secret in ("Canary", HOST, FORWARDED, USER_AGENT):
             assert secret.encode() not in raw, secret
