@@ -14,7 +14,7 @@ import datetime as dt
 import io
 import re
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +180,65 @@ async def test_pages_are_sent_with_strict_headers_and_no_cookie_before_starting(
     assert re.search(r'(src|href)="(https?:)?//', page) is None  # nothing from elsewhere
 
 
+async def _start(
+    http: aiohttp.ClientSession, url: str
+) -> tuple[dict[str, str], aiohttp.ClientResponse]:
+    """Answers the start page's sum; returns the form sent and the response."""
+    async with http.get(url) as response:
+        page = await response.text()
+    signed = re.search(r'name="challenge" value="([^"]+)"', page)
+    label = re.search(r'<label for="answer">([^<]+)</label>', page)
+    assert signed is not None and label is not None
+    a, b = (int(n) for n in re.findall(r"\d+", label.group(1))[:2])
+    form = {"challenge": signed.group(1), "answer": str(a + b), "lang": "en"}
+    async with http.post(url + "start", data=form) as started:
+        await started.read()
+        return form, started
+
+
+async def test_a_challenge_opens_one_draft_token_and_the_cookie_is_strict(setup: Setup) -> None:
+    jar = aiohttp.CookieJar(unsafe=True)  # the bot is at an IP address here
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        solved, started = await _start(http, setup.url)
+        cookie = started.cookies["rb_draft"]
+        assert cookie["httponly"] and cookie["samesite"] == "Strict"
+        assert cookie["path"] == "/report/"
+        assert 0 < int(cookie["max-age"]) <= 3 * 3600
+        async with http.get(setup.url + "form") as form:
+            assert form.status == 200
+            assert "Detention" in await form.text()
+        # The same solved challenge again: refused, no second token.
+        async with (
+            aiohttp.ClientSession() as other,
+            other.post(setup.url + "start", data=solved) as again,
+        ):
+            assert "rb_draft" not in again.cookies
+            assert "wrong or too late" in await again.text()
+
+
+async def test_passphrase_guesses_are_limited_per_code_whether_or_not_it_exists(
+    setup: Setup,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        statuses = []
+        for attempt in range(12):
+            guess = {"code": "D-AAAA", "passphrase": f"apple pear {attempt}", "lang": "en"}
+            async with http.post(setup.url + "mailbox", data=guess) as response:
+                statuses.append(response.status)
+        assert statuses == [403] * 10 + [429] * 2
+        other = {"code": "D-CCCC", "passphrase": "apple pear", "lang": "en"}
+        async with http.post(setup.url + "mailbox", data=other) as response:
+            assert response.status == 403  # another code is not locked out
+
+
 # --------------------------------------------------------------------------- in Chromium
+Check = Callable[[Any], Awaitable[None]]
+
+
+async def _no_check(_page: Any) -> None:
+    return None
+
+
 class WebReporter:
     """A person at a phone-sized browser with JavaScript off, reading the page's words."""
 
@@ -207,11 +265,17 @@ class WebReporter:
         assert steps, f"no question of {form_key} in {heading!r}"
         return max(steps, key=lambda s: len(s.question))
 
-    async def report(self, answers: dict[str, Any], photo: bytes) -> tuple[str, str]:
-        """Files a detention report; returns (code, passphrase) from the page after sending."""
+    async def report(
+        self, answers: dict[str, Any], photo: bytes, *, check: Check | None = None
+    ) -> tuple[str, str]:
+        """Files a detention report; returns (code, passphrase) from the page after sending.
+        `check` looks at every page on the way."""
+        check = check or _no_check
+        await check(self.page)
         await self.press(self._("Detention"))
         review = self._("Please check your report:")
         for _ in range(40):
+            await check(self.page)
             heading = await self.page.locator("h1").first.inner_text()
             if review in heading:
                 await self.press(self._("Send the report"))
@@ -362,3 +426,54 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
         raw = _files(tmp_path, "test.db*")
         for secret in ("Canary", HOST, FORWARDED, USER_AGENT):
             assert secret.encode() not in raw, secret
+
+
+async def test_every_page_passes_an_accessibility_check_at_a_phone_width(setup: Setup) -> None:
+    """axe-core (WCAG 2.1 A and AA: labels, contrast, names, language) on every page a
+    reporter sees. axe runs as a script, so this browser has JavaScript on (and ignores the
+    page's CSP for the checker alone); the pages themselves have no script."""
+    from axe_playwright_python.async_playwright import Axe  # noqa: PLC0415
+    from playwright.async_api import async_playwright  # noqa: PLC0415
+
+    s = setup
+    axe = Axe()
+    seen: dict[str, list[str]] = {}
+
+    async def check(page: Any) -> None:
+        heading = await page.locator("h1").first.inner_text()
+        results = await axe.run(
+            page,
+            options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}},
+        )
+        seen[heading] = [v["id"] for v in results.response["violations"]]
+        # Focus is visible: what the Tab key reaches first gets the stylesheet's outline.
+        await page.keyboard.press("Tab")
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", heading
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(_chromium()), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(
+                locale="ru-RU", viewport={"width": 390, "height": 844}, bypass_csp=True
+            )
+            page = await context.new_page()
+            reporter = WebReporter(page, s.bot.app.i18n.gettext, "ru")
+            await page.goto(s.url)
+            await check(page)
+            await reporter.start(s.url)
+            answers = {**COMMON, **ANSWERS["ru"], "subject": "Нурлан"}
+            code, passphrase = await reporter.report(answers, make_png(60, 40), check=check)
+            await check(page)  # the code and the passphrase
+            await page.goto(s.url + "mailbox")
+            await check(page)
+            await page.get_by_label(reporter._("Report code")).fill(code)
+            await page.get_by_label(reporter._("Your passphrase")).fill(passphrase)
+            await reporter.press(reporter._("Open"))
+            await check(page)
+        finally:
+            await browser.close()
+    assert len(seen) >= 10, sorted(seen)
+    assert {heading: ids for heading, ids in seen.items() if ids} == {}
