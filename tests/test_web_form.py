@@ -162,7 +162,7 @@ async def _until_serving(url: str) -> None:
 
 
 async def test_pages_are_sent_with_strict_headers_and_no_cookie_before_starting(
-    setup: Setup,
+    setup: Setup, redacted_log: io.StringIO
 ) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(setup.url, headers={"Accept-Language": "kk"}) as response:
@@ -170,6 +170,15 @@ async def test_pages_are_sent_with_strict_headers_and_no_cookie_before_starting(
             headers = response.headers
         async with http.get(setup.url + "form") as expired:
             assert expired.status == 410
+        # A body that breaks the form reader: a page, and a log line without the address
+        # (aiohttp's own would name it).
+        broken = {"Content-Type": "multipart/form-data; boundary=zz", "Accept-Language": "en"}
+        async with http.post(setup.url + "form", data=b"--yy\r\nnot a part", headers=broken) as bad:
+            assert bad.status == 500
+            assert "Please try again in a minute" in await bad.text()
+            assert bad.headers["Cache-Control"] == "no-store"
+    assert "web form: /report/form failed" in redacted_log.getvalue()
+    assert "Error handling request" not in redacted_log.getvalue()
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     assert "form-action 'self'" in headers["Content-Security-Policy"]
     assert headers["Referrer-Policy"] == "no-referrer"

@@ -24,6 +24,7 @@ import datetime as dt
 import html
 import logging
 import secrets
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.outage import is_database_outage
 from bot.services.context import ServiceContext
-from bot.services.flood import TOO_FAST, Admission, SubmissionRefused
+from bot.services.flood import TOO_FAST, Admission, FloodGuard, SubmissionRefused
 from bot.services.intake import Intake
 from bot.services.media import DOWNLOAD_LIMIT, NOTICES, REFUSALS, CannotClean, examine, is_image
 from bot.services.moderation import Moderation
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from bot.app import App
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 LANGUAGES = ("kk", "ru", "en")
 COOKIE = "rb_draft"
@@ -78,6 +81,9 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
+FAILED = N_(
+    "Sorry, something went wrong and this step was not saved. Please try again in a minute."
+)
 EXPIRED = N_("This page has expired. Please start again.")
 WRONG_CHALLENGE = N_("The answer to the check was wrong or too late. Please try again.")
 WRONG_PASSPHRASE = N_("The code or the passphrase is wrong.")
@@ -171,17 +177,37 @@ class WebForm:
         self.notify = notify
 
     def routes(self) -> list[web.RouteDef]:
+        guarded = self._guarded
         return [
-            web.get("/report", self.redirect_home),
-            web.get("/report/", self.home),
-            web.post("/report/start", self.start),
-            web.get("/report/form", self.show_form),
-            web.post("/report/form", self.post_form),
-            web.get("/report/mailbox", self.mailbox),
-            web.post("/report/mailbox", self.open_mailbox),
-            web.post("/report/answer", self.answer),
-            web.get("/report/style.css", self.style),
+            web.get("/report", guarded(self.redirect_home)),
+            web.get("/report/", guarded(self.home)),
+            web.post("/report/start", guarded(self.start)),
+            web.get("/report/form", guarded(self.show_form)),
+            web.post("/report/form", guarded(self.post_form)),
+            web.get("/report/mailbox", guarded(self.mailbox)),
+            web.post("/report/mailbox", guarded(self.open_mailbox)),
+            web.post("/report/answer", guarded(self.answer)),
+            web.get("/report/style.css", guarded(self.style)),
         ]
+
+    def _guarded(self, handler: Handler) -> Handler:
+        """A failure answered with a page and logged without the request: aiohttp's own log
+        line for an unhandled error names the client's address ("Error handling request from
+        ..."), and an exception's message may quote what was typed."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except Exception as exc:
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error("web form: %s failed (%s)\n%s", request.path, type(exc).__name__, frames)
+                t = self._t(request)
+                status = 503 if is_database_outage(exc) else 500
+                return _page(pages.message_page(t, t(FAILED)), status=status)
+
+        return guarded
 
     # --- helpers -------------------------------------------------------------------------------
     def _t(self, request: web.Request, stored: str | None = None, posted: str = "") -> Translator:
@@ -501,6 +527,8 @@ class WebForm:
                 return t(UNREACHABLE)
             if not text:
                 return t(EMPTY)
+            if await FloodGuard(session, self.context).admit_update(reporter) is not Admission.OK:
+                return t.msg(TOO_FAST)
             moderation = Moderation(session, self.context, moderator_chat_id=self.moderator_chat_id)
             await moderation.forward_answer(
                 reporter, report, {"type": "text", "html": html.escape(text, quote=False)}
