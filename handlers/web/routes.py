@@ -45,6 +45,7 @@ from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.web import CHANNEL, challenge, pages, words
+from storage.models import Reporter
 from storage.repositories import Reporters, Reports
 from storage.safety import FloodCounts
 from storage.web import WebMailboxes, new_key, opens
@@ -160,6 +161,16 @@ async def read_form(request: web.Request) -> Posted:
         if raw is not None:
             posted.fields.setdefault(part.name, []).append(raw.decode("utf-8", "replace"))
     return posted
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One form post being handled: its transaction, services, reporter and language."""
+
+    session: AsyncSession
+    intake: Intake
+    reporter: Reporter
+    t: Translator
 
 
 class WebForm:
@@ -285,7 +296,7 @@ class WebForm:
     def _solved(self, signed: str, answer: str, now: dt.datetime) -> bool:
         return challenge.check(self.context.keyring, signed, answer, now)
 
-    async def _reporter(self, session: AsyncSession, request: web.Request) -> Any:
+    async def _reporter(self, session: AsyncSession, request: web.Request) -> Reporter | None:
         token = request.cookies.get(COOKIE, "")
         if not token or len(token) > 64:
             return None
@@ -370,22 +381,21 @@ class WebForm:
                     ref = await intake.store_attachment(reporter, item)
                     inputs.append(engine.Media(kind, ref, None, item.mime))
             inputs.extend(_inputs(action, posted, draft))
-            return await self._reply(session, intake, reporter, t, draft, inputs, said, secret)
+            turn = Turn(session, intake, reporter, t)
+            return await self._reply(turn, draft, inputs, said, secret)
 
         response: web.Response | None = await self._transaction(apply)
         return self._expired(request) if response is None else response
 
     async def _reply(
         self,
-        session: AsyncSession,
-        intake: Intake,
-        reporter: Any,
-        t: Translator,
+        turn: Turn,
         draft: engine.Draft | None,
         inputs: list[engine.Input],
         said: list[str],
         secret: tuple[str, bytes, bytes] | None,
     ) -> web.Response:
+        t, intake, reporter = turn.t, turn.intake, turn.reporter
         result = engine.Result(draft, engine.AskForm())
         if not inputs:
             inputs = [engine.Show()]
@@ -400,20 +410,18 @@ class WebForm:
             await intake.save_draft(reporter, None, [])
             return _page(pages.form_page(t, engine.AskForm(), notes=[*said, t(pages.CANCELLED)]))
         if isinstance(reply, engine.Submitted):
-            return await self._submit(session, intake, reporter, t, draft, reply, secret)
+            return await self._submit(turn, draft, reply, secret)
         await intake.save_draft(reporter, result.draft, [])
         return _page(pages.form_page(t, reply, notes=said))
 
     async def _submit(
         self,
-        session: AsyncSession,
-        intake: Intake,
-        reporter: Any,
-        t: Translator,
+        turn: Turn,
         draft: engine.Draft | None,
         reply: engine.Submitted,
         secret: tuple[str, bytes, bytes] | None,
     ) -> web.Response:
+        t, intake, reporter = turn.t, turn.intake, turn.reporter
         try:
             report = await intake.submit(reporter, reply, channel=CHANNEL, language=t.locale)
         except SubmissionRefused as refused:
@@ -424,7 +432,7 @@ class WebForm:
         phrase: str | None = None
         if secret is not None and report.contact == "chat":
             phrase, salt, public = secret
-            await WebMailboxes(session, self.context.keyring).create(
+            await WebMailboxes(turn.session, self.context.keyring).create(
                 report_id=report.id,
                 reporter_id=reporter.id,
                 salt=salt,
