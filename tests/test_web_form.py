@@ -27,6 +27,7 @@ from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.telegram import TelegramEmulator
 from handlers.engine.forms import FORMS, Step, StepKind
+from handlers.engine.vocab import INCIDENT_TYPES
 from handlers.web import challenge, words
 from handlers.web.routes import accept_language
 from storage.db import create_engine, create_sessionmaker
@@ -42,20 +43,39 @@ USER_AGENT = "CanaryBrowser/77.0 (web-form-test)"
 ADMIN_ID = 7_000_017
 CODE = re.compile(r"\b([DSFCX]-[0-9A-Z]{4})\b")
 
-# The detention report in each language: ("pick", option), "skip", ("photo",) or text to type.
-ANSWERS: dict[str, dict[str, Any]] = {
-    "ru": {"when": "вчера 14:30", "account": "Пришли утром, без объяснений."},
-    "kk": {"when": "кеше 14:30", "account": "Таңертең келді, түсіндірмеді."},
-    "en": {"when": "yesterday 14:30", "account": "They came in the morning, no reason given."},
-}
+# A report in each language: ("pick", option...), "skip" (the default) or text to type.
 COMMON = {
     "relation": ("pick", "family"),
     "region": ("pick", "almaty"),
-    "agency": ("pick", "knb"),
-    "held_where": ("pick", "ivs"),
     "contact": ("pick", "chat"),
     "consent": ("pick", "anonymised"),
-    "media": ("photo",),
+}
+REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "kk": (
+        "search",
+        {
+            "when": "кеше кешке",
+            "account": "Таңертең келді, түсіндірмеді.",
+            "seized": ("pick", "phones", "computers"),
+        },
+    ),
+    "en": (
+        "detention",
+        {
+            "when": "yesterday 14:30",
+            "account": "They came in the morning, no reason given.",
+            "agency": ("pick", "knb"),
+            "held_where": ("pick", "ivs"),
+        },
+    ),
+    "ru": (
+        "detention",
+        {
+            "when": "вчера 14:30",
+            "account": "Пришли утром, без объяснений.",
+            "agency": ("pick", "knb"),
+        },
+    ),
 }
 
 
@@ -275,14 +295,22 @@ class WebReporter:
         return max(steps, key=lambda s: len(s.question))
 
     async def report(
-        self, answers: dict[str, Any], photo: bytes, *, check: Check | None = None
+        self,
+        form_key: str,
+        answers: dict[str, Any],
+        files: list[tuple[str, str, bytes]],
+        *,
+        check: Check | None = None,
     ) -> tuple[str, str]:
-        """Files a detention report; returns (code, passphrase) from the page after sending.
-        `check` looks at every page on the way."""
+        """Files a report; returns (code, passphrase) from the page after sending. `files` are
+        attached one by one (name, MIME type, bytes); `check` looks at every page on the way."""
         check = check or _no_check
         await check(self.page)
-        await self.press(self._("Detention"))
+        kind = INCIDENT_TYPES.get(form_key)
+        assert kind is not None
+        await self.press(self._(kind.label))
         review = self._("Please check your report:")
+        waiting = list(files)
         for _ in range(40):
             await check(self.page)
             heading = await self.page.locator("h1").first.inner_text()
@@ -293,16 +321,25 @@ class WebReporter:
             if await confirm.count():
                 await confirm.click()
                 continue
-            step = self.step(heading, "detention")
+            step = self.step(heading, form_key)
             answer = answers.get(step.key, "skip")
-            if step.kind == StepKind.MEDIA:
-                if await self.page.get_by_role("status").count():
-                    await self.press(self._("Done"))
-                else:
-                    await self.page.get_by_label(self._("Photo or PDF document")).set_input_files(
-                        {"name": "IMG_0001.png", "mimeType": "image/png", "buffer": photo}
-                    )
-                    await self.press(self._("Attach"))
+            if step.kind == StepKind.MEDIA and waiting:
+                name, mime, data = waiting.pop(0)
+                field = self.page.get_by_label(self._("Photo or PDF document"))
+                await field.set_input_files({"name": name, "mimeType": mime, "buffer": data})
+                await self.press(self._("Attach"))
+                if not mime.startswith("image/"):
+                    refused = self._("Only photos and PDF documents can be sent here.")
+                    await self.page.get_by_text(refused).wait_for()
+            elif step.kind == StepKind.MEDIA:
+                await self.press(self._("Done"))
+            elif step.kind == StepKind.MULTI:
+                assert step.vocabulary is not None
+                for key in answer[1:]:
+                    option = step.vocabulary.get(key)
+                    assert option is not None
+                    await self.page.get_by_label(self._(option.label), exact=True).check()
+                await self.press(self._("Next"))
             elif answer == "skip":
                 await self.press(self._("Skip"))
             elif isinstance(answer, tuple):
@@ -395,8 +432,14 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
                 page = await context.new_page()
                 reporter = WebReporter(page, i18n.gettext, language)
                 await reporter.start(s.url)
-                answers = {**COMMON, **ANSWERS[language], "subject": canary}
-                code, passphrase = await reporter.report(answers, photo)
+                form_key, answers = REPORTS[language]
+                answers = {**COMMON, **answers, "subject": canary}
+                # A text file is refused (no way to clean it); the photo goes, rebuilt.
+                files = [
+                    ("notes.txt", "text/plain", b"plain notes"),
+                    ("IMG_0001.png", "image/png", photo),
+                ]
+                code, passphrase = await reporter.report(form_key, answers, files)
                 codes.append(code)
                 assert len(passphrase.split()) == words.length(language)
                 # Nothing on a phone's width scrolls sideways.
@@ -466,15 +509,17 @@ async def test_every_page_passes_an_accessibility_check_at_a_phone_width(setup: 
         )
         try:
             context = await browser.new_context(
-                locale="ru-RU", viewport={"width": 390, "height": 844}, bypass_csp=True
+                locale="kk-KZ", viewport={"width": 390, "height": 844}, bypass_csp=True
             )
             page = await context.new_page()
-            reporter = WebReporter(page, s.bot.app.i18n.gettext, "ru")
+            reporter = WebReporter(page, s.bot.app.i18n.gettext, "kk")
             await page.goto(s.url)
             await check(page)
             await reporter.start(s.url)
-            answers = {**COMMON, **ANSWERS["ru"], "subject": "Нурлан"}
-            code, passphrase = await reporter.report(answers, make_png(60, 40), check=check)
+            form_key, answers = REPORTS["kk"]
+            answers = {**COMMON, **answers, "subject": "Нурлан"}
+            photo = ("IMG_0002.png", "image/png", make_png(60, 40))
+            code, passphrase = await reporter.report(form_key, answers, [photo], check=check)
             await check(page)  # the code and the passphrase
             await page.goto(s.url + "mailbox")
             await check(page)

@@ -221,8 +221,9 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
         heading = f'<h1><label for="text">{question}</label></h1>'
         current = "" if reply.pending is not None else str(reply.value or "")
         if step.kind == StepKind.TEXT:
+            rows = 2 if step.max_length <= 300 else 6  # a name, or the person's own words
             field = (
-                f'<textarea id="text" name="text" rows="6" maxlength="{step.max_length}">'
+                f'<textarea id="text" name="text" rows="{rows}" maxlength="{step.max_length}">'
                 f"{esc(current)}</textarea>"
             )
         else:
@@ -337,6 +338,7 @@ button { display: block; width: 100%; min-height: 48px; margin: .5rem 0; padding
 button.primary { background: #1a3d7c; color: #fff; font-weight: 600; }
 button.secondary { background: #fff; color: #1a3d7c; }
 .nav { margin-top: 1.5rem; border-top: 1px solid #ccc; padding-top: .5rem; }
+.nav button { border-color: #595959; color: #333; min-height: 44px; }
 :focus-visible { outline: 3px solid #b35900; outline-offset: 2px; }
 .error { color: #8b0000; font-weight: 600; border-left: 4px solid #8b0000; padding-left: .5rem; }
 .note { border-left: 4px solid #1a3d7c; padding-left: .5rem; }
