@@ -260,6 +260,60 @@ async def test_passphrase_guesses_are_limited_per_code_whether_or_not_it_exists(
             assert response.status == 403  # another code is not locked out
 
 
+async def _post_through(http: aiohttp.ClientSession, url: str, answers: dict[str, str]) -> str:
+    """Answers each question page by its step (the hidden field), as a form post; returns the
+    page after sending."""
+    async with http.post(url + "form", data={"do": "form:other"}) as response:
+        page = await response.text()
+    for _ in range(20):
+        step = re.search(r'name="step" value="([^"]*)"', page)
+        if step is None:
+            return page
+        key = step.group(1)
+        if key == "review":
+            form = {"do": "submit", "step": key, "lang": "en"}
+        elif key in answers:
+            value = answers[key]
+            form = {"do": value, "step": key} if ":" in value else {"do": "text", "text": value}
+            form["step"] = key
+        else:
+            form = {"do": "done" if key == "media" else "skip", "step": key}
+        async with http.post(url + "form", data=form) as response:
+            page = await response.text()
+    raise AssertionError("the report was never sent")
+
+
+async def test_after_sending_the_draft_token_leads_nowhere(setup: Setup) -> None:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        _, started = await _start(http, setup.url)
+        token = started.cookies["rb_draft"].value
+        answers = {
+            "other_kind": "pick:threats",
+            "subject": "Somebody",
+            "when": "yesterday",
+            "contact": "pick:none",
+            "consent": "pick:anonymised",
+        }
+        sent = await _post_through(http, setup.url, answers)
+        code = CODE.search(sent)
+        assert code is not None
+        assert "Your passphrase" not in sent  # no contact wanted: no mailbox, no passphrase
+    # The old token, sent by hand: the server no longer knows it.
+    async with aiohttp.ClientSession() as http:
+        cookie = {"Cookie": f"rb_draft={token}"}
+        async with http.get(setup.url + "form", headers=cookie) as again:
+            assert again.status == 410
+    await outbox_settled(setup.bot.app)
+    engine = create_engine(setup.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            report = (await session.execute(select(Report))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert (report.public_code, report.channel, report.contact) == (code.group(1), "web", "none")
+
+
 # --------------------------------------------------------------------------- in Chromium
 Check = Callable[[Any], Awaitable[None]]
 
