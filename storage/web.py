@@ -18,7 +18,7 @@ from typing import Any
 from nacl import pwhash
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.utils import random as random_bytes
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import WebMailbox, WebMessage
@@ -144,7 +144,3 @@ class WebMailboxes:
             data: dict[str, Any] = json.loads(box.decrypt(row.sealed))
             opened.append(Letter(str(data.get("kind")), str(data.get("text")), row.created_at))
         return opened
-
-    async def forget_reporter(self, reporter_id: int) -> None:
-        """Erasure: the mailbox and its messages go with the link to the reporter."""
-        await self.session.execute(delete(WebMailbox).where(WebMailbox.reporter_id == reporter_id))
