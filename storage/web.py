@@ -21,7 +21,7 @@ from nacl.utils import random as random_bytes
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import WebMailbox, WebMessage
+from storage.models import Checkin, CheckinState, WebMailbox, WebMessage
 from storage.repositories import _insert_ignoring_conflicts
 from storage.sealing import Keyring
 
@@ -144,3 +144,16 @@ class WebMailboxes:
             data: dict[str, Any] = json.loads(box.decrypt(row.sealed))
             opened.append(Letter(str(data.get("kind")), str(data.get("text")), row.created_at))
         return opened
+
+    async def checkins(self, report_id: int) -> list[Checkin]:
+        """The report's safety check-ins still open: scheduled, asked, or missed (a late
+        "I am safe" still helps the team)."""
+        open_states = (CheckinState.SCHEDULED, CheckinState.ASKED, CheckinState.MISSED)
+        result = await self.session.execute(
+            select(Checkin)
+            .where(
+                Checkin.report_id == report_id, Checkin.state.in_([s.value for s in open_states])
+            )
+            .order_by(Checkin.id)
+        )
+        return list(result.scalars())

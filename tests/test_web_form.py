@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.checkins import CheckinService
 from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
 from handlers.web import challenge, words
@@ -261,27 +262,32 @@ async def test_passphrase_guesses_are_limited_per_code_whether_or_not_it_exists(
             assert response.status == 403  # another code is not locked out
 
 
-async def _post_through(http: aiohttp.ClientSession, url: str, answers: dict[str, str]) -> str:
+async def _post_through(
+    http: aiohttp.ClientSession, url: str, answers: dict[str, str], form_key: str = "other"
+) -> str:
     """Answers each question page by its step (the hidden field), as a form post; returns the
     page after sending."""
-    async with http.post(url + "form", data={"do": "form:other"}) as response:
+    async with http.post(url + "form", data={"do": f"form:{form_key}"}) as response:
         page = await response.text()
-    for _ in range(20):
+    for _ in range(30):
         step = re.search(r'name="step" value="([^"]*)"', page)
         if step is None:
             return page
         key = step.group(1)
-        if key == "review":
+        if 'value="confirm"' in page:
+            form = {"do": "confirm", "step": key}
+        elif key == "review":
             form = {"do": "submit", "step": key, "lang": "en"}
         elif key in answers:
             value = answers[key]
-            form = {"do": value, "step": key} if ":" in value else {"do": "text", "text": value}
+            pick = value.startswith("pick:")
+            form = {"do": value} if pick else {"do": "text", "text": value}
             form["step"] = key
         else:
             form = {"do": "done" if key == "media" else "skip", "step": key}
         async with http.post(url + "form", data=form) as response:
             page = await response.text()
-    raise AssertionError("the report was never sent")
+    raise AssertionError(f"the report was never sent: {page[-1500:]}")
 
 
 async def test_after_sending_the_draft_token_leads_nowhere(setup: Setup) -> None:
@@ -313,6 +319,53 @@ async def test_after_sending_the_draft_token_leads_nowhere(setup: Setup) -> None
     finally:
         await engine.dispose()
     assert (report.public_code, report.channel, report.contact) == (code.group(1), "web", "none")
+
+
+async def test_a_summons_check_in_is_answered_from_the_mailbox(setup: Setup) -> None:
+    """ "Are you back and safe?" reaches the web reporter's mailbox; "I need help" there alerts
+    the team under the card, as the chat's button does."""
+    s = setup
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        await _start(http, s.url)
+        answers = {
+            "subject": "Somebody",
+            "appointment": "tomorrow 10:00",
+            "contact": "pick:chat",
+            "checkin": "pick:yes",
+            "consent": "pick:anonymised",
+        }
+        sent = await _post_through(http, s.url, answers, "summons")
+        assert "The bot will check on you on" in sent
+        assert "come back to this page with your code and passphrase" in sent
+        code, passphrase = re.findall(r"<strong>([^<]+)</strong>", sent)[:2]
+        await outbox_settled(s.bot.app)  # the receipt is in the mailbox
+        letters = await _mailbox_letters(s.database_url)
+        # The appointment has passed, and the check-in delay with it.
+        async with s.bot.app.sessionmaker() as session, session.begin():
+            asked = await CheckinService(session, s.bot.app.context).ask_due(
+                s.bot.app.context.now() + dt.timedelta(days=2)
+            )
+        assert asked == 1
+        s.bot.app.worker.notify()
+        await _until_letters(s.database_url, more_than=letters)
+        login = {"code": code, "passphrase": passphrase, "lang": "en"}
+        async with http.post(s.url + "mailbox", data=login) as response:
+            mailbox = await response.text()
+        assert mailbox.count("Are you back and safe?") == 2  # the message, and its buttons
+        token = re.search(r'name="token" value="([^"]+)"', mailbox)
+        checkin = re.search(r'name="checkin" value="(\d+)"', mailbox)
+        assert token is not None and checkin is not None
+        help_ = {"do": "help", "code": code, "token": token.group(1), "lang": "en"}
+        help_["checkin"] = checkin.group(1)
+        async with http.post(s.url + "checkin", data=help_) as response:
+            assert "The team has been alerted" in await response.text()
+    alarm = await s.emu.wait_for_bot_message(s.group, lambda m: f"🆘 {code}" in (m.text or ""))
+    pressed = (
+        "🆘 {code}: at the safety check-in after the summons the reporter pressed “I need help”."
+    )
+    expected = s.bot.app.i18n.gettext(pressed, locale="ru").format(code=code)
+    assert expected in (alarm.text or "")
 
 
 # --------------------------------------------------------------------------- in Chromium

@@ -608,7 +608,7 @@ class OutboxWorker:
             chat_id = reporters.chat_id(reporter) if reporter is not None else None
             if chat_id is None:
                 raise PermanentFailure(REPORTER_ERASED)
-            if reporter is not None and reporter.channel == "web":  # issue 17: the web form
+            if reporter is not None and reporter.channel == WebTransport.channel:  # issue 17
                 return WebRecipient(reporter.id)
             on_messenger = reporter is not None and reporter.channel == "messenger"
             return MessengerRecipient(chat_id) if on_messenger else int(chat_id)

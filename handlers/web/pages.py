@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.services.receipts import CHECKIN as CHECKIN_AT
 from handlers.engine import engine
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator, format_answer
@@ -59,6 +60,7 @@ ANSWER_LABEL = N_("Your answer")
 SEND_ANSWER = N_("Send the answer")
 ANSWER_SENT = N_("Thank you, your answer was passed to the team.")
 CANCELLED = N_("The report was cancelled and nothing was sent.")
+COME_BACK = N_("To answer, come back to this page with your code and passphrase.")
 
 
 def esc(text: str) -> str:
@@ -257,7 +259,9 @@ def _review(t: Translator, reply: engine.ShowReview) -> str:
     )
 
 
-def sent_page(t: Translator, *, code: str, receipt: str, passphrase: str | None) -> str:
+def sent_page(
+    t: Translator, *, code: str, receipt: str, passphrase: str | None, checkin: bool = False
+) -> str:
     secret = ""
     if passphrase is not None:
         secret = (
@@ -265,6 +269,8 @@ def sent_page(t: Translator, *, code: str, receipt: str, passphrase: str | None)
             f'<p class="secret"><strong>{esc(passphrase)}</strong></p>'
             f"<p>{esc(t(PASSPHRASE_HELP))}</p>"
         )
+    if checkin:
+        receipt += "\n\n" + t(COME_BACK)
     body = (
         f"<h1>{esc(t(SENT_TITLE))}</h1>"
         f'<p class="secret">{esc(t(CODE_LABEL))}: <strong>{esc(code)}</strong></p>'
@@ -296,7 +302,46 @@ def login_page(t: Translator, *, error: str | None = None) -> str:
     return layout(t, t(MAILBOX_TITLE), body, here=f"{BASE}mailbox")
 
 
-def mailbox_page(t: Translator, *, code: str, letters: Sequence[Letter], token: str) -> str:
+@dataclass(frozen=True)
+class OpenCheckin:
+    id: int
+    asked: bool  # "are you back and safe?" was asked (else it is due at `due`)
+    due: str
+
+
+def _hidden(t: Translator, code: str, token: str) -> str:
+    return (
+        f'<input type="hidden" name="lang" value="{esc(t.locale)}">'
+        f'<input type="hidden" name="code" value="{esc(code)}">'
+        f'<input type="hidden" name="token" value="{esc(token)}">'
+    )
+
+
+def _checkins(t: Translator, code: str, token: str, checkins: Sequence[OpenCheckin]) -> str:
+    out: list[str] = []
+    for checkin in checkins:
+        if not checkin.asked:
+            out.append(f"<p>{esc(t(CHECKIN_AT, when=checkin.due))} {esc(t(COME_BACK))}</p>")
+            continue
+        out.append(
+            f'<form method="post" action="{BASE}checkin" class="checkin">'
+            f"<h2>{esc(t(N_('Are you back and safe?')))}</h2>{_hidden(t, code, token)}"
+            f'<input type="hidden" name="checkin" value="{checkin.id}">'
+            + _button(t(N_("I am safe")), "safe", primary=True)
+            + _button(t(N_("I need help")), "help")
+            + "</form>"
+        )
+    return "".join(out)
+
+
+def mailbox_page(
+    t: Translator,
+    *,
+    code: str,
+    letters: Sequence[Letter],
+    token: str,
+    checkins: Sequence[OpenCheckin] = (),
+) -> str:
     shown = (
         "".join(
             f"<article><h2>{esc(t.datetime(letter.at))}</h2>{paragraphs(letter.text)}</article>"
@@ -305,11 +350,10 @@ def mailbox_page(t: Translator, *, code: str, letters: Sequence[Letter], token: 
         or f"<p>{esc(t(NO_LETTERS))}</p>"
     )
     body = (
-        f"<h1>{esc(t(MAILBOX_TITLE))} {esc(code)}</h1>{shown}"
-        f'<form method="post" action="{BASE}answer">'
-        f'<input type="hidden" name="lang" value="{esc(t.locale)}">'
-        f'<input type="hidden" name="code" value="{esc(code)}">'
-        f'<input type="hidden" name="token" value="{esc(token)}">'
+        f"<h1>{esc(t(MAILBOX_TITLE))} {esc(code)}</h1>"
+        + _checkins(t, code, token, checkins)
+        + shown
+        + f'<form method="post" action="{BASE}answer">{_hidden(t, code, token)}'
         f'<label for="answer">{esc(t(ANSWER_LABEL))}</label>'
         '<textarea id="answer" name="text" rows="6" maxlength="3500" required></textarea>'
         f'<button type="submit" class="primary">{esc(t(SEND_ANSWER))}</button></form>'

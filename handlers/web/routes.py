@@ -33,6 +33,7 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outage import is_database_outage
+from bot.services.checkins import CheckinService
 from bot.services.context import ServiceContext
 from bot.services.flood import TOO_FAST, Admission, FloodGuard, SubmissionRefused
 from bot.services.intake import Intake
@@ -45,7 +46,7 @@ from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.web import CHANNEL, challenge, pages, words
-from storage.models import Reporter
+from storage.models import Report, Reporter
 from storage.repositories import Reporters, Reports
 from storage.safety import FloodCounts
 from storage.web import WebMailboxes, new_key, opens
@@ -198,6 +199,7 @@ class WebForm:
             web.get("/report/mailbox", guarded(self.mailbox)),
             web.post("/report/mailbox", guarded(self.open_mailbox)),
             web.post("/report/answer", guarded(self.answer)),
+            web.post("/report/checkin", guarded(self.checkin)),
             web.get("/report/style.css", guarded(self.style)),
         ]
 
@@ -443,18 +445,24 @@ class WebForm:
         reporter.external_hash = self.context.keyring.lookup_hash(
             CHANNEL, secrets.token_urlsafe(32)
         )
+        checkins = await WebMailboxes(turn.session, self.context.keyring).checkins(report.id)
         receipt = receipt_text(
             t,
             code=report.public_code,
             form=report.incident_type,
             urgent=report.urgent,
             contact=report.contact,
-            checkin_at=None,
+            checkin_at=checkins[0].due_at if checkins else None,
             help_contacts=self.context.help_contacts,
         )
-        response = _page(
-            pages.sent_page(t, code=report.public_code, receipt=receipt, passphrase=phrase)
+        page = pages.sent_page(
+            t,
+            code=report.public_code,
+            receipt=receipt,
+            passphrase=phrase,
+            checkin=bool(checkins) and phrase is not None,
         )
+        response = _page(page)
         response.del_cookie(COOKIE, path="/report/")
         return response
 
@@ -505,38 +513,49 @@ class WebForm:
             assert box is not None
             mailboxes.allow_answer(box, token, now + ANSWER_TTL)
             letters = await mailboxes.letters(box, key)
-            return pages.mailbox_page(t, code=code, letters=letters, token=token)
+            checkins = [
+                pages.OpenCheckin(row.id, row.asked_at is not None, t.datetime(row.due_at))
+                for row in await mailboxes.checkins(box.report_id)
+            ]
+            return pages.mailbox_page(t, code=code, letters=letters, token=token, checkins=checkins)
 
         return _page(await self._transaction(read))
+
+    async def _answering(
+        self, session: AsyncSession, posted: Posted, t: Translator
+    ) -> tuple[Report, Reporter] | str:
+        """The report and reporter a mailbox post speaks for, once its answer token is checked;
+        else what to say."""
+        keyring = self.context.keyring
+        code = posted.get("code").strip().upper()[:16]
+        report = await Reports(session, keyring).by_code(code) if code else None
+        mailboxes = WebMailboxes(session, keyring)
+        mailbox = await mailboxes.of_report(report.id) if report else None
+        if (
+            report is None
+            or mailbox is None
+            or not mailboxes.may_answer(mailbox, posted.get("token"), self._now())
+        ):
+            return t(EXPIRED)
+        reporter = await Reporters(session, keyring).get(mailbox.reporter_id or 0)
+        if reporter is None or reporter.external_enc is None:
+            return t(UNREACHABLE)
+        if await FloodGuard(session, self.context).admit_update(reporter) is not Admission.OK:
+            return t.msg(TOO_FAST)
+        return report, reporter
 
     async def answer(self, request: web.Request) -> web.Response:
         posted = await read_form(request)
         t = self._t(request, posted=posted.get("lang"))
-        code = posted.get("code").strip().upper()[:16]
         text = posted.get("text").strip()[:3500]
-        keyring = self.context.keyring
 
         async def pass_on(session: AsyncSession) -> str:
-            report = await Reports(session, keyring).by_code(code)
-            mailboxes = WebMailboxes(session, keyring)
-            mailbox = await mailboxes.of_report(report.id) if report else None
-            if (
-                report is None
-                or mailbox is None
-                or not mailboxes.may_answer(mailbox, posted.get("token"), self._now())
-            ):
-                return t(EXPIRED)
-            reporter = (
-                await Reporters(session, keyring).get(mailbox.reporter_id)
-                if mailbox.reporter_id
-                else None
-            )
-            if reporter is None or reporter.external_enc is None:
-                return t(UNREACHABLE)
             if not text:
                 return t(EMPTY)
-            if await FloodGuard(session, self.context).admit_update(reporter) is not Admission.OK:
-                return t.msg(TOO_FAST)
+            found = await self._answering(session, posted, t)
+            if isinstance(found, str):
+                return found
+            report, reporter = found
             moderation = Moderation(session, self.context, moderator_chat_id=self.moderator_chat_id)
             await moderation.forward_answer(
                 reporter, report, {"type": "text", "html": html.escape(text, quote=False)}
@@ -544,6 +563,25 @@ class WebForm:
             return t(pages.ANSWER_SENT)
 
         said = await self._transaction(pass_on)
+        return _page(pages.message_page(t, said, here="/report/mailbox"))
+
+    async def checkin(self, request: web.Request) -> web.Response:
+        """ "I am safe" or "I need help" from the mailbox: the same answer as the chat's buttons
+        (bot/services/checkins.py)."""
+        posted = await read_form(request)
+        t = self._t(request, posted=posted.get("lang"))
+        number = posted.get("checkin")
+        checkin_id = int(number) if number.isdecimal() and len(number) <= 9 else 0
+
+        async def answer(session: AsyncSession) -> str:
+            found = await self._answering(session, posted, t)
+            if isinstance(found, str):
+                return found
+            _, reporter = found
+            checkins = CheckinService(session, self.context)
+            return t.msg(await checkins.answer(reporter, checkin_id, posted.get("do")))
+
+        said = await self._transaction(answer)
         return _page(pages.message_page(t, said, here="/report/mailbox"))
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.web import CHANNEL
 from storage.repositories import ClaimedRow
 from storage.sealing import Keyring
 from storage.web import WebMailboxes
@@ -42,6 +43,8 @@ def texts_of(payload: dict[str, Any]) -> list[str]:
 
 
 class WebTransport:
+    channel = CHANNEL  # the reporters it delivers to
+
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
