@@ -64,6 +64,7 @@ TOKEN_TTL = dt.timedelta(hours=3)
 ANSWER_TTL = dt.timedelta(minutes=30)  # answering after opening the mailbox
 TEXT_FIELD_LIMIT = 16 * 1024
 FILES_PER_POST = 10
+FILES_TOTAL = 2 * DOWNLOAD_LIMIT  # bytes of files one post may bring
 # Passphrase guesses: per report code, and everyone together (README, "The web form").
 GUESSES_PER_CODE = 10
 GUESS_WINDOW = dt.timedelta(hours=1)
@@ -152,9 +153,10 @@ async def read_form(request: web.Request) -> Posted:
         if not isinstance(part, BodyPartReader) or part.name is None:
             continue
         if part.filename is not None:
-            data = await _read_part(part, DOWNLOAD_LIMIT)
+            room = min(DOWNLOAD_LIMIT, FILES_TOTAL - sum(len(f[2]) for f in posted.files))
+            data = await _read_part(part, room)
             if data is None:
-                posted.too_big = True
+                posted.too_big = True  # the rest of it is skipped unread; the person is told
             elif data and len(posted.files) < FILES_PER_POST:
                 posted.files.append((part.filename, part.headers.get("Content-Type"), data))
             continue
@@ -284,15 +286,7 @@ class WebForm:
         if not await self._transaction(begin):
             return await self.home(request, error=t(WRONG_CHALLENGE))
         response = _page(pages.form_page(t, engine.AskForm()))
-        response.set_cookie(
-            COOKIE,
-            token,
-            max_age=int(TOKEN_TTL.total_seconds()),
-            path="/report/",
-            httponly=True,
-            samesite="Strict",
-            secure=request.secure,
-        )
+        _keep_token(response, token, request)
         return response
 
     def _solved(self, signed: str, answer: str, now: dt.datetime) -> bool:
@@ -369,6 +363,7 @@ class WebForm:
                 return None
             intake = Intake(session, self.context)
             t = self._t(request, reporter.language)
+            reporter.last_seen = self._now()  # the token lives TOKEN_TTL after the last answer
             if await intake.flood.admit_update(reporter) is not Admission.OK:
                 return _page(
                     pages.message_page(t, t.msg(TOO_FAST), here="/report/form"), status=429
@@ -387,7 +382,11 @@ class WebForm:
             return await self._reply(turn, draft, inputs, said, secret)
 
         response: web.Response | None = await self._transaction(apply)
-        return self._expired(request) if response is None else response
+        if response is None:
+            return self._expired(request)
+        if COOKIE not in response.cookies:  # still writing: the token's time starts again
+            _keep_token(response, request.cookies[COOKIE], request)
+        return response
 
     async def _reply(
         self,
@@ -583,6 +582,18 @@ class WebForm:
 
         said = await self._transaction(answer)
         return _page(pages.message_page(t, said, here="/report/mailbox"))
+
+
+def _keep_token(response: web.Response, token: str, request: web.Request) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(TOKEN_TTL.total_seconds()),
+        path="/report/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
 
 
 def _inputs(action: str, posted: Posted, draft: engine.Draft | None) -> list[engine.Input]:
