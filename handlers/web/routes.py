@@ -251,8 +251,10 @@ class WebForm:
             text=pages.STYLE, content_type="text/css", charset="utf-8", headers=HEADERS
         )
 
-    async def home(self, request: web.Request, *, error: str | None = None) -> web.Response:
-        t = self._t(request)
+    async def home(
+        self, request: web.Request, *, error: str | None = None, t: Translator | None = None
+    ) -> web.Response:
+        t = t or self._t(request)
         a, b, signed = challenge.issue(self.context.keyring, self._now())
         page = pages.start_page(t, pages.Challenge(a, b, signed), error=error)
         return _page(page)
@@ -263,7 +265,7 @@ class WebForm:
         signed = posted.get("challenge")
         now = self._now()
         if not self._solved(signed, posted.get("answer"), now):
-            return await self.home(request, error=t(WRONG_CHALLENGE))
+            return await self.home(request, error=t(WRONG_CHALLENGE), t=t)
         token = secrets.token_urlsafe(32)
         keyring = self.context.keyring
 
@@ -284,7 +286,7 @@ class WebForm:
             return True
 
         if not await self._transaction(begin):
-            return await self.home(request, error=t(WRONG_CHALLENGE))
+            return await self.home(request, error=t(WRONG_CHALLENGE), t=t)
         response = _page(pages.form_page(t, engine.AskForm()))
         _keep_token(response, token, request)
         return response
