@@ -409,9 +409,12 @@ class WebReporter:
         files: list[tuple[str, str, bytes]],
         *,
         check: Check | None = None,
+        edit: tuple[str, str] | None = None,
     ) -> tuple[str, str]:
         """Files a report; returns (code, passphrase) from the page after sending. `files` are
-        attached one by one (name, MIME type, bytes); `check` looks at every page on the way."""
+        attached one by one (name, MIME type, bytes); `check` looks at every page on the way;
+        `edit` (step, text) changes an answer from the review screen."""
+        answers = dict(answers)
         check = check or _no_check
         await check(self.page)
         kind = INCIDENT_TYPES.get(form_key)
@@ -422,6 +425,14 @@ class WebReporter:
         for _ in range(40):
             await check(self.page)
             heading = await self.page.locator("h1").first.inner_text()
+            if review in heading and edit is not None:
+                # Change one answer from the review screen, then come back to it.
+                key, answers[key] = edit
+                changed = FORMS[form_key].step(key)
+                assert changed is not None
+                await self.press(f"{self._('Change this answer')}: {self._(changed.label)}")
+                edit = None
+                continue
             if review in heading:
                 await self.press(self._("Send the report"))
                 break
@@ -528,7 +539,8 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
                     ("notes.txt", "text/plain", b"plain notes"),
                     ("IMG_0001.png", "image/png", photo),
                 ]
-                code, passphrase = await reporter.report(form_key, answers, files)
+                edit = ("account", f"{canary}: changed on review") if language == "en" else None
+                code, passphrase = await reporter.report(form_key, answers, files, edit=edit)
                 codes.append(code)
                 assert len(passphrase.split()) == words.length(language)
                 # Nothing on a phone's width scrolls sideways.
@@ -538,6 +550,8 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
                     s.group, lambda m, code=code: code in (m.text or "") and bool(m.keyboard)
                 )
                 assert canary in (card.text or "")
+                if edit is not None:
+                    assert edit[1] in (card.text or "")
                 await outbox_settled(s.bot.app)
                 if language == "ru":
                     before = await _mailbox_letters(s.database_url)

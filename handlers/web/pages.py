@@ -81,13 +81,18 @@ def paragraphs(text: str) -> str:
     return "".join(out)
 
 
-def layout(t: Translator, title: str, body: str, *, here: str) -> str:
-    """A whole page. `here`: the path the language links lead back to."""
-    links = " ".join(
-        f'<a href="{esc(here)}?lang={code}" lang="{code}" hreflang="{code}"'
-        + (' aria-current="true"' if code == t.locale else "")
-        + f">{esc(name)}</a>"
-        for code, name in LANGUAGE_NAMES.items()
+def layout(t: Translator, title: str, body: str, *, here: str | None) -> str:
+    """A whole page. `here`: the path the language links lead back to; None for a page that
+    must not be left by accident (the passphrase is shown once)."""
+    links = (
+        ""
+        if here is None
+        else " ".join(
+            f'<a href="{esc(here)}?lang={code}" lang="{code}" hreflang="{code}"'
+            + (' aria-current="true"' if code == t.locale else "")
+            + f">{esc(name)}</a>"
+            for code, name in LANGUAGE_NAMES.items()
+        )
     )
     return (
         "<!doctype html>"
@@ -96,8 +101,8 @@ def layout(t: Translator, title: str, body: str, *, here: str) -> str:
         '<meta name="referrer" content="no-referrer">'
         f"<title>{esc(title)}</title>"
         f'<link rel="stylesheet" href="{BASE}style.css"></head><body>'
-        f'<nav aria-label="{esc(t(N_("Language")))}">{links}</nav>'
-        f"<main>{body}</main></body></html>"
+        + (f'<nav aria-label="{esc(t(N_("Language")))}">{links}</nav>' if links else "")
+        + f"<main>{body}</main></body></html>"
     )
 
 
@@ -238,11 +243,19 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
     return heading + _error(t, error) + _form(t, "".join(parts) + _nav(t, reply), step.key)
 
 
+def _change(label: str, what: str, step: str) -> str:
+    """A small "Change this answer" button; its accessible name says which answer."""
+    return (
+        f'<button type="submit" name="do" value="edit:{esc(step)}" class="change" '
+        f'aria-label="{esc(label)}: {esc(what)}">{esc(label)}</button>'
+    )
+
+
 def _review(t: Translator, reply: engine.ShowReview) -> str:
     error = t.msg(reply.error) if reply.error is not None else None
     rows = "".join(
         f"<dt>{esc(t(item.step.label))}</dt><dd>{esc(format_answer(item.step, item.value, t))}"
-        + _button(t(N_("Change this answer")) + f" ({t(item.step.label)})", f"edit:{item.step.key}")
+        + _change(t(N_("Change this answer")), t(item.step.label), item.step.key)
         + "</dd>"
         for item in reply.items
     )
@@ -275,9 +288,9 @@ def sent_page(
         f"<h1>{esc(t(SENT_TITLE))}</h1>"
         f'<p class="secret">{esc(t(CODE_LABEL))}: <strong>{esc(code)}</strong></p>'
         f"{secret}{paragraphs(receipt)}"
-        f'<p><a href="{BASE}">{esc(t(N_("New report")))}</a></p>'
+        f'<p><a href="{BASE}mailbox">{esc(t(OPEN_MAILBOX))}</a></p>'
     )
-    return layout(t, t(SENT_TITLE), body, here=BASE)
+    return layout(t, t(SENT_TITLE), body, here=None)
 
 
 def message_page(t: Translator, text: str, *, here: str = BASE) -> str:
@@ -381,6 +394,8 @@ button { display: block; width: 100%; min-height: 48px; margin: .5rem 0; padding
   text-align: left; }
 button.primary { background: #1a3d7c; color: #fff; font-weight: 600; }
 button.secondary { background: #fff; color: #1a3d7c; }
+button.change { display: block; width: auto; min-height: 44px; margin: .25rem 0 0;
+  padding: .3rem .8rem; font-size: .9rem; background: #fff; color: #1a3d7c; }
 .nav { margin-top: 1.5rem; border-top: 1px solid #ccc; padding-top: .5rem; }
 .nav button { border-color: #595959; color: #333; min-height: 44px; }
 :focus-visible { outline: 3px solid #b35900; outline-offset: 2px; }
