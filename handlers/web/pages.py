@@ -234,8 +234,11 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
                 f"{esc(current)}</textarea>"
             )
         else:
-            shown = "" if not current else format_answer(step, current, t)
-            field = f'<input id="text" name="text" autocomplete="off" value="{esc(shown)}">'
+            # A date is typed anew; the answer so far is said in words above the field.
+            field = '<input id="text" name="text" autocomplete="off">'
+            if current:
+                answer = t(N_("Current answer: {answer}"), answer=format_answer(step, current, t))
+                field = f"<p>{esc(answer)}</p>{field}"
         hint = N_("Type your answer, or press Skip.") if reply.can_skip else N_("Type your answer.")
         parts.insert(
             0, f'<p class="hint">{esc(t(hint))}</p>{field}' + _button(t(NEXT), "text", primary=True)
