@@ -565,6 +565,8 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
                         s.group, lambda m, code=code: f"Ответ {code}" in (m.text or "")
                     )
                     assert answer.reply_to_message_id == card.message_id
+                    heading = i18n.gettext("Answer from the reporter of {code}:", locale="ru")
+                    assert heading.format(code=code) in (answer.text or "")
                     assert "<b>жирный</b>" in (answer.text or "")  # escaped, shown as typed
                 await context.close()
         finally:

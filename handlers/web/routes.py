@@ -557,9 +557,18 @@ class WebForm:
             if isinstance(found, str):
                 return found
             report, reporter = found
+            # Written with no team question open: an addition, as the chat's follow-ups say.
+            asked = (
+                reporter.answering_report_id == report.id
+                and reporter.answering_until is not None
+                and reporter.answering_until > self._now()
+            )
             moderation = Moderation(session, self.context, moderator_chat_id=self.moderator_chat_id)
             await moderation.forward_answer(
-                reporter, report, {"type": "text", "html": html.escape(text, quote=False)}
+                reporter,
+                report,
+                {"type": "text", "html": html.escape(text, quote=False)},
+                addition=not asked,
             )
             return t(pages.ANSWER_SENT)
 
