@@ -55,6 +55,9 @@ from handlers.telegram.session import (
     RetryAfterMiddleware,
     StaleCallbackAnswerMiddleware,
 )
+from handlers.web import CHANNEL as WEB
+from handlers.web.routes import web_form_routes
+from handlers.web.transport import WebTransport
 from storage.db import create_engine, create_sessionmaker
 from storage.models import utcnow
 from storage.sealing import Keyring
@@ -193,6 +196,8 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
     reporters: dict[str, Transport] = {TELEGRAM: telegram}
     if messenger is not None:
         reporters[MESSENGER] = MessengerTransport(messenger.delivery)
+    # Web reporters' mailboxes, even with the form off: what is queued for them still arrives.
+    reporters[WEB] = WebTransport(sessionmaker, keyring, clock)
     worker = OutboxWorker(
         bot=bot,
         sessionmaker=sessionmaker,
@@ -245,6 +250,8 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
         messenger.on_outbox = worker.notify
         # Served in both run modes: polling starts the HTTP server for these routes.
         app.web_routes.extend(messenger_routes(app))
+    if settings.web_form:  # the web form under /report/ (README, "The web form")
+        app.web_routes.extend(web_form_routes(app))
     return app
 
 

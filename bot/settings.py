@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     webhook_base_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
+    # The web form under /report/ on the bot's HTTP server (README, "The web form").
+    web_form: bool = False
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     # Telegram's default is 40; each connection is one update being handled at a time.
     webhook_max_connections: int = Field(default=40, ge=1, le=100)

@@ -424,3 +424,42 @@ class GroupChat(Base):
     migrated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     refused_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     refusal: Mapped[str | None] = mapped_column(String(80))
+
+
+class WebMailbox(Base):
+    """The web form's way back to an anonymous reporter (README, "The web form").
+
+    One per report sent from the web. The passphrase shown once after sending is never stored:
+    `salt` and argon2id turn it into a key pair, and only the public half is kept. Messages to the
+    reporter are sealed to it, so neither the host nor a copy of the database can read them; the
+    same derivation checks a passphrase (the public key must match).
+    """
+
+    __tablename__ = "web_mailboxes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), unique=True)
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reporters.id", ondelete="SET NULL"), index=True
+    )
+    salt: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # A keyed hash of the one-time token that lets the reporter answer after opening the box.
+    answer_token: Mapped[str | None] = mapped_column(String(64))
+    answer_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class WebMessage(Base):
+    """A message for a web reporter (a team question, a status notice), sealed to the mailbox."""
+
+    __tablename__ = "web_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(
+        ForeignKey("web_mailboxes.id", ondelete="CASCADE"), index=True
+    )
+    # Outbox row and message index: a redelivered row is stored once.
+    delivery_key: Mapped[str] = mapped_column(String(96), unique=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

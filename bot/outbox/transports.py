@@ -81,6 +81,17 @@ class TransportError(Exception):
         return self.retryable and (self.attempts is None or tries < self.attempts)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Which row a message belongs to, and its place in it: a transport that stores messages
+    (the web form's mailbox) keys them by it, so a retried row stores each one once."""
+
+    row_id: int
+    index: int
+    kind: str
+    reporter_id: int | None
+
+
 class Transport(Protocol):
     # Whether the worker holds this platform's chats to Telegram's per-chat and global pace.
     paced: bool
@@ -100,6 +111,7 @@ class Transport(Protocol):
         reply_to: int | None,
         envelope: Mapping[str, Any],
         seen: dt.datetime | None = None,
+        origin: Origin | None = None,
     ) -> int | None:
         """Send one stored message; the platform's id of the message, if it gives one that the
         bot can later edit or delete. `envelope`: the row's payload (options such as a tag).
@@ -206,6 +218,7 @@ class TelegramTransport:
         reply_to: int | None,
         envelope: Mapping[str, Any],
         seen: dt.datetime | None = None,
+        origin: Origin | None = None,
     ) -> int | None:
         if messages.is_neutral(message):
             message = self.render(message)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from bot.outbox.transports import Chat, StoredMessage, TransportError
+from bot.outbox.transports import Chat, Origin, StoredMessage, TransportError
 from bot.services import messages
 from handlers.messenger import CHANNEL
 from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
@@ -57,6 +57,7 @@ class MessengerTransport:
         reply_to: int | None,
         envelope: Mapping[str, Any],
         seen: dt.datetime | None = None,
+        origin: Origin | None = None,
     ) -> int | None:
         tag = envelope.get("messenger_tag")
         tag = tag if isinstance(tag, str) else None
