@@ -25,6 +25,8 @@ from storage.models import (
     Reporter,
     ReportStatus,
     TrackedMessage,
+    WebMailbox,
+    WebMessage,
 )
 from storage.sealing import Keyring
 
@@ -297,6 +299,7 @@ class Erasure:
                 )
             ).scalars()
         )
+        await self._forget_web_mailboxes(reporter_id, report_ids)
         await self.session.execute(
             update(Report)
             .where(Report.reporter_id == reporter_id)
@@ -345,6 +348,30 @@ class Erasure:
             )
         await self.session.flush()
         return report_ids
+
+    async def _forget_web_mailboxes(self, reporter_id: int, report_ids: Sequence[int]) -> None:
+        """A web reporter's mailboxes and the messages sealed in them (README, "The web form"):
+        with the link gone nobody could answer them, and a seized copy must not show that this
+        report was answered from the web, nor when. Deleted rather than unlinked; SQLite's
+        secure_delete and the sweeper's scrub of the write-ahead log take them off the disk."""
+        found = await self.session.execute(
+            select(WebMailbox.id).where(
+                or_(WebMailbox.reporter_id == reporter_id, WebMailbox.report_id.in_(report_ids))
+            )
+        )
+        mailbox_ids = list(found.scalars())
+        if not mailbox_ids:
+            return
+        await self.session.execute(
+            delete(WebMessage)
+            .where(WebMessage.mailbox_id.in_(mailbox_ids))
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            delete(WebMailbox)
+            .where(WebMailbox.id.in_(mailbox_ids))
+            .execution_options(synchronize_session=False)
+        )
 
 
 class Sweeps:

@@ -64,7 +64,7 @@ FACET_COLUMNS = (
     Column("incident_week", "the ISO week of the incident date, e.g. 2026-W46"),
     Column("region", "region of the incident"),
     Column("urgent", "yes when the report was marked urgent"),
-    Column("channel", "telegram or messenger"),
+    Column("channel", "how the report came: telegram, messenger or web (the web form)"),
     Column("source", "the ref tag of the link the reporter came through, if any"),
     Column("language", "the language the reporter used: kk, ru or en"),
     Column("consent", "how the information may be used: named, anonymised, statistics only"),

@@ -45,6 +45,9 @@ CAP_REACHED = N_(
 # Marks on the card (handlers/telegram/cards.py renders them).
 NEW_REPORTER = "new_reporter"
 WAVE = "wave"
+# The web form's channel (handlers/web; services do not import the channels). Its reporters have
+# no account: each report comes from a fresh draft token, first seen minutes before, always.
+WEB = "web"
 
 
 class Admission(enum.Enum):
@@ -113,7 +116,12 @@ class FloodGuard:
         """Marks for moderators: a reporter first seen minutes ago, or a sudden wave."""
         now = self.context.now()
         flags: list[str] = []
-        if reporter.first_seen > now - self.policy.new_reporter_window:
+        # "First wrote minutes before" tells something of an account, which may have been
+        # made for a flood; a web reporter is new every time, so it would say nothing and only
+        # make every web report in a wave look like one from a throwaway account. Web reports
+        # still count towards the wave and the cap like any other.
+        new = reporter.first_seen > now - self.policy.new_reporter_window
+        if new and reporter.channel != WEB:
             flags.append(NEW_REPORTER)
         recent = await self.counts.reports_since(now - self.policy.wave_window)
         # This report is not stored yet: it is the (recent + 1)th.

@@ -19,6 +19,7 @@ from bot.services import messages as neutral
 from bot.services.access import CAN_MANAGE_STAFF, CAN_TRIAGE, role_for
 from bot.services.cards import CardService
 from bot.services.context import Actor, Outcome, ServiceContext
+from bot.services.flood import WEB
 from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
 from handlers.engine.text import N_, NP_, Msg
 from handlers.messenger import CHANNEL as MESSENGER
@@ -71,6 +72,12 @@ NOT_CLOSED = frozenset(set(S) - {S.CLOSED})
 ANSWER_WINDOW = dt.timedelta(days=7)
 
 MemberCheck = Callable[[int], Awaitable[bool]]
+
+WEB_ASKED = N_(
+    "Put in the web mailbox of the reporter of {code}, signed by the team. There is no chat to "
+    "reach them in: they read it only when they come back to the web form with their code and "
+    "passphrase."
+)
 
 
 def _refusal(text: str, **params: Any) -> Outcome:
@@ -471,6 +478,9 @@ class Moderation:
                     },
                 ),
             )
+        if reporter.channel == WEB:
+            # No chat to reach them in: the question waits in the web form's mailbox.
+            return Outcome(True, Msg(WEB_ASKED, {"code": report.public_code}))
         return Outcome(
             True,
             Msg(

@@ -186,6 +186,9 @@ def _kind_line(view: CardView, submission: Submitted, t: Translator) -> str:
     if view.channel == "messenger":
         # Moderators answer these reporters under Messenger's 24-hour rule: make it visible.
         line += " · 💬 " + html.quote(t(N_("Facebook Messenger")))
+    if view.channel == "web":
+        # No chat: the reporter reads a question only when they come back to the mailbox.
+        line += " · 🌐 " + html.quote(t(N_("web form")))
     return line
 
 

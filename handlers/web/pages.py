@@ -61,6 +61,23 @@ SEND_ANSWER = N_("Send the answer")
 ANSWER_SENT = N_("Thank you, your answer was passed to the team.")
 CANCELLED = N_("The report was cancelled and nothing was sent.")
 COME_BACK = N_("To answer, come back to this page with your code and passphrase.")
+# The web's /forget (bot/services/privacy.py): from the opened mailbox, confirmed.
+ERASE = N_("Erase my mailbox and my link to the report")
+ERASE_HINT = N_(
+    "If you no longer want to be reachable about this report, you can erase this mailbox."
+)
+ERASE_QUESTION = N_(
+    "Erase your mailbox and your link to the report {code}?\n\nThe team's messages here are "
+    "deleted, and nobody can open this mailbox again, not even with the passphrase: the team "
+    "can no longer ask you anything, and safety check-ins are cancelled. Your report stays with "
+    "the team for the record, with nothing that leads to you. This cannot be undone."
+)
+ERASE_YES = N_("Yes, erase")
+ERASE_NO = N_("No, keep the mailbox")
+ERASED = N_(
+    "Done: your mailbox and your link to the report are erased. The code and the passphrase "
+    "no longer open anything."
+)
 
 
 def esc(text: str) -> str:
@@ -373,8 +390,21 @@ def mailbox_page(
         f'<label for="answer">{esc(t(ANSWER_LABEL))}</label>'
         '<textarea id="answer" name="text" rows="6" maxlength="3500" required></textarea>'
         f'<button type="submit" class="primary">{esc(t(SEND_ANSWER))}</button></form>'
+        f'<form method="post" action="{BASE}forget" class="nav">{_hidden(t, code, token)}'
+        f"<p>{esc(t(ERASE_HINT))}</p>" + _button(t(ERASE), "ask") + "</form>"
     )
     return layout(t, t(MAILBOX_TITLE), body, here=f"{BASE}mailbox")
+
+
+def erase_page(t: Translator, *, code: str, token: str) -> str:
+    """Are you sure? The same answer token carries the confirmation."""
+    body = (
+        f"<h1>{esc(t(ERASE))}</h1>{paragraphs(t(ERASE_QUESTION, code=code))}"
+        f'<form method="post" action="{BASE}forget">{_hidden(t, code, token)}'
+        + _button(t(ERASE_YES), "erase", primary=True)
+        + f'</form><p><a href="{BASE}mailbox">{esc(t(ERASE_NO))}</a></p>'
+    )
+    return layout(t, t(ERASE), body, here=None)
 
 
 STYLE = """

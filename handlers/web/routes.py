@@ -7,6 +7,8 @@
   GET  /report/mailbox     code and passphrase
   POST /report/mailbox     the team's messages, and a form to answer them
   POST /report/answer      the answer, passed on under the card
+  POST /report/checkin     "I am safe" or "I need help" at a safety check-in
+  POST /report/forget      erase the mailbox and the link to the report (asked, then confirmed)
   GET  /report/style.css   the only stylesheet
 
 What identifies a reporter is never read: not the address (behind Tor it is the onion service's
@@ -39,6 +41,7 @@ from bot.services.flood import TOO_FAST, Admission, FloodGuard, SubmissionRefuse
 from bot.services.intake import Intake
 from bot.services.media import DOWNLOAD_LIMIT, NOTICES, REFUSALS, CannotClean, examine, is_image
 from bot.services.moderation import Moderation
+from bot.services.privacy import Privacy
 from bot.services.receipts import receipt_text
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, StepKind
@@ -46,6 +49,7 @@ from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.web import CHANNEL, challenge, pages, words
+from handlers.web.slots import Busy, Derivations
 from storage.models import Report, Reporter
 from storage.repositories import Reporters, Reports
 from storage.safety import FloodCounts
@@ -189,6 +193,7 @@ class WebForm:
         self.sessionmaker = sessionmaker
         self.moderator_chat_id = moderator_chat_id
         self.notify = notify
+        self.derivations = Derivations()
 
     def routes(self) -> list[web.RouteDef]:
         guarded = self._guarded
@@ -202,6 +207,7 @@ class WebForm:
             web.post("/report/mailbox", guarded(self.open_mailbox)),
             web.post("/report/answer", guarded(self.answer)),
             web.post("/report/checkin", guarded(self.checkin)),
+            web.post("/report/forget", guarded(self.forget)),
             web.get("/report/style.css", guarded(self.style)),
         ]
 
@@ -353,10 +359,20 @@ class WebForm:
                 notes.append(NOTICES[examined.notice])
         secret: tuple[str, bytes, bytes] | None = None
         if action == "submit":
-            # Derived before the transaction: argon2id takes a moment and memory on purpose.
+            # Derived before the transaction: argon2id takes a moment and memory on purpose. The
+            # press is counted against the token's rate first, so a post without a live token,
+            # or past its rate, derives nothing (handlers/web/slots.py).
+            stopped: web.Response | None = await self._transaction(
+                lambda session: self._admit(session, request)
+            )
+            if stopped is not None:
+                return stopped
             language = self._t(request, posted=posted.get("lang")).locale
             phrase = words.passphrase(language)
-            salt, public = await asyncio.to_thread(new_key, phrase)
+            try:
+                salt, public = await self.derivations.run(new_key, phrase)
+            except Busy:
+                return self._busy(request, here="/report/form")
             secret = (phrase, salt, public)
 
         async def apply(session: AsyncSession) -> web.Response | None:
@@ -366,10 +382,9 @@ class WebForm:
             intake = Intake(session, self.context)
             t = self._t(request, reporter.language)
             reporter.last_seen = self._now()  # the token lives TOKEN_TTL after the last answer
-            if await intake.flood.admit_update(reporter) is not Admission.OK:
-                return _page(
-                    pages.message_page(t, t.msg(TOO_FAST), here="/report/form"), status=429
-                )
+            counted = secret is not None  # a send was counted by _admit
+            if not counted and await intake.flood.admit_update(reporter) is not Admission.OK:
+                return _too_fast(t)
             draft, _ = await intake.load_draft(reporter)
             inputs: list[engine.Input] = []
             said = [t(note) for note in notes]
@@ -389,6 +404,21 @@ class WebForm:
         if COOKIE not in response.cookies:  # still writing: the token's time starts again
             _keep_token(response, request.cookies[COOKIE], request)
         return response
+
+    async def _admit(self, session: AsyncSession, request: web.Request) -> web.Response | None:
+        """Before a send's derivation: None when the token is live and within its rate (the
+        press is counted), else the page to answer with."""
+        reporter = await self._reporter(session, request)
+        if reporter is None:
+            return self._expired(request)
+        reporter.last_seen = self._now()
+        if await FloodGuard(session, self.context).admit_update(reporter) is not Admission.OK:
+            return _too_fast(self._t(request, reporter.language))
+        return None
+
+    def _busy(self, request: web.Request, *, here: str) -> web.Response:
+        t = self._t(request)
+        return _page(pages.message_page(t, t(FAILED), here=here), status=503)
 
     async def _reply(
         self,
@@ -501,9 +531,15 @@ class WebForm:
         mailbox = found[1]
         if mailbox is None:
             # The same work as a real check: the time taken does not tell whether a code exists.
-            await asyncio.to_thread(new_key, phrase)
+            try:
+                await self.derivations.run(new_key, phrase)
+            except Busy:
+                return self._busy(request, here="/report/mailbox")
             return _page(pages.login_page(t, error=t(WRONG_PASSPHRASE)), status=403)
-        key = await asyncio.to_thread(opens, mailbox, phrase)
+        try:
+            key = await self.derivations.run(opens, mailbox, phrase)
+        except Busy:
+            return self._busy(request, here="/report/mailbox")
         if key is None:
             return _page(pages.login_page(t, error=t(WRONG_PASSPHRASE)), status=403)
         token = secrets.token_urlsafe(24)
@@ -512,6 +548,11 @@ class WebForm:
             mailboxes = WebMailboxes(session, keyring)
             box = await mailboxes.of_report(mailbox.report_id)
             assert box is not None
+            # Coming back is the reporter's activity: retention counts from it, as from a chat
+            # message (bot/jobs/sweeper.py).
+            reporter = await Reporters(session, keyring).get(box.reporter_id or 0)
+            if reporter is not None and reporter.erased_at is None:
+                reporter.last_seen = now
             mailboxes.allow_answer(box, token, now + ANSWER_TTL)
             letters = await mailboxes.letters(box, key)
             checkins = [
@@ -593,6 +634,30 @@ class WebForm:
 
         said = await self._transaction(answer)
         return _page(pages.message_page(t, said, here="/report/mailbox"))
+
+    async def forget(self, request: web.Request) -> web.Response:
+        """The web's /forget: the same erasure (bot/services/privacy.py), which takes the
+        mailbox and its messages with the link (storage/safety.py). The first press asks; the
+        confirmation carries the same answer token."""
+        posted = await read_form(request)
+        t = self._t(request, posted=posted.get("lang"))
+        confirmed = posted.get("do") == "erase"
+
+        async def erase(session: AsyncSession) -> str:
+            found = await self._answering(session, posted, t)
+            if isinstance(found, str):
+                return pages.message_page(t, found, here="/report/mailbox")
+            report, reporter = found
+            if not confirmed:
+                return pages.erase_page(t, code=report.public_code, token=posted.get("token"))
+            await Privacy(session, self.context).forget(reporter)
+            return pages.message_page(t, t(pages.ERASED))
+
+        return _page(await self._transaction(erase))
+
+
+def _too_fast(t: Translator) -> web.Response:
+    return _page(pages.message_page(t, t.msg(TOO_FAST), here="/report/form"), status=429)
 
 
 def _keep_token(response: web.Response, token: str, request: web.Request) -> None:
