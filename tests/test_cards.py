@@ -224,3 +224,23 @@ def test_a_wave_and_a_new_reporter_are_said_together_and_only_then() -> None:
     assert "wave" not in quiet
     (line,) = [line for line in shown_text(wave)[0].split("\n") if "wave" in line]
     assert "first wrote to the bot minutes before" in line
+
+
+@pytest.mark.parametrize("form_key", list(FORMS))
+@pytest.mark.parametrize("locale", ["ru", "kk", "en"])
+def test_a_web_card_says_web_form_on_its_first_line_and_still_fits(
+    form_key: str, locale: str
+) -> None:
+    """A web reporter reads a question only when they come back (handlers/web): the moderators
+    see the channel where they see Messenger's."""
+    t = translator(locale)
+    web = view(form_key, channel="web")
+    card = render_card(web, submission(form_key), t, now=NOW)[0]
+    first = shown_text(card)[0].split("\n")[0]
+    assert first.endswith("🌐 " + t("web form"))
+    assert (
+        t("web form")
+        not in shown_text(render_card(view(form_key), submission(form_key), t, now=NOW)[0])[0]
+    )
+    rows = len(card_keyboard(web, t).inline_keyboard)
+    assert screen_lines(card) + LINES_PER_BUTTON_ROW * rows <= LINES_PER_SCREEN

@@ -19,10 +19,11 @@ from bot.jobs.sweeper import SCRUB_MARGIN, Sweeper
 from bot.services.context import ServiceContext
 from handlers.telegram.cards import ModCB
 from storage.db import create_engine, create_sessionmaker, migrate
-from storage.models import Base, ModerationEvent, Report
+from storage.models import Base, ModerationEvent, Report, WebMailbox, WebMessage
 from storage.repositories import Reporters
 from storage.safety import Erasure
 from storage.sealing import DecryptError, Keyring
+from storage.web import WebMailboxes, new_key
 from tests.e2e import fill_report, moderator_group, outbox_settled, submit
 from tests.safety import LIMITS, bot_running, dump_database, session_for
 
@@ -89,6 +90,70 @@ async def test_erased_lookup_hash_and_chat_id_leave_the_database_and_its_wal(
     for secret in secrets:
         assert secret not in on_disk
     assert times == [NOW.replace(hour=0, minute=0, second=0, microsecond=0)] * 2
+
+
+async def test_retention_leaves_nothing_of_a_web_mailbox_on_the_disk(
+    tmp_path: Path, keyring: Keyring
+) -> None:
+    """A web reporter's mailbox goes with the link (README, "The web form"): after retention
+    neither its salt and public key nor the messages sealed to it are in the files a seizure
+    copies (secure_delete, and the write-ahead log scrubbed)."""
+    database = tmp_path / "reportbot.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    await migrate(url)
+    engine = create_engine(url)
+    sessions = create_sessionmaker(engine)
+    salt, public = new_key("алма өрік қасық терезе")
+    try:
+        async with sessions() as session, session.begin():
+            reporter, _ = await Reporters(session, keyring).get_or_create(
+                "web", "a-draft-token", "web", now=NOW
+            )
+            report = Report(
+                public_code="X-WWWW",
+                created_at=NOW,
+                channel="web",
+                incident_type="other",
+                language="ru",
+                reporter_id=reporter.id,
+                sealed_payload=b"sealed",
+                key_id="k",
+            )
+            session.add(report)
+            await session.flush()
+            mailboxes = WebMailboxes(session, keyring)
+            box = await mailboxes.create(
+                report_id=report.id, reporter_id=reporter.id, salt=salt, public_key=public, now=NOW
+            )
+            mailboxes.allow_answer(box, "an-answer-token", NOW + dt.timedelta(minutes=30))
+            for index in range(3):
+                await mailboxes.deliver(box.id, public, f"7:{index}", "question", "Где он?", NOW)
+        async with sessions() as session:
+            sealed = list((await session.scalars(select(WebMessage.sealed))).all())
+            token = (await session.scalars(select(WebMailbox.answer_token))).one()
+        secrets = [salt, public, *sealed, (token or "").encode()]
+        assert len(sealed) == 3 and all(secret in files_of(database) for secret in secrets)
+
+        context = ServiceContext(
+            keyring=keyring,
+            catalogs=create_i18n(),
+            tz=dt.UTC,
+            moderator_language="en",
+            clock=lambda: NOW + dt.timedelta(days=91),
+        )
+        counts = await Sweeper(sessionmaker=sessions, context=context).run_due()
+        assert counts["reporters_erased"] == 1
+        async with sessions() as session:
+            left = [
+                len((await session.scalars(select(model))).all())
+                for model in (WebMailbox, WebMessage)
+            ]
+            on_disk = files_of(database)
+    finally:
+        await engine.dispose()
+    assert left == [0, 0]
+    for secret in secrets:
+        assert secret not in on_disk
 
 
 # What a reporter wrote, each in a place of its own: who, their own words, where, how to reach

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import html
 import io
 import re
 import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +29,20 @@ from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.telegram import TelegramEmulator
 from bot.services.checkins import CheckinService
+from bot.services.moderation import WEB_ASKED
 from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
-from handlers.web import challenge, words
+from handlers.telegram.cards import WAVE_LINE, WAVE_NEW_REPORTER_LINE
+from handlers.web import challenge, routes, words
+from handlers.web.pages import ERASE_QUESTION, ERASED
 from handlers.web.routes import accept_language
+from handlers.web.slots import Busy, Derivations
 from storage.db import create_engine, create_sessionmaker
-from storage.models import Report, WebMessage
+from storage.models import ModerationEvent, Report, WebMailbox, WebMessage
 from storage.sealing import Keyring
-from storage.web import derive_key, normalise
+from storage.web import derive_key, new_key, normalise
 from tests.e2e import RunningBot, moderator_group, outbox_settled, start_bot
-from tests.safety import dump_database
+from tests.safety import dump_database, session_for
 from tests.test_demo import CHROMIUM_ARGS, _chromium
 
 HOST = "127.0.0.77"  # the browser's address as the bot sees it
@@ -144,7 +150,10 @@ async def setup(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     redacted_log: io.StringIO,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Setup]:
+    """The bot with WEB_FORM on; a test passes more settings with indirect parametrisation."""
+    overrides: dict[str, Any] = getattr(request, "param", {})
     # A person reads the notice for seconds before answering the sum; the test does not wait.
     monkeypatch.setattr(challenge, "MIN_WAIT", dt.timedelta(0))
     port = _free_port()
@@ -161,6 +170,7 @@ async def setup(
             web_form=True,
             webhook_host=HOST,
             webhook_port=port,
+            **overrides,
         )
         url = f"http://{HOST}:{port}/report/"
         try:
@@ -645,3 +655,139 @@ async def test_every_page_passes_an_accessibility_check_at_a_phone_width(setup: 
             await browser.close()
     assert len(seen) >= 10, sorted(seen)
     assert {heading: ids for heading, ids in seen.items() if ids} == {}
+
+
+# --------------------------------------------------------------------------- erasing, and floods
+async def test_derivations_run_two_at_a_time_and_a_flood_is_refused_not_queued() -> None:
+    """argon2id takes 64 MiB a time (storage/web.py): at most two run, in threads (the event
+    loop goes on), and past the queue a press is refused at once."""
+    derivations = Derivations(at_once=2, waiting=3)
+    release = threading.Event()
+    loop = asyncio.get_running_loop()
+    started: asyncio.Queue[int] = asyncio.Queue()
+
+    def work(number: int) -> int:
+        loop.call_soon_threadsafe(started.put_nowait, number)
+        release.wait(10)
+        return number
+
+    tasks = [asyncio.create_task(derivations.run(work, number)) for number in range(5)]
+    async with asyncio.timeout(10):
+        assert {await started.get(), await started.get()} == {0, 1}
+    assert started.empty() and derivations.running == 2
+    with pytest.raises(Busy):
+        await derivations.run(work, 5)
+    release.set()
+    assert await asyncio.gather(*tasks) == [0, 1, 2, 3, 4]
+    assert derivations.most_running == 2
+    assert derivations.running == 0
+    await derivations.run(work, 6)  # the queue is free again
+
+
+@pytest.mark.parametrize("setup", [{"flood_messages_per_minute": 5}], indirect=True)
+async def test_send_presses_derive_nothing_without_a_live_token_or_past_its_rate(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    derived: list[str] = []
+
+    def counted(phrase: str) -> tuple[bytes, bytes]:
+        derived.append(phrase)
+        return new_key(phrase)
+
+    monkeypatch.setattr(routes, "new_key", counted)
+    press = {"do": "submit", "step": "review", "lang": "en"}
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):
+            async with http.post(setup.url + "form", data=press) as response:
+                assert response.status == 410
+    assert derived == []
+    jar = aiohttp.CookieJar(unsafe=True)
+    statuses = []
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        await _start(http, setup.url)
+        for _ in range(8):
+            async with http.post(setup.url + "form", data=press) as response:
+                statuses.append(response.status)
+    # Five presses a minute are this token's rate: the rest are refused before any derivation.
+    assert statuses == [200] * 5 + [429] * 3
+    assert len(derived) == 5
+
+
+@pytest.mark.parametrize("setup", [{"wave_reports": 2}], indirect=True)
+async def test_a_web_card_says_so_and_erasing_the_mailbox_erases_like_forget(
+    setup: Setup,
+) -> None:
+    """The card says "web form" and, in a wave, not "first wrote minutes before" (every web
+    reporter is new); the team's question waits in the mailbox and the moderator is told so;
+    "erase my mailbox" from the mailbox erases the link as /forget does, mailbox included."""
+    s = setup
+    i18n = s.bot.app.i18n
+
+    def ru(text: str) -> str:
+        return str(i18n.gettext(text, locale="ru"))
+
+    answers = {
+        "other_kind": "pick:threats",
+        "subject": "Somebody",
+        "when": "yesterday",
+        "contact": "pick:none",
+        "consent": "pick:anonymised",
+    }
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await _start(http, s.url)
+        await _post_through(http, s.url, answers)  # the first of two: the second is a wave
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        await _start(http, s.url)
+        sent = await _post_through(http, s.url, {**answers, "contact": "pick:chat"})
+        code, passphrase = re.findall(r"<strong>([^<]+)</strong>", sent)[:2]
+        card = await s.emu.wait_for_bot_message(
+            s.group, lambda m: code in (m.text or "") and bool(m.keyboard)
+        )
+        first_line, text = (card.text or "").split("\n")[0], card.text or ""
+        assert f"🌐 {ru('web form')}" in first_line
+        assert ru(WAVE_LINE) in text and ru(WAVE_NEW_REPORTER_LINE) not in text
+        await s.admin.send_text("Где он сейчас?", chat=s.group, reply_to=card)
+        told = ru(WEB_ASKED).format(code=code)
+        await s.emu.wait_for_bot_message(s.group, lambda m: told in (m.text or ""))
+        before = await _mailbox_letters(s.database_url)
+        await _until_letters(s.database_url, more_than=before)
+
+        login = {"code": code, "passphrase": passphrase, "lang": "en"}
+        async with http.post(s.url + "mailbox", data=login) as response:
+            mailbox = await response.text()
+        assert "Где он сейчас?" in mailbox
+        token = re.search(r'name="token" value="([^"]+)"', mailbox)
+        assert token is not None
+        hidden = {"code": code, "token": token.group(1), "lang": "en"}
+        async with http.post(s.url + "forget", data={**hidden, "do": "ask"}) as response:
+            asked = await response.text()
+        question = str(i18n.gettext(ERASE_QUESTION, locale="en")).format(code=code)
+        assert html.escape(question.split("\n")[0]) in asked
+        assert await _mailbox_letters(s.database_url) > 0  # asking erases nothing
+        async with http.post(s.url + "forget", data={**hidden, "do": "erase"}) as response:
+            assert html.escape(str(i18n.gettext(ERASED, locale="en"))) in await response.text()
+        # Code and passphrase open nothing now, and the answer token leads nowhere.
+        async with http.post(s.url + "mailbox", data=login) as response:
+            assert response.status == 403
+        async with http.post(s.url + "answer", data={**hidden, "text": "still here"}) as response:
+            assert "This page has expired" in await response.text()
+    async with session_for(s.database_url) as session:
+        report = (
+            await session.execute(select(Report).where(Report.public_code == code))
+        ).scalar_one()
+        left = [
+            int(await session.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (WebMailbox, WebMessage)
+        ]
+        erased = (
+            await session.execute(
+                select(ModerationEvent.note).where(ModerationEvent.action == "erased")
+            )
+        ).scalars()
+        assert (report.reporter_id, report.intake_flags, left) == (None, "wave", [0, 0])
+        assert list(erased) == ["forget"]
+    # The team's next question finds nobody, as after /forget.
+    await s.admin.send_text("Вы здесь?", chat=s.group, reply_to=card)
+    gone = ru("The reporter can no longer be reached.")
+    await s.emu.wait_for_bot_message(s.group, lambda m: gone in (m.text or ""))
