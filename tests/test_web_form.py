@@ -791,3 +791,50 @@ async def test_a_web_card_says_so_and_erasing_the_mailbox_erases_like_forget(
     await s.admin.send_text("Вы здесь?", chat=s.group, reply_to=card)
     gone = ru("The reporter can no longer be reached.")
     await s.emu.wait_for_bot_message(s.group, lambda m: gone in (m.text or ""))
+
+
+def _sum_of(page: str) -> dict[str, str]:
+    """The challenge on a page, answered."""
+    signed = re.search(r'name="challenge" value="([^"]+)"', page)
+    label = re.search(r'<label for="answer">([^<]+)</label>', page)
+    assert signed is not None and label is not None
+    a, b = (int(n) for n in re.findall(r"\d+", label.group(1))[:2])
+    return {"challenge": signed.group(1), "answer": str(a + b)}
+
+
+async def test_a_flood_of_guesses_asks_the_sum_and_locks_nobody_out(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the soft limit for everyone, a login needs the start page's sum as well (once per
+    sum); the reporter still gets in, where a hard global limit would have shut them out."""
+    monkeypatch.setattr(routes, "GUESSES_BEFORE_CHALLENGE", 3)
+    s = setup
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await _start(http, s.url)
+        answers = {
+            "other_kind": "pick:threats",
+            "subject": "Somebody",
+            "when": "yesterday",
+            "contact": "pick:chat",
+            "consent": "pick:anonymised",
+        }
+        sent = await _post_through(http, s.url, answers)
+    code, passphrase = re.findall(r"<strong>([^<]+)</strong>", sent)[:2]
+    async with aiohttp.ClientSession() as http:
+        for other in ("D-AAAA", "D-CCCC", "D-DDDD"):  # someone guessing at random
+            guess = {"code": other, "passphrase": "apple pear", "lang": "en"}
+            async with http.post(s.url + "mailbox", data=guess) as response:
+                assert response.status == 403
+        login = {"code": code, "passphrase": passphrase, "lang": "en"}
+        async with http.post(s.url + "mailbox", data=login) as response:
+            asked = await response.text()
+            assert response.status == 429
+        assert "Please answer the check below as well" in asked
+        assert f'name="code" value="{code}"' in asked and passphrase not in asked
+        solved = {**login, **_sum_of(asked)}
+        async with http.post(s.url + "mailbox", data=solved) as response:
+            assert response.status == 200
+            assert f"Messages about your report {code}" in await response.text()
+        async with http.post(s.url + "mailbox", data=solved) as response:
+            assert response.status == 429  # one sum, one attempt
+            assert "wrong or too late" in await response.text()

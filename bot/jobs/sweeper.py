@@ -3,9 +3,10 @@
 Each pass (every SWEEP_INTERVAL, on every replica) applies these rules:
 
 - The link to a reporter (encrypted chat id, drafts, pending messages to them, open questions,
-  check-ins, tracked message ids) is erased RETENTION_DAYS after their last activity, exactly as
-  /forget does, with one "erased" audit row per report (note "retention", no content). A
-  reporter with a check-in still pending keeps the link until it is over.
+  check-ins, tracked message ids, a web reporter's mailbox and the messages sealed in it) is
+  erased RETENTION_DAYS after their last activity, exactly as /forget does, with one "erased"
+  audit row per report (note "retention", no content). A reporter with a check-in still pending
+  keeps the link until it is over.
 - Drafts are deleted 24 hours after their last answer (drafts.expires_at), and cleaned
   attachments no live draft holds go with them.
 - Outbox payloads are erased once sent, alerts included (a card's text is written once and never

@@ -146,10 +146,7 @@ def start_page(t: Translator, challenge: Challenge, *, error: str | None = None)
         f"<h1>{esc(t(TITLE))}</h1>{_error(t, error)}<p>{esc(t(INTRO))}</p>"
         f"{paragraphs(t(NOTICE))}"
         f'<form method="post" action="{BASE}start">'
-        f'<input type="hidden" name="challenge" value="{esc(challenge.signed)}">'
-        f'<input type="hidden" name="lang" value="{esc(t.locale)}">'
-        f'<label for="answer">{esc(t(CHALLENGE, a=challenge.a, b=challenge.b))}</label>'
-        '<input id="answer" name="answer" inputmode="numeric" autocomplete="off" required>'
+        f'<input type="hidden" name="lang" value="{esc(t.locale)}">{_challenge(t, challenge)}'
         f'<button type="submit" class="primary">{esc(t(START))}</button></form>'
         f'<p><a href="{BASE}mailbox">{esc(t(OPEN_MAILBOX))}</a></p>'
     )
@@ -321,16 +318,34 @@ def message_page(t: Translator, text: str, *, here: str = BASE) -> str:
     return layout(t, t(TITLE), body, here=here)
 
 
-def login_page(t: Translator, *, error: str | None = None) -> str:
+def _challenge(t: Translator, challenge: Challenge) -> str:
+    return (
+        f'<input type="hidden" name="challenge" value="{esc(challenge.signed)}">'
+        f'<label for="answer">{esc(t(CHALLENGE, a=challenge.a, b=challenge.b))}</label>'
+        '<input id="answer" name="answer" inputmode="numeric" autocomplete="off" required>'
+    )
+
+
+def login_page(
+    t: Translator,
+    *,
+    error: str | None = None,
+    challenge: Challenge | None = None,
+    code: str = "",
+) -> str:
+    """Code and passphrase; and the start page's sum when many logins arrive at once. The code
+    typed is kept, the passphrase never written back into a page."""
     body = (
         f"<h1>{esc(t(MAILBOX_TITLE))}</h1>{_error(t, error)}"
         f'<form method="post" action="{BASE}mailbox">'
         f'<input type="hidden" name="lang" value="{esc(t.locale)}">'
         f'<label for="code">{esc(t(CODE_LABEL))}</label>'
-        '<input id="code" name="code" autocomplete="off" autocapitalize="characters" required>'
+        f'<input id="code" name="code" value="{esc(code)}" autocomplete="off" '
+        'autocapitalize="characters" required>'
         f'<label for="passphrase">{esc(t(PASSPHRASE))}</label>'
         '<input id="passphrase" name="passphrase" type="password" autocomplete="off" required>'
-        f'<button type="submit" class="primary">{esc(t(OPEN))}</button></form>'
+        + (_challenge(t, challenge) if challenge is not None else "")
+        + f'<button type="submit" class="primary">{esc(t(OPEN))}</button></form>'
     )
     return layout(t, t(MAILBOX_TITLE), body, here=f"{BASE}mailbox")
 

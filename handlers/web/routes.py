@@ -69,10 +69,13 @@ ANSWER_TTL = dt.timedelta(minutes=30)  # answering after opening the mailbox
 TEXT_FIELD_LIMIT = 16 * 1024
 FILES_PER_POST = 10
 FILES_TOTAL = 2 * DOWNLOAD_LIMIT  # bytes of files one post may bring
-# Passphrase guesses: per report code, and everyone together (README, "The web form").
+# Passphrase guesses (README, "The web form"): a hard limit per report code; for everyone
+# together only a soft one, past which the login asks the start page's sum as well. A hard
+# global limit would let one script keep every reporter out of their mailbox; what the host can
+# bear is bounded by the derivations' slots (handlers/web/slots.py).
 GUESSES_PER_CODE = 10
 GUESS_WINDOW = dt.timedelta(hours=1)
-GUESSES_PER_MINUTE = 60
+GUESSES_BEFORE_CHALLENGE = 60  # a minute, everyone together
 
 HEADERS = {
     "Content-Security-Policy": (
@@ -95,6 +98,10 @@ EXPIRED = N_("This page has expired. Please start again.")
 WRONG_CHALLENGE = N_("The answer to the check was wrong or too late. Please try again.")
 WRONG_PASSPHRASE = N_("The code or the passphrase is wrong.")
 TOO_MANY_GUESSES = N_("Too many attempts. Please wait a while and try again.")
+CHECK_TOO = N_(
+    "Many mailboxes are being opened right now. Please answer the check below as well, then "
+    "press Open again."
+)
 ONLY_PICTURES = N_("Only photos and PDF documents can be sent here.")
 EMPTY = N_("The answer is empty. Please write something.")
 UNREACHABLE = N_("The team can no longer be reached about this report here.")
@@ -276,13 +283,8 @@ class WebForm:
         keyring = self.context.keyring
 
         async def begin(session: AsyncSession) -> bool:
-            counts = FloodCounts(session)
-            used = keyring.flood_mark(
-                keyring.lookup_hash("web-challenge", challenge.nonce_of(signed))
-            )
-            if await counts.marks_since(used, now - challenge.MAX_AGE - challenge.MIN_WAIT):
-                return False  # this challenge was used already
-            await counts.add_mark(used, now)
+            if not await self._use_once(FloodCounts(session), signed, now):
+                return False
             reporters = Reporters(session, keyring)
             # The "chat id" of a web reporter names the channel only: the mailbox is found by
             # the reporter row (handlers/web/transport.py).
@@ -299,6 +301,15 @@ class WebForm:
 
     def _solved(self, signed: str, answer: str, now: dt.datetime) -> bool:
         return challenge.check(self.context.keyring, signed, answer, now)
+
+    async def _use_once(self, counts: FloodCounts, signed: str, now: dt.datetime) -> bool:
+        """Mark a solved challenge used; False when it was used already."""
+        keyring = self.context.keyring
+        used = keyring.flood_mark(keyring.lookup_hash("web-challenge", challenge.nonce_of(signed)))
+        if await counts.marks_since(used, now - challenge.MAX_AGE - challenge.MIN_WAIT):
+            return False
+        await counts.add_mark(used, now)
+        return True
 
     async def _reporter(self, session: AsyncSession, request: web.Request) -> Reporter | None:
         token = request.cookies.get(COOKIE, "")
@@ -509,15 +520,22 @@ class WebForm:
         keyring = self.context.keyring
         now = self._now()
 
+        signed, answer = posted.get("challenge"), posted.get("answer")
+
         async def look_up(session: AsyncSession) -> tuple[str, Any] | None:
             counts = FloodCounts(session)
             everyone = keyring.flood_mark("web-guess")
             this_code = keyring.flood_mark(keyring.lookup_hash("web-guess", code))
-            if (
+            busy = (
                 await counts.marks_since(everyone, now - dt.timedelta(minutes=1))
-                >= (GUESSES_PER_MINUTE)
-                or await counts.marks_since(this_code, now - GUESS_WINDOW) >= GUESSES_PER_CODE
+                >= GUESSES_BEFORE_CHALLENGE
+            )
+            # Busy: only an attempt with the sum solved (once) is a guess; else it is asked.
+            if busy and not (
+                self._solved(signed, answer, now) and await self._use_once(counts, signed, now)
             ):
+                return ("check", bool(signed))
+            if await counts.marks_since(this_code, now - GUESS_WINDOW) >= GUESSES_PER_CODE:
                 return ("limit", None)
             await counts.add_mark(everyone, now)
             await counts.add_mark(this_code, now)
@@ -526,6 +544,15 @@ class WebForm:
             return ("found", mailbox)
 
         found = await self._transaction(look_up)
+        if found[0] == "check":
+            a, b, fresh = challenge.issue(keyring, now)
+            page = pages.login_page(
+                t,
+                error=t(WRONG_CHALLENGE if found[1] else CHECK_TOO),
+                challenge=pages.Challenge(a, b, fresh),
+                code=code,
+            )
+            return _page(page, status=429)
         if found[0] == "limit":
             return _page(pages.login_page(t, error=t(TOO_MANY_GUESSES)), status=429)
         mailbox = found[1]
