@@ -34,7 +34,7 @@ from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
 from handlers.telegram.cards import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from handlers.web import challenge, routes, words
-from handlers.web.pages import ERASE_QUESTION, ERASED
+from handlers.web.pages import ERASE, ERASE_QUESTION, ERASED
 from handlers.web.routes import accept_language
 from handlers.web.slots import Busy, Derivations
 from storage.db import create_engine, create_sessionmaker
@@ -651,8 +651,13 @@ async def test_every_page_passes_an_accessibility_check_at_a_phone_width(setup: 
             await page.get_by_label(reporter._("Your passphrase")).fill(passphrase)
             await reporter.press(reporter._("Open"))
             await check(page)
+            await reporter.press(reporter._(ERASE))  # are you sure?
+            await check(page)
+            await reporter.press(reporter._("Yes, erase"))
+            await page.get_by_text(reporter._(ERASED)).wait_for()
         finally:
             await browser.close()
+    assert reporter._(ERASE) in seen
     assert len(seen) >= 10, sorted(seen)
     assert {heading: ids for heading, ids in seen.items() if ids} == {}
 
