@@ -34,7 +34,7 @@ from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
 from handlers.telegram.cards import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from handlers.web import challenge, routes, words
-from handlers.web.pages import ERASE, ERASE_QUESTION, ERASED
+from handlers.web.pages import ERASE, ERASE_QUESTION, ERASED, WEB_WORDING
 from handlers.web.routes import accept_language
 from handlers.web.slots import Busy, Derivations
 from storage.db import create_engine, create_sessionmaker
@@ -395,7 +395,8 @@ class WebReporter:
         self.language = language
 
     def _(self, text: str) -> str:
-        return str(self.gettext(text, locale=self.language))
+        """The page's words: the catalog's, with the web's wording where a chat's would be."""
+        return str(self.gettext(WEB_WORDING.get(text, text), locale=self.language))
 
     async def press(self, label: str) -> None:
         await self.page.get_by_role("button", name=label, exact=True).first.click()
@@ -746,6 +747,8 @@ async def test_a_web_card_says_so_and_erasing_the_mailbox_erases_like_forget(
         await _start(http, s.url)
         sent = await _post_through(http, s.url, {**answers, "contact": "pick:chat"})
         code, passphrase = re.findall(r"<strong>([^<]+)</strong>", sent)[:2]
+        # The receipt on the page speaks of this site, not of a chat.
+        assert "they leave them here, on this site" in sent and "write to you here" not in sent
         card = await s.emu.wait_for_bot_message(
             s.group, lambda m: code in (m.text or "") and bool(m.keyboard)
         )

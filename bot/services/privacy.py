@@ -6,11 +6,11 @@
   chat it still may (its own and the reporter's, within Telegram's 48 hours), forgets their ids,
   drops an unfinished report and leaves one neutral line, with the report codes if the reporter
   chose to keep them.
-- Forget (/forget, confirmed; on the web form, "erase my mailbox"): erases the link between the reporter and their reports (see
-  storage.safety.Erasure). The sealed reports stay for the record, and so do the moderators'
-  card bodies: they belong to the report, not to the reporter, and the team still triages it.
-  The same erasure runs automatically RETENTION_DAYS after the reporter's last activity
-  (bot/jobs/sweeper.py).
+- Forget (/forget, confirmed; on the web form, "erase my mailbox"): erases the link between the
+  reporter and their reports (see storage.safety.Erasure). The sealed reports stay for the
+  record, and so do the moderators' card bodies: they belong to the report, not to the
+  reporter, and the team still triages it. The same erasure runs automatically RETENTION_DAYS
+  after the reporter's last activity (bot/jobs/sweeper.py).
 
 Channel-neutral: the adapter passes a function that deletes messages in its own chat.
 """

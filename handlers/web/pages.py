@@ -10,13 +10,15 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from bot.services import receipts
 from bot.services.receipts import CHECKIN as CHECKIN_AT
 from handlers.engine import engine
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator, format_answer
 from handlers.engine.text import N_
-from handlers.engine.vocab import INCIDENT_TYPES
+from handlers.engine.vocab import CONTACT, INCIDENT_TYPES
 from storage.web import Letter
 
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
@@ -78,6 +80,34 @@ ERASED = N_(
     "Done: your mailbox and your link to the report are erased. The code and the passphrase "
     "no longer open anything."
 )
+
+
+# The forms and the receipt are shared with the chats; where their wording speaks of a chat, a
+# web page says it the web's way.
+_CHAT = CONTACT.get("chat")
+assert _CHAT is not None
+WEB_WORDING = {
+    _CHAT.label: N_("Here, on this site, with a code and passphrase"),
+    receipts.CONTACT["chat"]: N_(
+        "If the team has questions, they leave them here, on this site: come back with your code "
+        "and passphrase to read and answer them."
+    ),
+    receipts.WRITE_MORE: N_(
+        "With your code and passphrase you can also add something to this report at any time."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class WebTranslator(Translator):
+    """The reader's Translator, with WEB_WORDING in place of the chats' words."""
+
+    def __call__(self, msgid: str, **params: Any) -> str:
+        return super().__call__(WEB_WORDING.get(msgid, msgid), **params)
+
+
+def for_the_web(t: Translator) -> Translator:
+    return WebTranslator(t.catalogs, t.locale, t.tz)
 
 
 def esc(text: str) -> str:

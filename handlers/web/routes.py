@@ -242,7 +242,7 @@ class WebForm:
         wanted = request.query.get("lang") or posted
         if wanted not in LANGUAGES:
             wanted = stored or accept_language(request.headers.get("Accept-Language", "")) or "ru"
-        return self.context.translator(wanted)
+        return pages.for_the_web(self.context.translator(wanted))
 
     def _now(self) -> dt.datetime:
         return self.context.now()
