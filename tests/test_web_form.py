@@ -755,10 +755,11 @@ async def test_a_web_card_says_so_and_erasing_the_mailbox_erases_like_forget(
         first_line, text = (card.text or "").split("\n")[0], card.text or ""
         assert f"🌐 {ru('web form')}" in first_line
         assert ru(WAVE_LINE) in text and ru(WAVE_NEW_REPORTER_LINE) not in text
+        await outbox_settled(s.bot.app)  # the receipt is in the mailbox
+        before = await _mailbox_letters(s.database_url)
         await s.admin.send_text("Где он сейчас?", chat=s.group, reply_to=card)
         told = ru(WEB_ASKED).format(code=code)
         await s.emu.wait_for_bot_message(s.group, lambda m: told in (m.text or ""))
-        before = await _mailbox_letters(s.database_url)
         await _until_letters(s.database_url, more_than=before)
 
         login = {"code": code, "passphrase": passphrase, "lang": "en"}
