@@ -57,7 +57,13 @@ async def running_demo(data_dir: Path, **options: Any) -> AsyncIterator[Demo]:
 
 @asynccontextmanager
 async def chromium(
-    profile: Path, *, width: int = 1400, height: int = 900, locale: str = "en-GB"
+    profile: Path,
+    *,
+    width: int = 1400,
+    height: int = 900,
+    locale: str = "en-GB",
+    scale: float = 1,
+    timezone: str | None = None,
 ) -> AsyncIterator[Any]:
     """A headless Chromium context (Playwright's BrowserContext)."""
     from playwright.async_api import async_playwright  # noqa: PLC0415 - browser tests only
@@ -71,6 +77,8 @@ async def chromium(
             args=CHROMIUM_ARGS,
             viewport={"width": width, "height": height},
             locale=locale,
+            device_scale_factor=scale,
+            timezone_id=timezone,
         )
         try:
             yield context

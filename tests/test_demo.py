@@ -32,7 +32,7 @@ from bot.demo import (
     seed_demo_reports,
 )
 from bot.demo.emulator.files import make_png
-from bot.demo.night import step_asked
+from bot.demo.night import NightProgress, plan_night, run_night, step_asked
 from bot.settings import ConfigError
 from handlers.engine.forms import FORMS, StepKind
 from handlers.telegram.keyboards import ConsentCB, FlowAction, FlowCB
@@ -287,6 +287,39 @@ async def test_language_switch_keeps_the_reporters_chat(demo: Demo) -> None:
     assert demo.snapshot()["panes"]["reporter"]["messages"] == []
 
 
+async def test_busy_night_reports_arrive_through_the_bot_as_cards_and_digests(
+    demo: Demo,
+) -> None:
+    """Simulated people report through the emulator: nothing is written to the database but
+    by the bot, and every report reaches the moderators' chat, in a card or in a digest."""
+    assert demo.app is not None
+    plans = plan_night(14)
+    assert {p.language for p in plans} == {"kk", "ru", "en"}
+    progress = await run_night(demo.emu, demo.app.i18n, demo.night_reporter, plans, NightProgress())
+    assert progress.errors == []
+    assert progress.sent == len(plans)
+    codes = set(progress.codes)
+    assert len(codes) == len(plans)
+
+    def announced() -> set[str]:
+        text = " ".join(m.content for m in demo.emu.bot_messages(demo.group))
+        return {code for code in codes if code in text}
+
+    await demo.emu.wait_until(lambda: announced() == codes, timeout=30)
+    digests = [m for m in demo.emu.bot_messages(demo.group) if len(CODE.findall(m.content)) > 2]
+    assert digests, "fourteen reports at once are more than a group may receive: a digest"
+    async with demo.app.sessionmaker() as session:
+        reports = (await session.execute(select(Report))).scalars().all()
+    assert {r.public_code for r in reports} == codes
+    assert all(r.reporter_id is not None and r.source != SEED_SOURCE for r in reports)
+    assert {r.language for r in reports} == {"kk", "ru", "en"}
+    assert len({r.incident_type for r in reports}) >= 3
+    assert any(r.urgent for r in reports)
+    # Two relatives reported the same detained person: the bot's duplicate hint can join them.
+    indexes = [r.subject_index for r in reports if r.subject_index]
+    assert len(indexes) > len(set(indexes))
+
+
 def test_demo_settings_ignore_the_environment_and_dotenv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -458,6 +491,16 @@ async def test_browser_reports_a_detention_that_is_verified_and_the_reporter_is_
         # ... and the bot passes it on to the reporter, signed by the team.
         relayed = reporter.pane.locator('.msg[data-from="bot"]', has_text="still at the IVS")
         await expect(relayed).to_be_visible()
+
+        # "Ask the reporter" changes nothing on the card: its button is free again once the
+        # bot has answered the press, and the question prompt is there.
+        ask = card.get_by_role("button", name=gettext("Ask the reporter"), exact=True)
+        await ask.click()
+        prompt = gettext(
+            "Reply to this message with your question for the reporter of {code}."
+        ).format(code=code)
+        await expect(moderators.locator('.msg[data-from="bot"]', has_text=prompt)).to_be_visible()
+        await expect(ask).not_to_have_class(re.compile(r"\bbusy\b"))
 
         # The moderator takes the report and verifies it from the card: the card changes in
         # place and the reporter, who allowed contact in this chat, is told.

@@ -466,14 +466,14 @@ class Demo:
                 run_night(
                     self.emu,
                     app.i18n,
-                    self._night_reporter,
+                    self.night_reporter,
                     plan_night(self.options.busy_night),
                     self.night,
                 ),
                 name="demo-busy-night",
             )
 
-    def _night_reporter(self, plan: NightReport) -> UserHandle:
+    def night_reporter(self, plan: NightReport) -> UserHandle:
         user_id = 7_000_000_000 + secrets.randbelow(1_000_000_000)
         return self.emu.user(user_id, f"Reporter {plan.number}", language_code=plan.language)
 

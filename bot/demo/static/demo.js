@@ -369,6 +369,7 @@
     }
     if (message.reply_to) {
       const quote = el("div", "quote");
+      quote.dataset.replyTo = String(message.reply_to.id);
       quote.append(
         el("span", "quote-sender", personName(message.reply_to.sender_id, message.reply_to.sender)),
         el("span", "quote-text", message.reply_to.excerpt || kindLabel(message.reply_to.kind)),
