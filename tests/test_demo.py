@@ -293,6 +293,12 @@ async def test_busy_night_reports_arrive_through_the_bot_as_cards_and_digests(
     """Simulated people report through the emulator: nothing is written to the database but
     by the bot, and every report reaches the moderators' chat, in a card or in a digest."""
     assert demo.app is not None
+    # Every planned answer is one the bot offers (a wrong key would be refused mid-night).
+    for plan in plan_night():
+        steps = {step.key: step for step in FORMS[plan.form].steps}
+        vocabulary = steps["region"].vocabulary
+        assert vocabulary is not None
+        assert vocabulary.get(plan.region) is not None, plan.region
     plans = plan_night(14)
     assert {p.language for p in plans} == {"kk", "ru", "en"}
     progress = await run_night(demo.emu, demo.app.i18n, demo.night_reporter, plans, NightProgress())

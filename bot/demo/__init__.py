@@ -917,6 +917,11 @@ def _banner(demo: Demo) -> str:
             if demo.seeded
             else "Sample data: already there from an earlier --seed."
         )
+    if demo.options.busy_night:
+        lines.append(
+            f"Busy night: {demo.options.busy_night} simulated people are reporting through the "
+            "bot; watch the moderators' chat."
+        )
     lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)
 

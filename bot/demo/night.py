@@ -43,7 +43,7 @@ _REGIONS = (
     ("karaganda", 3),
     ("mangystau", 3),
     ("atyrau", 2),
-    ("zhambyl", 2),
+    ("jambyl", 2),
     ("turkistan", 2),
     ("pavlodar", 1),
     ("abai", 1),
