@@ -250,6 +250,11 @@ async def test_page_refuses_other_hosts_and_cross_site_writes(demo: Demo) -> Non
             assert response.status == 403
         async with http.post(demo.url + "api/action", json={"op": "fly"}) as response:
             assert response.status == 400
+        # A refusal the page words in its own language carries a reason it knows.
+        gone = {"op": "press", "pane": "reporter", "message_id": 999999, "data": "x"}
+        async with http.post(demo.url + "api/action", json=gone) as response:
+            assert response.status == 400
+            assert (await response.json())["reason"] == "gone"
         async with http.get(demo.url + "static/../demo.py") as response:
             assert response.status == 404
 
@@ -404,6 +409,8 @@ async def test_reportbot_demo_command_starts_serves_and_stops_cleanly(tmp_path: 
         "--port",
         "0",
         "--seed",
+        "--busy-night",
+        "3",
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -434,6 +441,8 @@ async def test_reportbot_demo_command_starts_serves_and_stops_cleanly(tmp_path: 
             async with http.get(url + "api/state") as response:
                 state = await response.json()
         assert state["seeded"] > 0
+        # Three simulated people are reporting; stopping in the middle of the night is clean.
+        assert state["night"]["total"] == 3
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)

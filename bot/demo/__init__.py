@@ -83,7 +83,18 @@ PRESS_TIMEOUT = 10.0
 
 
 class DemoError(Exception):
-    """An action the page asked for cannot be done; the message is shown to the person."""
+    """An action the page asked for cannot be done.
+
+    `reason` names what the page says in the person's language ("empty", "gone", "language");
+    the message, for a developer, is shown only when there is no reason the page knows.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def response(self) -> web.Response:
+        return _json({"ok": False, "error": str(self), "reason": self.reason}, status=400)
 
 
 class DemoSettings(Settings):
@@ -553,7 +564,7 @@ class Demo:
             query_id = await self.reporter.press(menu, choice)
             await self.emu.wait_for_callback_answer(query_id, timeout=PRESS_TIMEOUT)
         except AssertionError as exc:
-            raise DemoError(f"the bot did not change the language: {exc}") from None
+            raise DemoError(f"the bot did not change the language: {exc}", "language") from None
 
     # ------------------------------------------------------------------ state
     def _pane(self, pane: str) -> tuple[UserHandle, EmuChat]:
@@ -657,7 +668,7 @@ class Demo:
             if op == "text":
                 text = action.get("text")
                 if not isinstance(text, str) or not text.strip():
-                    raise DemoError("write something first")
+                    raise DemoError("write something first", "empty")
                 reply_to = _optional_int(action.get("reply_to"))
                 sent = await user.send_text(text, chat=target, reply_to=reply_to)
                 return {"ok": True, "message_id": sent.message_id}
@@ -668,7 +679,7 @@ class Demo:
                     raise DemoError("press needs message_id and data")
                 message = chat.messages.get(message_id)
                 if message is None or message.deleted:
-                    raise DemoError("that message is gone")
+                    raise DemoError("that message is gone", "gone")
                 query_id = await user.press(message, data)
                 self._queries[str(action["pane"])].append(query_id)
                 # A Telegram client shows the button as busy until the bot answers the query
@@ -689,7 +700,7 @@ class Demo:
         user, chat = self._pane(pane)
         target = None if chat.is_private else chat
         if not data:
-            raise DemoError("the file is empty")
+            raise DemoError("the file is empty", "empty")
         try:
             if _photo_kind(data) in ("image/png", "image/jpeg", "image/webp"):
                 sent = await user.send_photo(data, chat=target, reply_to=reply_to)
@@ -758,7 +769,7 @@ class Demo:
         try:
             return _json(await self.perform(action))
         except DemoError as exc:
-            return _json({"ok": False, "error": str(exc)}, status=400)
+            return exc.response()
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -777,7 +788,7 @@ class Demo:
                 _optional_int(form.get("reply_to")),
             )
         except DemoError as exc:
-            return _json({"ok": False, "error": str(exc)}, status=400)
+            return exc.response()
         return _json(result)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:

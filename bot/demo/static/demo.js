@@ -20,6 +20,10 @@
       name_reporter: "Demo reporter",
       night: "Busy night: {sent} of {total} simulated reports sent. Cards arrive here, and digests when they come faster than a group may receive messages.",
       nightFailed: "{n} simulated reports did not get through; see the terminal.",
+      reason_empty: "There is nothing to send.",
+      reason_gone: "That message is no longer there.",
+      reason_language: "The bot did not change the language; try /language in the chat.",
+      reason_tooBig: "The file is larger than 20 MB, the most a bot may receive.",
       newReporter: "New reporter",
       intro:
         "The real bot talks to a Telegram emulator on this computer; nothing is sent to Telegram. Report an incident in the reporter's chat, watch its alert card arrive in the moderators' chat, and ask for figures as a coordinator.",
@@ -69,6 +73,10 @@
       name_reporter: "Заявитель (демо)",
       night: "Напряжённая ночь: отправлено {sent} из {total} смоделированных обращений. Карточки приходят сюда, а сводки — когда их больше, чем группа может принять.",
       nightFailed: "Не прошло смоделированных обращений: {n}; подробности в терминале.",
+      reason_empty: "Нечего отправить.",
+      reason_gone: "Этого сообщения уже нет.",
+      reason_language: "Бот не сменил язык; попробуйте /language в чате.",
+      reason_tooBig: "Файл больше 20 МБ — больше бот получить не может.",
       newReporter: "Новый заявитель",
       intro:
         "Настоящий бот работает с эмулятором Telegram на этом компьютере; в Telegram ничего не уходит. Сообщите о случае в чате заявителя, посмотрите, как карточка приходит в чат модераторов, и запросите статистику как координатор.",
@@ -118,6 +126,10 @@
       name_reporter: "Хабарлаушы (демо)",
       night: "Қауырт түн: үлгі хабарламалар жіберілді: {sent} / {total}. Карточкалар осында келеді, ал олар топ қабылдай алатыннан жиі келсе — жиынтықтар.",
       nightFailed: "Өтпеген үлгі хабарламалар: {n}; толығырақ терминалда.",
+      reason_empty: "Жіберетін ештеңе жоқ.",
+      reason_gone: "Бұл хат енді жоқ.",
+      reason_language: "Бот тілді өзгертпеді; чатта /language командасын қолданып көріңіз.",
+      reason_tooBig: "Файл 20 МБ-тан үлкен — бот одан үлкенін қабылдай алмайды.",
       newReporter: "Жаңа хабарлаушы",
       intro:
         "Нағыз бот осы компьютердегі Telegram эмуляторымен жұмыс істейді; Telegram-ға ештеңе жіберілмейді. Хабарлаушы чатында оқиға туралы хабарлаңыз, оның карточкасы модераторлар чатына қалай келетінін көріңіз, үйлестіруші ретінде статистика сұраңыз.",
@@ -198,6 +210,14 @@
   }
 
   // ------------------------------------------------------------------ talking to the server
+  // What went wrong, in the page's language when the server names a reason it knows.
+  function failure(response, data) {
+    const reason = response.status === 413 ? "tooBig" : data.reason;
+    const key = "reason_" + reason;
+    const known = reason && key in (LABELS[lang] || LABELS.en);
+    return new Error(known ? t(key) : data.error || String(response.status));
+  }
+
   async function act(payload) {
     const response = await fetch("/api/action", {
       method: "POST",
@@ -210,7 +230,7 @@
     } catch {
       data = { ok: false, error: response.statusText };
     }
-    if (!response.ok || !data.ok) throw new Error(data.error || String(response.status));
+    if (!response.ok || !data.ok) throw failure(response, data);
     return data;
   }
 
@@ -577,8 +597,8 @@
     pane.stickToBottom = true;
     try {
       const response = await fetch("/api/upload", { method: "POST", body: form });
-      const data = await response.json();
-      if (!response.ok || !data.ok) throw new Error(data.error || String(response.status));
+      const data = await response.json().catch(() => ({ ok: false }));
+      if (!response.ok || !data.ok) throw failure(response, data);
     } catch (error) {
       showToast(pane, t("sendFailed", { error: error.message }), "error");
     }
