@@ -154,3 +154,31 @@ async def test_a_relative_reports_a_detention_and_the_follow_up_reaches_the_card
 
     TIMES[language] = time.monotonic() - started
     print(f"walk {language}: {TIMES[language]:.1f} s")  # noqa: T201 - the figure to report
+
+
+async def test_switching_the_language_mid_chat_keeps_the_chat(
+    walk_demo: Demo, walk_page: Any
+) -> None:
+    from playwright.async_api import expect  # noqa: PLC0415 - browser tests only
+
+    assert walk_demo.app is not None
+    i18n = walk_demo.app.i18n
+    page = walk_page
+    await page.locator("#new-reporter").click()
+    await page.locator('.lang[data-lang="kk"]').click()
+    reporter = BrowserReporter(page, lambda text: i18n.gettext(text, locale="kk"))
+    await reporter.pane.locator(".start").click()
+    kk_consent = reporter.pane.locator(
+        '.msg[data-from="bot"]', has_text=i18n.gettext("Do you agree?", locale="kk")
+    )
+    await expect(kk_consent).to_be_visible()
+    await page.locator('.lang[data-lang="ru"]').click()
+    # The bot is asked in the chat, as a person would, and answers in Russian; what was said
+    # before is still there.
+    ru_consent = reporter.pane.locator(
+        '.msg[data-from="bot"]', has_text=i18n.gettext("Do you agree?", locale="ru")
+    )
+    await expect(ru_consent).to_be_visible()
+    await expect(reporter.pane.locator(".msg.mine", has_text="/language")).to_be_visible()
+    await expect(kk_consent).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "ru")

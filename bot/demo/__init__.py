@@ -928,6 +928,8 @@ def _banner(demo: Demo) -> str:
             if demo.seeded
             else "Sample data: already there from an earlier --seed."
         )
+    if demo.options.seed and not demo.options.busy_night:
+        lines.append("For alert cards in the moderators' chat, start with --busy-night.")
     if demo.options.busy_night:
         lines.append(
             f"Busy night: {demo.options.busy_night} simulated people are reporting through the "
