@@ -271,8 +271,14 @@
       case "pre":
         return el("pre");
       case "blockquote":
-      case "expandable_blockquote":
         return el("blockquote");
+      case "expandable_blockquote": {
+        // Shown folded to its first lines until tapped, as Telegram's apps draw an expandable
+        // block quotation (core.telegram.org/bots/api#formatting-options).
+        const node = el("blockquote", "expandable folded");
+        node.addEventListener("click", () => node.classList.toggle("folded"));
+        return node;
+      }
       case "spoiler": {
         const node = el("span", "spoiler");
         node.addEventListener("click", () => node.classList.add("revealed"));
