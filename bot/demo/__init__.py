@@ -160,8 +160,14 @@ def prepare_data_dir(requested: Path | None) -> DemoFolder:
 
 
 def demo_settings(
-    folder: DemoFolder, *, telegram_api_url: str, moderator_language: str
+    folder: DemoFolder,
+    *,
+    telegram_api_url: str,
+    moderator_language: str,
+    web_port: int = 8080,
 ) -> Settings:
+    """The demo's settings. The web form is on (README, "The web form"), served by the bot's own
+    HTTP server on 127.0.0.1:`web_port`, as `reportbot run` serves it with WEB_FORM=true."""
     return DemoSettings(
         bot_token=DEMO_TOKEN,
         telegram_api_url=telegram_api_url,
@@ -169,7 +175,17 @@ def demo_settings(
         moderator_chat_id=MODERATOR_CHAT_ID,
         data_dir=folder.path,
         moderator_language=moderator_language,
+        web_form=True,
+        webhook_host="127.0.0.1",
+        webhook_port=web_port,
     )
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now (for the bot's own server)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def demo_keyring(settings: Settings) -> Keyring:
@@ -426,6 +442,7 @@ class Demo:
         self._sockets: set[web.WebSocketResponse] = set()
         self._queries: dict[str, deque[str]] = {pane: deque(maxlen=5) for pane in PANES}
         self.port = 0
+        self.web_port = 0  # the bot's own HTTP server: the web form under /report/
         self.night = NightProgress()
         self.night_task: asyncio.Task[NightProgress] | None = None
         self.group: GroupHandle
@@ -437,16 +454,24 @@ class Demo:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
+    @property
+    def web_form_url(self) -> str:
+        """The web form on the bot's own server (another origin than the page's: the form
+        forbids being framed, so the page links to it)."""
+        return f"http://127.0.0.1:{self.web_port}/report/"
+
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self.folder = prepare_data_dir(self.options.data_dir)
         await self.emu.start()
         self._create_people()
         await self._serve_page()  # first, so that a busy port fails before anything else
+        self.web_port = free_port()
         settings = demo_settings(
             self.folder,
             telegram_api_url=self.emu.base_url,
             moderator_language=self.options.moderator_language,
+            web_port=self.web_port,
         )
         keyring = demo_keyring(settings)
         await migrate(settings.effective_database_url)
@@ -643,6 +668,7 @@ class Demo:
                 "username": self.emu.bot_user.username,
             },
             "features": {"stats": self.has_command("stats")},
+            "web_form": self.web_form_url if self.web_port else None,
             "seeded": self.seeded,
             "night": {
                 "total": self.night.total,
@@ -919,6 +945,7 @@ def _banner(demo: Demo) -> str:
         "Nothing is sent to Telegram or anywhere else; all data is fake.",
         "",
         f"    Open {demo.url} in a browser.",
+        f"    The web form (no account, JavaScript off, Tor Browser too): {demo.web_form_url}",
         "",
         f"Demo data: {where}",
     ]

@@ -24,6 +24,13 @@
       reason_gone: "That message is no longer there.",
       reason_language: "The bot did not change the language; try /language in the chat.",
       reason_tooBig: "The file is larger than 20 MB, the most a bot may receive.",
+      webTitle: "Web form",
+      webSub: "any browser, Tor included · no account",
+      webIntro:
+        "The third way in: a plain web page served by the bot itself, for someone who will not use a Telegram or Facebook account. It works with JavaScript off and in Tor Browser; the report arrives in the moderators' chat as a card marked “web form”, like the others.",
+      webMailbox:
+        "After sending, the page shows a code and a passphrase once. There is no chat: the team's questions wait in a mailbox on the site, read and answered with the code and passphrase.",
+      webOpen: "Open the web form",
       newReporter: "New reporter",
       intro:
         "The real bot talks to a Telegram emulator on this computer; nothing is sent to Telegram. Report an incident in the reporter's chat, watch its alert card arrive in the moderators' chat, and ask for figures as a coordinator.",
@@ -77,6 +84,13 @@
       reason_gone: "Этого сообщения уже нет.",
       reason_language: "Бот не сменил язык; попробуйте /language в чате.",
       reason_tooBig: "Файл больше 20 МБ — больше бот получить не может.",
+      webTitle: "Веб-форма",
+      webSub: "любой браузер, и Tor тоже · без аккаунта",
+      webIntro:
+        "Третий путь: простая веб-страница, которую отдаёт сам бот, — для того, кто не станет пользоваться аккаунтом Telegram или Facebook. Работает с выключенным JavaScript и в Tor Browser; обращение приходит в чат модераторов карточкой с пометкой «веб-форма», как и остальные.",
+      webMailbox:
+        "После отправки страница один раз показывает код и кодовую фразу. Чата нет: вопросы команды ждут в почтовом ящике на сайте, его открывают кодом и кодовой фразой, там же и отвечают.",
+      webOpen: "Открыть веб-форму",
       newReporter: "Новый автор",
       intro:
         "Настоящий бот работает с эмулятором Telegram на этом компьютере; в Telegram ничего не уходит. Сообщите о случае в чате автора обращения, посмотрите, как карточка приходит в чат модераторов, и запросите статистику как координатор.",
@@ -130,6 +144,13 @@
       reason_gone: "Бұл хат енді жоқ.",
       reason_language: "Бот тілді өзгертпеді; чатта /language командасын қолданып көріңіз.",
       reason_tooBig: "Файл 20 МБ-тан үлкен — бот одан үлкенін қабылдай алмайды.",
+      webTitle: "Веб-форма",
+      webSub: "кез келген браузер, Tor да · аккаунтсыз",
+      webIntro:
+        "Үшінші жол: боттың өзі беретін қарапайым веб-бет — Telegram не Facebook аккаунтын қолданбайтын адамға арналған. JavaScript өшірулі болса да, Tor Browser-де де жұмыс істейді; хабарлама модераторлар чатына басқалары сияқты «веб-форма» белгісі бар карточка болып келеді.",
+      webMailbox:
+        "Жіберген соң бет код пен құпия сөз тіркесін бір рет көрсетеді. Чат жоқ: топтың сұрақтары сайттағы пошта жәшігінде күтеді, оны код пен құпия сөз тіркесімен ашып, сонда жауап береді.",
+      webOpen: "Веб-форманы ашу",
       newReporter: "Жаңа автор",
       intro:
         "Нағыз бот осы компьютердегі Telegram эмуляторымен жұмыс істейді; Telegram-ға ештеңе жіберілмейді. Хабарлама авторының чатында оқиға туралы хабарлаңыз, оның карточкасы модераторлар чатына қалай келетінін көріңіз, үйлестіруші ретінде статистика сұраңыз.",
@@ -714,6 +735,17 @@
     }
   }
 
+  // The web form is another origin (the bot's own server) and forbids being framed: a link.
+  function renderWebForm() {
+    const section = document.getElementById("web-form");
+    if (!section || !state) return;
+    section.hidden = !state.web_form;
+    if (!state.web_form) return;
+    const address = state.web_form + "?lang=" + lang;
+    document.getElementById("web-form-link").href = address;
+    document.getElementById("web-form-address").textContent = state.web_form;
+  }
+
   function renderNotes() {
     const pane = panes.get("coordinator");
     if (!pane || !state) return;
@@ -782,6 +814,7 @@
       if (pane) renderPane(pane, data);
     }
     renderNotes();
+    renderWebForm();
     if (firstState) {
       firstState = false;
       // Like Telegram, the reporter's app speaks the language of the browser, unless they
