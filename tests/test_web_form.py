@@ -766,6 +766,8 @@ async def test_a_web_card_says_so_and_erasing_the_mailbox_erases_like_forget(
         async with http.post(s.url + "mailbox", data=login) as response:
             mailbox = await response.text()
         assert "Где он сейчас?" in mailbox
+        # Said for the page the reporter reads it on: there is no message to reply to.
+        assert "Answer in the box below." in mailbox and "Reply to this message" not in mailbox
         token = re.search(r'name="token" value="([^"]+)"', mailbox)
         assert token is not None
         hidden = {"code": code, "token": token.group(1), "lang": "en"}

@@ -73,6 +73,7 @@ ANSWER_WINDOW = dt.timedelta(days=7)
 
 MemberCheck = Callable[[int], Awaitable[bool]]
 
+WEB_FOOTER = N_("Answer in the box below. Do not send anything that could put you at risk.")
 WEB_ASKED = N_(
     "Put in the web mailbox of the reporter of {code}, signed by the team. There is no chat to "
     "reach them in: they read it only when they come back to the web form with their code and "
@@ -437,6 +438,8 @@ class Moderation:
         footer = t(
             N_("Reply to this message to answer. Do not send anything that could put you at risk.")
         )
+        if reporter.channel == WEB:  # read in the mailbox page, above its answer box
+            footer = t(WEB_FOOTER)
         # Header and footer around a long question still within Telegram's 4,096 characters:
         # the question goes in as many messages as it needs (bot/services/splitting.py).
         room = TEXT_LIMIT - utf16_len(header) - utf16_len(footer) - 4
