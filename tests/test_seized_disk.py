@@ -39,6 +39,31 @@ def files_of(database: Path) -> bytes:
     )
 
 
+def bare_report(code: str, channel: str, reporter_id: int) -> Report:
+    """A report row with nothing in it but its link to the reporter."""
+    return Report(
+        public_code=code,
+        created_at=NOW,
+        channel=channel,
+        incident_type="other",
+        language="en",
+        reporter_id=reporter_id,
+        sealed_payload=b"sealed",
+        key_id="k",
+    )
+
+
+def sweeper_context(keyring: Keyring, at: dt.datetime) -> ServiceContext:
+    """The retention sweeper's services, with the clock standing at `at`."""
+    return ServiceContext(
+        keyring=keyring,
+        catalogs=create_i18n(),
+        tz=dt.UTC,
+        moderator_language="en",
+        clock=lambda: at,
+    )
+
+
 async def test_erased_lookup_hash_and_chat_id_leave_the_database_and_its_wal(
     tmp_path: Path, keyring: Keyring
 ) -> None:
@@ -54,30 +79,14 @@ async def test_erased_lookup_hash_and_chat_id_leave_the_database_and_its_wal(
             )
             secrets = [reporter.external_hash.encode(), bytes(reporter.external_enc or b"")]
             session.add_all(
-                Report(
-                    public_code=f"X-{code}",
-                    created_at=NOW,
-                    channel="telegram",
-                    incident_type="other",
-                    language="en",
-                    reporter_id=reporter.id,
-                    sealed_payload=b"sealed",
-                    key_id="k",
-                )
-                for code in ("AAAA", "CCCC")
+                bare_report(f"X-{code}", "telegram", reporter.id) for code in ("AAAA", "CCCC")
             )
         assert all(len(secret) >= 16 for secret in secrets)
         async with sessions() as session, session.begin():
             erased = await Erasure(session).erase(reporter.id, reason="forget", now=NOW)
             assert len(erased) == 2
         # The sweeper's next pass sees the erasure and scrubs the log (bot/jobs/sweeper.py).
-        context = ServiceContext(
-            keyring=keyring,
-            catalogs=create_i18n(),
-            tz=dt.UTC,
-            moderator_language="en",
-            clock=lambda: NOW + dt.timedelta(seconds=30),
-        )
+        context = sweeper_context(keyring, NOW + dt.timedelta(seconds=30))
         sweeper = Sweeper(sessionmaker=sessions, context=context)
         await sweeper.run_due()
         assert sweeper._scrubbed_at == NOW + dt.timedelta(seconds=30) - SCRUB_MARGIN  # noqa: SLF001
@@ -109,16 +118,7 @@ async def test_retention_leaves_nothing_of_a_web_mailbox_on_the_disk(
             reporter, _ = await Reporters(session, keyring).get_or_create(
                 "web", "a-draft-token", "web", now=NOW
             )
-            report = Report(
-                public_code="X-WWWW",
-                created_at=NOW,
-                channel="web",
-                incident_type="other",
-                language="ru",
-                reporter_id=reporter.id,
-                sealed_payload=b"sealed",
-                key_id="k",
-            )
+            report = bare_report("X-WWWW", "web", reporter.id)
             session.add(report)
             await session.flush()
             mailboxes = WebMailboxes(session, keyring)
@@ -134,13 +134,7 @@ async def test_retention_leaves_nothing_of_a_web_mailbox_on_the_disk(
         secrets = [salt, public, *sealed, (token or "").encode()]
         assert len(sealed) == 3 and all(secret in files_of(database) for secret in secrets)
 
-        context = ServiceContext(
-            keyring=keyring,
-            catalogs=create_i18n(),
-            tz=dt.UTC,
-            moderator_language="en",
-            clock=lambda: NOW + dt.timedelta(days=91),
-        )
+        context = sweeper_context(keyring, NOW + dt.timedelta(days=91))
         counts = await Sweeper(sessionmaker=sessions, context=context).run_due()
         assert counts["reporters_erased"] == 1
         async with sessions() as session:

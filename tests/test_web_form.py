@@ -300,19 +300,29 @@ async def _post_through(
     raise AssertionError(f"the report was never sent: {page[-1500:]}")
 
 
+# A report of threats, typed as little as the form allows.
+THREATS = {
+    "other_kind": "pick:threats",
+    "subject": "Somebody",
+    "when": "yesterday",
+    "contact": "pick:none",
+    "consent": "pick:anonymised",
+}
+
+
+async def _sent_from_a_browser_of_its_own(url: str, *, contact: str) -> str:
+    """THREATS from a fresh browser (its own draft token); the page after sending."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await _start(http, url)
+        return await _post_through(http, url, {**THREATS, "contact": f"pick:{contact}"})
+
+
 async def test_after_sending_the_draft_token_leads_nowhere(setup: Setup) -> None:
     jar = aiohttp.CookieJar(unsafe=True)
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
         _, started = await _start(http, setup.url)
         token = started.cookies["rb_draft"].value
-        answers = {
-            "other_kind": "pick:threats",
-            "subject": "Somebody",
-            "when": "yesterday",
-            "contact": "pick:none",
-            "consent": "pick:anonymised",
-        }
-        sent = await _post_through(http, setup.url, answers)
+        sent = await _post_through(http, setup.url, THREATS)
         code = CODE.search(sent)
         assert code is not None
         assert "Your passphrase" not in sent  # no contact wanted: no mailbox, no passphrase
@@ -732,20 +742,9 @@ async def test_a_web_card_says_so_and_erasing_the_mailbox_erases_like_forget(
     def ru(text: str) -> str:
         return str(i18n.gettext(text, locale="ru"))
 
-    answers = {
-        "other_kind": "pick:threats",
-        "subject": "Somebody",
-        "when": "yesterday",
-        "contact": "pick:none",
-        "consent": "pick:anonymised",
-    }
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        await _start(http, s.url)
-        await _post_through(http, s.url, answers)  # the first of two: the second is a wave
-    jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(cookie_jar=jar) as http:
-        await _start(http, s.url)
-        sent = await _post_through(http, s.url, {**answers, "contact": "pick:chat"})
+    await _sent_from_a_browser_of_its_own(s.url, contact="none")  # of two, the second is a wave
+    sent = await _sent_from_a_browser_of_its_own(s.url, contact="chat")
+    async with aiohttp.ClientSession() as http:
         code, passphrase = re.findall(r"<strong>([^<]+)</strong>", sent)[:2]
         # The receipt on the page speaks of this site, not of a chat.
         assert "they leave them here, on this site" in sent and "write to you here" not in sent
@@ -820,16 +819,7 @@ async def test_a_flood_of_guesses_asks_the_sum_and_locks_nobody_out(
     sum); the reporter still gets in, where a hard global limit would have shut them out."""
     monkeypatch.setattr(routes, "GUESSES_BEFORE_CHALLENGE", 3)
     s = setup
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        await _start(http, s.url)
-        answers = {
-            "other_kind": "pick:threats",
-            "subject": "Somebody",
-            "when": "yesterday",
-            "contact": "pick:chat",
-            "consent": "pick:anonymised",
-        }
-        sent = await _post_through(http, s.url, answers)
+    sent = await _sent_from_a_browser_of_its_own(s.url, contact="chat")
     code, passphrase = re.findall(r"<strong>([^<]+)</strong>", sent)[:2]
     async with aiohttp.ClientSession() as http:
         for other in ("D-AAAA", "D-CCCC", "D-DDDD"):  # someone guessing at random
