@@ -195,20 +195,62 @@ class Moderation:
             if not event.action.startswith("refused")
         ]
         if not events:
+            reach = await self._reach(report)
+            if reach is not None:
+                return Outcome(
+                    True,
+                    Msg(
+                        N_("No one has acted on {code} yet. {reach}"),
+                        {"code": report.public_code, "reach": reach},
+                    ),
+                )
             return Outcome(
                 True, Msg(N_("No one has acted on {code} yet."), {"code": report.public_code})
             )
         latest = events[-1]
-        line = event_line(
-            CardEvent(latest.action, latest.actor_name, latest.at), self.context.moderators_t
-        )
-        return Outcome(
-            True,
-            Msg(
-                N_("Last: {event}. /history {code} shows all."),
-                {"event": line, "code": report.public_code},
-            ),
-        )
+        t = self.context.moderators_t
+        reach = await self._reach(report)
+        if reach is None:
+            line = event_line(CardEvent(latest.action, latest.actor_name, latest.at), t)
+            return Outcome(
+                True,
+                Msg(
+                    N_("Last: {event}. /history {code} shows all."),
+                    {"event": line, "code": report.public_code},
+                ),
+            )
+        # Telegram shows at most 200 characters in a press's answer: a long name gives way.
+        for name in (latest.actor_name, (latest.actor_name or "")[:16] + "…"):
+            line = event_line(CardEvent(latest.action, name, latest.at), t)
+            answer = Msg(N_("Last: {event}. {reach}"), {"event": line, "reach": reach})
+            if len(t.msg(answer)) <= PRESS_ANSWER_LIMIT:
+                break
+        return Outcome(True, answer)
+
+    async def _reach(self, report: Report) -> str | None:
+        """Until when the team can write to a Messenger reporter, worked out now from their
+        last message (handlers/messenger/window.py): a date written on the card would go stale
+        as the reporter writes again, so it is said when a moderator presses the status button
+        or asks a question. None when the reporter is not on Messenger or cannot be written to
+        at all."""
+        if report.contact != "chat" or report.reporter_id is None or report.status == S.CLOSED:
+            return None
+        reporter = await self.reporters.get(report.reporter_id)
+        if reporter is None or reporter.external_enc is None or reporter.channel != MESSENGER:
+            return None
+        t = self.context.moderators_t
+        human_agent = self.context.messenger_human_agent
+        now = self.context.now()
+        until = reachable_until(reporter.last_seen, human_agent=False)
+        human_until = reachable_until(reporter.last_seen, human_agent=human_agent)
+        window = messaging_window(reporter.last_seen, now, human_agent=human_agent)
+        if window == Window.CLOSED:
+            return t(REACH_CLOSED, since=t.datetime(human_until))
+        if window == Window.HUMAN_AGENT:
+            return t(REACH_QUESTIONS_ONLY, human=t.datetime(human_until))
+        if human_agent:
+            return t(REACH_QUESTIONS_LONGER, until=t.datetime(until), human=t.datetime(human_until))
+        return t(REACH_OPEN, until=t.datetime(until))
 
     async def _confirm_rejection(self, actor: Actor, report: Report, action: str) -> Outcome:
         """Ask on the card itself before rejecting: a rejection is one mis-tap away from Take."""
@@ -368,6 +410,15 @@ class Moderation:
         if not asked.ok:
             return asked
         await self._transition(actor, report, "needs_info")
+        reach = await self._reach(report)
+        if reach is not None:
+            return Outcome(
+                True,
+                Msg(
+                    N_("Sent to the reporter of {code}; marked as needing information. {reach}"),
+                    {"code": report.public_code, "reach": reach},
+                ),
+            )
         return Outcome(
             True,
             Msg(
@@ -446,6 +497,9 @@ class Moderation:
             payload=neutral.payload(
                 [neutral.text(*body) for body in bodies],
                 **({"messenger_tag": messenger_tag} if messenger_tag else {}),
+                # A team member's answer: on Messenger its tag is decided when it is sent
+                # (handlers/messenger/delivery.py, MessengerDelivery.tag_for).
+                human_reply=True,
             ),
             idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
             report_id=report.id,
@@ -744,6 +798,27 @@ _WINDOW_CLOSED = {
         "becomes possible again when the reporter writes to the Page."
     ),
 }
+
+# Until when a Messenger reporter can be written to, said at the moment it is asked
+# (Moderation._reach). Automated messages (status notices, check-ins) go only within 24 hours of
+# the reporter's last message; the team's questions within 7 days where the Page has the Human
+# Agent tag (developers.facebook.com/docs/messenger-platform/send-messages/message-tags).
+REACH_OPEN = N_("Messenger: the reporter can be written to until {until}, unless they write again.")
+REACH_QUESTIONS_LONGER = N_(
+    "Messenger: the reporter can be written to until {until}, and asked questions until "
+    "{human}, unless they write again."
+)
+REACH_QUESTIONS_ONLY = N_(
+    "Messenger: only the team's questions can reach the reporter now, until {human}, unless "
+    "they write again."
+)
+REACH_CLOSED = N_(
+    "Messenger: the reporter cannot be written to since {since}, until they write to the Page "
+    "again."
+)
+# answerCallbackQuery: the text of a press's answer is 0-200 characters
+# (core.telegram.org/bots/api#answercallbackquery).
+PRESS_ANSWER_LIMIT = 200
 
 RESENT = NP_(
     "{n} dead letter is queued to be sent again.", "{n} dead letters are queued to be sent again."
