@@ -201,7 +201,7 @@ class Moderation:
                     True,
                     Msg(
                         N_("No one has acted on {code} yet. {reach}"),
-                        {"code": report.public_code, "reach": reach},
+                        {"code": report.public_code, "reach": self.context.moderators_t.msg(reach)},
                     ),
                 )
             return Outcome(
@@ -219,15 +219,16 @@ class Moderation:
                     {"event": line, "code": report.public_code},
                 ),
             )
-        # Telegram shows at most 200 characters in a press's answer: a long name gives way.
-        for name in (latest.actor_name, (latest.actor_name or "")[:16] + "…"):
+        # Telegram shows at most 200 characters in a press's answer: a long name gives way,
+        # then who acted last (the reach is what cannot be read anywhere else).
+        for name in (latest.actor_name, (latest.actor_name or "")[:12] + "…"):
             line = event_line(CardEvent(latest.action, name, latest.at), t)
-            answer = Msg(N_("Last: {event}. {reach}"), {"event": line, "reach": reach})
+            answer = Msg(N_("Last: {event}. {reach}"), {"event": line, "reach": t.msg(reach)})
             if len(t.msg(answer)) <= PRESS_ANSWER_LIMIT:
-                break
-        return Outcome(True, answer)
+                return Outcome(True, answer)
+        return Outcome(True, reach)
 
-    async def _reach(self, report: Report) -> str | None:
+    async def _reach(self, report: Report) -> Msg | None:
         """Until when the team can write to a Messenger reporter, worked out now from their
         last message (handlers/messenger/window.py): a date written on the card would go stale
         as the reporter writes again, so it is said when a moderator presses the status button
@@ -241,16 +242,16 @@ class Moderation:
         t = self.context.moderators_t
         human_agent = self.context.messenger_human_agent
         now = self.context.now()
-        until = reachable_until(reporter.last_seen, human_agent=False)
-        human_until = reachable_until(reporter.last_seen, human_agent=human_agent)
+        until = t.datetime(reachable_until(reporter.last_seen, human_agent=False))
+        human = t.datetime(reachable_until(reporter.last_seen, human_agent=human_agent))
         window = messaging_window(reporter.last_seen, now, human_agent=human_agent)
         if window == Window.CLOSED:
-            return t(REACH_CLOSED, since=t.datetime(human_until))
+            return Msg(REACH_CLOSED, {"since": human})
         if window == Window.HUMAN_AGENT:
-            return t(REACH_QUESTIONS_ONLY, human=t.datetime(human_until))
+            return Msg(REACH_QUESTIONS_ONLY, {"human": human})
         if human_agent:
-            return t(REACH_QUESTIONS_LONGER, until=t.datetime(until), human=t.datetime(human_until))
-        return t(REACH_OPEN, until=t.datetime(until))
+            return Msg(REACH_QUESTIONS_LONGER, {"until": until, "human": human})
+        return Msg(REACH_OPEN, {"until": until})
 
     async def _confirm_rejection(self, actor: Actor, report: Report, action: str) -> Outcome:
         """Ask on the card itself before rejecting: a rejection is one mis-tap away from Take."""
@@ -416,7 +417,7 @@ class Moderation:
                 True,
                 Msg(
                     N_("Sent to the reporter of {code}; marked as needing information. {reach}"),
-                    {"code": report.public_code, "reach": reach},
+                    {"code": report.public_code, "reach": self.context.moderators_t.msg(reach)},
                 ),
             )
         return Outcome(
@@ -800,22 +801,16 @@ _WINDOW_CLOSED = {
 }
 
 # Until when a Messenger reporter can be written to, said at the moment it is asked
-# (Moderation._reach). Automated messages (status notices, check-ins) go only within 24 hours of
-# the reporter's last message; the team's questions within 7 days where the Page has the Human
-# Agent tag (developers.facebook.com/docs/messenger-platform/send-messages/message-tags).
-REACH_OPEN = N_("Messenger: the reporter can be written to until {until}, unless they write again.")
+# (Moderation._reach), and so true then: the reporter's next message moves it. Automated
+# messages (status notices, check-ins) go only within 24 hours of the reporter's last message;
+# the team's questions within 7 days where the Page has the Human Agent tag
+# (developers.facebook.com/docs/messenger-platform/send-messages/message-tags).
+REACH_OPEN = N_("Messenger: the reporter can be written to until {until}.")
 REACH_QUESTIONS_LONGER = N_(
-    "Messenger: the reporter can be written to until {until}, and asked questions until "
-    "{human}, unless they write again."
+    "Messenger: the team can write to the reporter until {until}, and ask questions until {human}."
 )
-REACH_QUESTIONS_ONLY = N_(
-    "Messenger: only the team's questions can reach the reporter now, until {human}, unless "
-    "they write again."
-)
-REACH_CLOSED = N_(
-    "Messenger: the reporter cannot be written to since {since}, until they write to the Page "
-    "again."
-)
+REACH_QUESTIONS_ONLY = N_("Messenger: only the team's questions reach the reporter, until {human}.")
+REACH_CLOSED = N_("Messenger: the reporter cannot be written to since {since}, until they write.")
 # answerCallbackQuery: the text of a press's answer is 0-200 characters
 # (core.telegram.org/bots/api#answercallbackquery).
 PRESS_ANSWER_LIMIT = 200
