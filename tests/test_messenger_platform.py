@@ -19,7 +19,12 @@ from sqlalchemy import select, update
 
 from bot.demo.emulator.graph import PROFILE_RATE, GraphEmulator
 from bot.services.checkins import CheckinScheduler
-from bot.services.moderation import PRESS_ANSWER_LIMIT, REACH_CLOSED, REACH_OPEN
+from bot.services.moderation import (
+    PRESS_ANSWER_LIMIT,
+    REACH_CLOSED,
+    REACH_OPEN,
+    REACH_QUESTIONS_ONLY,
+)
 from handlers.messenger.delivery import HELD_BY_INBOX
 from handlers.messenger.graph import (
     THREAD_HELD_PAUSE,
@@ -30,6 +35,7 @@ from handlers.messenger.graph import (
 )
 from handlers.messenger.render import Action
 from handlers.messenger.webhook import PROFILE_RUN
+from handlers.messenger.window import HUMAN_AGENT_TAG, reply_tag
 from handlers.telegram.cards import ModCB
 from storage.models import (
     Checkin,
@@ -546,3 +552,21 @@ async def test_a_question_queued_inside_the_window_and_sent_after_it_goes_with_h
         )
         assert (question.messaging_type, question.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
         assert not any("24 час" in (msg.text or "") for msg in m.tg.bot_messages(m.group))
+        # The status button says that only the team's questions reach the reporter now, and
+        # until when (7 days), within the 200 characters of a press's answer.
+        t = m.bot.app.context.moderators_t
+        answer = await _press(m, moderator, card, "status")
+        human = t.datetime(past + dt.timedelta(days=7))
+        assert t(REACH_QUESTIONS_ONLY, human=human) in (answer.text or "")
+        assert len(answer.text or "") <= PRESS_ANSWER_LIMIT
+
+
+def test_a_team_answer_gets_its_tag_from_the_window_at_sending_time() -> None:
+    """Untagged within 24 hours, HUMAN_AGENT after, within 7 days, only where the Page has the
+    feature (message-tags page); nothing after (the window check then stops it)."""
+    now = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+    hours = dt.timedelta(hours=1)
+    assert reply_tag(now - 23 * hours, now, human_agent=True) is None
+    assert reply_tag(now - 25 * hours, now, human_agent=True) == HUMAN_AGENT_TAG
+    assert reply_tag(now - 25 * hours, now, human_agent=False) is None
+    assert reply_tag(now - 8 * 24 * hours, now, human_agent=True) is None
