@@ -487,7 +487,8 @@ async def test_a_thread_the_page_inbox_holds_is_not_written_over_and_the_message
     assert notice.reply_to_message_id == card.message_id
     await _press(m, moderator, card, "take")
     await _press(m, moderator, card, "verify")
-    rows = await _rows(m.url, select(Outbox).where(Outbox.kind.in_(("question", "status"))))
+    wanted = Outbox.kind.in_(("question", "status"))
+    rows = await _rows(m.url, select(Outbox).where(wanted).order_by(Outbox.id))
     assert [row.kind for row in rows] == ["question", "status"]
     # Waiting is not failing: no attempt counted, nothing dead, nothing reached the thread.
     assert all(row.state == OutboxState.PENDING.value and row.attempts == 0 for row in rows)
