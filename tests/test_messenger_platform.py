@@ -19,11 +19,35 @@ from sqlalchemy import select, update
 
 from bot.demo.emulator.graph import PROFILE_RATE, GraphEmulator
 from bot.services.checkins import CheckinScheduler
-from handlers.messenger.graph import ErrorKind, GraphClient, GraphError, classify
+from bot.services.moderation import (
+    PRESS_ANSWER_LIMIT,
+    REACH_CLOSED,
+    REACH_OPEN,
+    REACH_QUESTIONS_ONLY,
+)
+from handlers.messenger.delivery import HELD_BY_INBOX
+from handlers.messenger.graph import (
+    THREAD_HELD_PAUSE,
+    ErrorKind,
+    GraphClient,
+    GraphError,
+    classify,
+)
 from handlers.messenger.render import Action
 from handlers.messenger.webhook import PROFILE_RUN
-from storage.models import Checkin, CheckinState, Outbox, ProcessedUpdate, Reporter, ScheduledRun
+from handlers.messenger.window import HUMAN_AGENT_TAG, reply_tag
+from handlers.telegram.cards import ModCB
+from storage.models import (
+    Checkin,
+    CheckinState,
+    Outbox,
+    OutboxState,
+    ProcessedUpdate,
+    Reporter,
+    ScheduledRun,
+)
 from storage.sealing import Keyring
+from tests.e2e import outbox_settled
 from tests.messenger_e2e import (
     APP_SECRET,
     PAGE_TOKEN,
@@ -182,8 +206,10 @@ async def test_a_refused_human_agent_tag_is_shown_on_the_card(
         )
         assert code in (notice.text or "") and notice.reply_to_message_id == card.message_id
         assert not any("Вас отпустили?" in (msg.text or "") for msg in m.graph.page_messages(user))
+        # Meta names no error of its own for it: past 24 hours the tag earns nothing, and the
+        # message is refused as any outside the window (error-codes page, permission errors).
         refused = [c for c in _sends(m.graph) if not c.ok]
-        assert [(c.code, c.subcode) for c in refused] == [(10, None)]
+        assert [(c.code, c.subcode) for c in refused] == [(10, 2018278)]
 
 
 async def test_inside_the_window_the_moderator_learns_until_when_the_reporter_is_reachable(
@@ -361,7 +387,187 @@ def test_meta_error_codes_are_sorted_as_the_error_codes_page_describes_them() ->
     assert classify(500, 2, None) == ErrorKind.TRANSIENT  # a server fault is only that
     assert classify(400, 10, 2018278) == ErrorKind.WINDOW_CLOSED
     assert classify(400, 10, None, tagged=True) == ErrorKind.TAG_REFUSED
+    # A tag the Page may not use earns nothing: refused as outside the window (error codes).
+    assert classify(400, 10, 2018278, tagged=True) == ErrorKind.TAG_REFUSED
+    assert classify(400, 200, None, tagged=True) == ErrorKind.TAG_REFUSED
+    assert classify(400, 200, 1545041, tagged=True) == ErrorKind.UNAVAILABLE
+    # Handover protocol: another app holds the thread; the message waits, uncounted.
+    held = GraphError(400, 10, 2018300, tagged=True)
+    assert held.kind == ErrorKind.THREAD_HELD and held.retryable
+    assert held.retry_after == THREAD_HELD_PAUSE
     assert classify(400, 10, None) == ErrorKind.REJECTED
     maybe_blocked = GraphError(400, 2)
     assert [maybe_blocked.retry_after_attempts(n) for n in (1, 2, 3)] == [True, True, False]
     assert GraphError(503).retry_after_attempts(9)
+
+
+# --- until when the reporter can be reached --------------------------------------------------
+
+
+async def _press(m: Messenger, moderator: Any, card: Any, action: str) -> Any:
+    report = ModCB.unpack(card.keyboard[0][0]["callback_data"]).report
+    query = await moderator.press(card, ModCB(action=action, report=report).pack(), force=True)
+    return await m.tg.wait_for_callback_answer(query)
+
+
+async def test_the_status_button_says_until_when_the_reporter_can_be_reached_at_press_time(
+    m: Messenger,
+) -> None:
+    """Cards keep no text to rewrite, and a date written on one would go stale as the reporter
+    writes again: the status button says it, worked out when it is pressed from the reporter's
+    last message (24 hours: policy-overview#24hours_window)."""
+    moderator = await _moderator(m)
+    user, _, card = await _reported(m)
+    t = m.bot.app.context.moderators_t
+    [reporter] = await _rows(m.url, select(Reporter))
+    answer = await _press(m, moderator, card, "status")
+    reach = t(REACH_OPEN, until=t.datetime(reporter.last_seen + dt.timedelta(hours=24)))
+    assert not answer.show_alert and reach in (answer.text or "")
+    # A day later nothing can reach them, and the button says since when.
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)
+    await _execute(m.url, update(Reporter).values(last_seen=long_ago))
+    answer = await _press(m, moderator, card, "take")
+    answer = await _press(m, moderator, card, "status")
+    closed = t(REACH_CLOSED, since=t.datetime(long_ago + dt.timedelta(hours=24)))
+    assert closed in (answer.text or "") and "Aigerim" in (answer.text or "")
+    assert len(answer.text or "") <= PRESS_ANSWER_LIMIT
+    # The reporter writes again: the next press says the new time.
+    m.graph.advance(30 * 3600)
+    await user.send_text("Я дома, всё в порядке")
+    await settled(m.bot.app)
+    [reporter] = await _rows(m.url, select(Reporter))
+    assert reporter.last_seen > long_ago + dt.timedelta(hours=24)
+    answer = await _press(m, moderator, card, "status")
+    reach = t(REACH_OPEN, until=t.datetime(reporter.last_seen + dt.timedelta(hours=24)))
+    assert reach in (answer.text or "")
+
+
+async def test_needs_info_says_until_when_the_reporter_can_be_reached(m: Messenger) -> None:
+    moderator = await _moderator(m)
+    _, code, card = await _reported(m)
+    await _press(m, moderator, card, "take")
+    await _press(m, moderator, card, "needs_info")
+    prompt = await m.tg.wait_for_bot_message(
+        m.group, lambda msg: "Что нужно знать команде?" in (msg.text or "")
+    )
+    await outbox_settled(m.bot.app)  # the prompt's message id is recorded
+    await moderator.send_text("Какой номер ИВС?", chat=m.group, reply_to=prompt)
+    sent = await m.tg.wait_for_bot_message(
+        m.group, lambda msg: "нужна информация" in (msg.text or "") and code in (msg.text or "")
+    )
+    [reporter] = await _rows(m.url, select(Reporter))
+    t = m.bot.app.context.moderators_t
+    reach = t(REACH_OPEN, until=t.datetime(reporter.last_seen + dt.timedelta(hours=24)))
+    assert reach in (sent.text or "")
+
+
+# --- the Page inbox holds the thread ---------------------------------------------------------
+
+
+async def test_a_thread_the_page_inbox_holds_is_not_written_over_and_the_message_waits(
+    m: Messenger,
+) -> None:
+    """Handover protocol: while the Page inbox controls the thread, Meta refuses other apps'
+    sends with (#10) 2018300. A team question is not lost: the moderators are told once, under
+    the card, that it waits; a status notice queued after it waits behind it (one chat's
+    messages keep their order); both go once the thread is back, in order."""
+    moderator = await _moderator(m)
+    user, code, card = await _reported(m)
+    m.graph.hand_to_inbox(user)
+    sent_before = len(m.graph.page_messages(user))
+    last_seq = m.graph.page_messages(user)[-1].seq
+    t = m.bot.app.context.moderators_t
+    waiting = t(HELD_BY_INBOX, code=code)
+
+    def held(msg: Any) -> bool:
+        return waiting in (msg.text or "")
+
+    await moderator.send_text("Вы в безопасности?", chat=m.group, reply_to=card)
+    notice = await m.tg.wait_for_bot_message(m.group, held)
+    assert notice.reply_to_message_id == card.message_id
+    await _press(m, moderator, card, "take")
+    await _press(m, moderator, card, "verify")
+    wanted = Outbox.kind.in_(("question", "status"))
+    rows = await _rows(m.url, select(Outbox).where(wanted).order_by(Outbox.id))
+    assert [row.kind for row in rows] == ["question", "status"]
+    # Waiting is not failing: no attempt counted, nothing dead, nothing reached the thread.
+    assert all(row.state == OutboxState.PENDING.value and row.attempts == 0 for row in rows)
+    assert len(m.graph.page_messages(user)) == sent_before
+    assert {(c.code, c.subcode) for c in _sends(m.graph) if not c.ok} == {(10, 2018300)}
+    # The conversation is marked Done in the inbox: at their next try, both go, in order.
+    m.graph.take_back(user)
+    now = dt.datetime.now(dt.UTC)
+    ids = [row.id for row in rows]
+    await _execute(m.url, update(Outbox).where(Outbox.id.in_(ids)).values(next_attempt_at=now))
+    m.bot.app.worker.notify()
+    question = "Вы в безопасности?"
+
+    def status(msg: Any) -> bool:
+        return code in (msg.text or "") and question not in (msg.text or "")
+
+    await m.graph.wait_for_page_message(user, status, after=last_seq)
+    texts = [msg.text or "" for msg in m.graph.page_messages(user)[sent_before:]]
+    assert len(texts) == 2 and question in texts[0] and code in texts[1]
+    assert len([msg for msg in m.tg.bot_messages(m.group) if held(msg)]) == 1
+
+
+# --- a question queued inside the window, sent after it ---------------------------------------
+
+
+async def test_a_question_queued_inside_the_window_and_sent_after_it_goes_with_human_agent(
+    migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    """The tag is decided when the question is sent: queued untagged a minute before the 24
+    hours end, it is sent (after a rate limit's pause) once they have, with HUMAN_AGENT where the
+    Page has it (message-tags page), instead of being stopped as outside the window."""
+    async with messenger_bot(
+        migrated_url,
+        keyring,
+        tmp_path,
+        graph_options={"human_agent": True},
+        facebook_human_agent=True,
+        messenger_sources=(REF,),
+    ) as m:
+        moderator = await _moderator(m)
+        user, _, card = await _reported(m)
+        almost = dt.datetime.now(dt.UTC) - dt.timedelta(hours=23, minutes=59)
+        await _execute(m.url, update(Reporter).values(last_seen=almost))
+        # A rate limit holds the question back (Meta asks for a pause: graph.py, 30 s).
+        m.graph.fail_next(4, message="(#4) Application request limit reached")
+        await moderator.send_text("Вас отпустили?", chat=m.group, reply_to=card)
+        await m.tg.wait_for_bot_message(m.group, lambda msg: "Отправлено" in (msg.text or ""))
+        [row] = await _rows(m.url, select(Outbox).where(Outbox.kind == "question"))
+        # Meta's clock and the bot's both move past the 24 hours before the retry.
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24, minutes=5)
+        await _execute(m.url, update(Reporter).values(last_seen=past))
+        m.graph.advance(24 * 3600 + 300)
+        await _execute(
+            m.url,
+            update(Outbox)
+            .where(Outbox.id == row.id)
+            .values(next_attempt_at=dt.datetime.now(dt.UTC)),
+        )
+        m.bot.app.worker.notify()
+        question = await m.graph.wait_for_page_message(
+            user, lambda msg: "Вас отпустили?" in (msg.text or ""), after=0
+        )
+        assert (question.messaging_type, question.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
+        assert not any("24 час" in (msg.text or "") for msg in m.tg.bot_messages(m.group))
+        # The status button says that only the team's questions reach the reporter now, and
+        # until when (7 days), within the 200 characters of a press's answer.
+        t = m.bot.app.context.moderators_t
+        answer = await _press(m, moderator, card, "status")
+        human = t.datetime(past + dt.timedelta(days=7))
+        assert t(REACH_QUESTIONS_ONLY, human=human) in (answer.text or "")
+        assert len(answer.text or "") <= PRESS_ANSWER_LIMIT
+
+
+def test_a_team_answer_gets_its_tag_from_the_window_at_sending_time() -> None:
+    """Untagged within 24 hours, HUMAN_AGENT after, within 7 days, only where the Page has the
+    feature (message-tags page); nothing after (the window check then stops it)."""
+    now = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+    hours = dt.timedelta(hours=1)
+    assert reply_tag(now - 23 * hours, now, human_agent=True) is None
+    assert reply_tag(now - 25 * hours, now, human_agent=True) == HUMAN_AGENT_TAG
+    assert reply_tag(now - 25 * hours, now, human_agent=False) is None
+    assert reply_tag(now - 8 * 24 * hours, now, human_agent=True) is None

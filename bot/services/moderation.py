@@ -203,20 +203,63 @@ class Moderation:
             if not event.action.startswith("refused")
         ]
         if not events:
+            reach = await self._reach(report)
+            if reach is not None:
+                return Outcome(
+                    True,
+                    Msg(
+                        N_("No one has acted on {code} yet. {reach}"),
+                        {"code": report.public_code, "reach": self.context.moderators_t.msg(reach)},
+                    ),
+                )
             return Outcome(
                 True, Msg(N_("No one has acted on {code} yet."), {"code": report.public_code})
             )
         latest = events[-1]
-        line = event_line(
-            CardEvent(latest.action, latest.actor_name, latest.at), self.context.moderators_t
-        )
-        return Outcome(
-            True,
-            Msg(
-                N_("Last: {event}. /history {code} shows all."),
-                {"event": line, "code": report.public_code},
-            ),
-        )
+        t = self.context.moderators_t
+        reach = await self._reach(report)
+        if reach is None:
+            line = event_line(CardEvent(latest.action, latest.actor_name, latest.at), t)
+            return Outcome(
+                True,
+                Msg(
+                    N_("Last: {event}. /history {code} shows all."),
+                    {"event": line, "code": report.public_code},
+                ),
+            )
+        # Telegram shows at most 200 characters in a press's answer: a long name gives way,
+        # then who acted last (the reach is what cannot be read anywhere else).
+        for name in (latest.actor_name, (latest.actor_name or "")[:12] + "…"):
+            line = event_line(CardEvent(latest.action, name, latest.at), t)
+            answer = Msg(N_("Last: {event}. {reach}"), {"event": line, "reach": t.msg(reach)})
+            if len(t.msg(answer)) <= PRESS_ANSWER_LIMIT:
+                return Outcome(True, answer)
+        return Outcome(True, reach)
+
+    async def _reach(self, report: Report) -> Msg | None:
+        """Until when the team can write to a Messenger reporter, worked out now from their
+        last message (handlers/messenger/window.py): a date written on the card would go stale
+        as the reporter writes again, so it is said when a moderator presses the status button
+        or asks a question. None when the reporter is not on Messenger or cannot be written to
+        at all."""
+        if report.contact != "chat" or report.reporter_id is None or report.status == S.CLOSED:
+            return None
+        reporter = await self.reporters.get(report.reporter_id)
+        if reporter is None or reporter.external_enc is None or reporter.channel != MESSENGER:
+            return None
+        t = self.context.moderators_t
+        human_agent = self.context.messenger_human_agent
+        now = self.context.now()
+        until = t.datetime(reachable_until(reporter.last_seen, human_agent=False))
+        human = t.datetime(reachable_until(reporter.last_seen, human_agent=human_agent))
+        window = messaging_window(reporter.last_seen, now, human_agent=human_agent)
+        if window == Window.CLOSED:
+            return Msg(REACH_CLOSED, {"since": human})
+        if window == Window.HUMAN_AGENT:
+            return Msg(REACH_QUESTIONS_ONLY, {"human": human})
+        if human_agent:
+            return Msg(REACH_QUESTIONS_LONGER, {"until": until, "human": human})
+        return Msg(REACH_OPEN, {"until": until})
 
     async def _confirm_rejection(self, actor: Actor, report: Report, action: str) -> Outcome:
         """Ask on the card itself before rejecting: a rejection is one mis-tap away from Take."""
@@ -376,6 +419,15 @@ class Moderation:
         if not asked.ok:
             return asked
         await self._transition(actor, report, "needs_info")
+        reach = await self._reach(report)
+        if reach is not None:
+            return Outcome(
+                True,
+                Msg(
+                    N_("Sent to the reporter of {code}; marked as needing information. {reach}"),
+                    {"code": report.public_code, "reach": self.context.moderators_t.msg(reach)},
+                ),
+            )
         return Outcome(
             True,
             Msg(
@@ -456,6 +508,9 @@ class Moderation:
             payload=neutral.payload(
                 [neutral.text(*body) for body in bodies],
                 **({"messenger_tag": messenger_tag} if messenger_tag else {}),
+                # A team member's answer: on Messenger its tag is decided when it is sent
+                # (handlers/messenger/delivery.py, MessengerDelivery.tag_for).
+                human_reply=True,
             ),
             idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
             report_id=report.id,
@@ -757,6 +812,21 @@ _WINDOW_CLOSED = {
         "becomes possible again when the reporter writes to the Page."
     ),
 }
+
+# Until when a Messenger reporter can be written to, said at the moment it is asked
+# (Moderation._reach), and so true then: the reporter's next message moves it. Automated
+# messages (status notices, check-ins) go only within 24 hours of the reporter's last message;
+# the team's questions within 7 days where the Page has the Human Agent tag
+# (developers.facebook.com/docs/messenger-platform/send-messages/message-tags).
+REACH_OPEN = N_("Messenger: the reporter can be written to until {until}.")
+REACH_QUESTIONS_LONGER = N_(
+    "Messenger: the team can write to the reporter until {until}, and ask questions until {human}."
+)
+REACH_QUESTIONS_ONLY = N_("Messenger: only the team's questions reach the reporter, until {human}.")
+REACH_CLOSED = N_("Messenger: the reporter cannot be written to since {since}, until they write.")
+# answerCallbackQuery: the text of a press's answer is 0-200 characters
+# (core.telegram.org/bots/api#answercallbackquery).
+PRESS_ANSWER_LIMIT = 200
 
 RESENT = NP_(
     "{n} dead letter is queued to be sent again.", "{n} dead letters are queued to be sent again."

@@ -32,9 +32,9 @@ from handlers.messenger.graph import (
     GraphError,
 )
 from handlers.messenger.render import Action, Payload, quick_reply, text_messages, title
-from handlers.messenger.window import may_send
+from handlers.messenger.window import HUMAN_AGENT_TAG, may_send, reply_tag
 from handlers.telegram.keyboards import CheckinCB
-from storage.models import OutboxPriority
+from storage.models import Outbox, OutboxPriority
 from storage.repositories import OutboxRepository, Reports
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,16 @@ UNDELIVERED: dict[ErrorKind, str] = {
         "administrator must renew FACEBOOK_PAGE_TOKEN. The message for {code} was not delivered."
     ),
 }
+
+# Said once per message while the Page inbox holds the reporter's conversation (ErrorKind.
+# THREAD_HELD): the message is not lost, it waits, and the team knows where the reporter is
+# being answered.
+HELD_BY_INBOX = N_(
+    "A message to the reporter of {code} is waiting: the conversation is open in the Facebook "
+    "Page inbox, where someone from the team answers, and Messenger lets only the inbox write "
+    "meanwhile. It is sent once the conversation there is marked Done, if the reporter can "
+    "still be reached then."
+)
 
 
 def html_to_text(text: str) -> str:
@@ -130,10 +140,31 @@ class MessengerDelivery:
         self.sessionmaker = sessionmaker
         self.context = context
 
+    def tag_for(
+        self, recipient: MessengerRecipient, tag: str | None, *, human_reply: bool
+    ) -> str | None:
+        """The tag to send with, decided now rather than when the message was queued.
+
+        A team member's answer (`human_reply`, or queued with HUMAN_AGENT) goes untagged within
+        24 hours of the reporter's last message and with HUMAN_AGENT after, within 7 days, where
+        FACEBOOK_HUMAN_AGENT says Meta granted it: a question queued just inside the 24 hours and
+        sent just after still goes. An automated message never gets a tag."""
+        if not (human_reply or tag == HUMAN_AGENT_TAG) or recipient.last_seen is None:
+            return tag
+        return reply_tag(
+            recipient.last_seen, self.context.now(), human_agent=self.context.messenger_human_agent
+        )
+
     async def send(
-        self, recipient: MessengerRecipient, message: dict[str, Any], *, tag: str | None
+        self,
+        recipient: MessengerRecipient,
+        message: dict[str, Any],
+        *,
+        tag: str | None,
+        human_reply: bool = False,
     ) -> None:
         """One outbox message (see bot/outbox/worker.py for the format) to a Messenger reporter."""
+        tag = self.tag_for(recipient, tag, human_reply=human_reply)
         self._check_window(recipient, tag)
         kind = message.get("type")
         caption = message.get("caption_html")
@@ -177,9 +208,15 @@ class MessengerDelivery:
             await self.send(recipient, {"type": "text", "html": caption}, tag=tag)
 
     async def send_parts(
-        self, recipient: MessengerRecipient, parts: Sequence[dict[str, Any]], *, tag: str | None
+        self,
+        recipient: MessengerRecipient,
+        parts: Sequence[dict[str, Any]],
+        *,
+        tag: str | None,
+        human_reply: bool = False,
     ) -> None:
         """Send API messages already rendered (handlers/messenger/render.py), in order."""
+        tag = self.tag_for(recipient, tag, human_reply=human_reply)
         self._check_window(recipient, tag)
         for part in parts:
             await self.graph.send_message(recipient.psid, part, messaging_type="UPDATE", tag=tag)
@@ -250,30 +287,42 @@ class MessengerDelivery:
         text = UNDELIVERED.get(error.kind)
         if text is None or report_id is None:
             return
+        now = self.context.now()
+        # One notice per failed row; a token problem is said once a day, not per row.
+        key = (
+            f"messenger_auth:{now.date().isoformat()}"
+            if error.kind == ErrorKind.AUTH
+            else f"undelivered:{row_id}"
+        )
         async with self.sessionmaker() as session, session.begin():
-            outbox = OutboxRepository(session, self.context.keyring)
-            report = await Reports(session, self.context.keyring).get(report_id)
-            alert = await outbox.alert_of(report_id)
-            notice = self.context.moderators_t(text, code=report.public_code if report else "—")
-            now = self.context.now()
-            await outbox.enqueue(
-                kind="undelivered",
-                target="moderators",
-                payload={
-                    "messages": [
-                        {
-                            "type": "text",
-                            "html": "⚠️ " + html.quote(notice),
-                            "reply_to_message_id": alert.sent_message_id if alert else None,
-                        }
-                    ]
-                },
-                # One notice per failed row; a token problem is said once a day, not per row.
-                idempotency_key=(
-                    f"messenger_auth:{now.date().isoformat()}"
-                    if error.kind == ErrorKind.AUTH
-                    else f"undelivered:{row_id}"
-                ),
-                report_id=report_id,
-                priority=OutboxPriority.URGENT,
-            )
+            await self._notice(session, report_id, text, key)
+
+    async def tell_held(self, row_id: int) -> None:
+        """Say once under the card that a message to the reporter waits for the Page inbox to
+        release the conversation (the row is retried meanwhile: bot/outbox/worker.py)."""
+        async with self.sessionmaker() as session, session.begin():
+            row = await session.get(Outbox, row_id)
+            if row is not None and row.report_id is not None:
+                await self._notice(session, row.report_id, HELD_BY_INBOX, f"held:{row_id}")
+
+    async def _notice(self, session: AsyncSession, report_id: int, text: str, key: str) -> None:
+        outbox = OutboxRepository(session, self.context.keyring)
+        report = await Reports(session, self.context.keyring).get(report_id)
+        alert = await outbox.alert_of(report_id)
+        notice = self.context.moderators_t(text, code=report.public_code if report else "—")
+        await outbox.enqueue(
+            kind="undelivered",
+            target="moderators",
+            payload={
+                "messages": [
+                    {
+                        "type": "text",
+                        "html": "⚠️ " + html.quote(notice),
+                        "reply_to_message_id": alert.sent_message_id if alert else None,
+                    }
+                ]
+            },
+            idempotency_key=key,
+            report_id=report_id,
+            priority=OutboxPriority.URGENT,
+        )

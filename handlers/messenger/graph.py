@@ -64,10 +64,23 @@ class ErrorKind(enum.StrEnum):
     # (developers.facebook.com/docs/messenger-platform/error-codes): retried a few times, then
     # taken as unreachable and said so, never retried ten times and dropped in silence.
     MAYBE_BLOCKED = "maybe_blocked"
-    # A message tag the Page may not use (HUMAN_AGENT without Meta's grant): sent with a tag and
-    # refused with a permission error, (#10) or (#200)
-    # (developers.facebook.com/docs/messenger-platform/send-messages/message-tags).
+    # A message tag the Page may not use (HUMAN_AGENT without Meta's grant). Neither the
+    # message-tags page (developers.facebook.com/docs/messenger-platform/send-messages/
+    # message-tags) nor the error-codes page (developers.facebook.com/docs/messenger-platform/
+    # reference/send-api/error-codes) names an error of its own for it: a tag the Page may not
+    # use earns nothing, so a tagged message past 24 hours is answered as any message outside
+    # the window, (#10) subcode 2018278 ("This message is sent outside of allowed window", a
+    # permission error there), and the page's other permission errors are (#10) and (#200). The
+    # bot tags only a human's answer it has itself found within the 7 days, so any of these on a
+    # tagged message means the tag was refused.
     TAG_REFUSED = "tag_refused"
+    # Under the handover protocol another app (the Page inbox, where a person answers) holds the
+    # thread: "(#10) Message failed to send because another app is controlling this thread now",
+    # subcode 2018300; only the app in control may send until it releases the thread
+    # (developers.facebook.com/docs/messenger-platform/handover-protocol, "Exclusivity" in
+    # developers.facebook.com/docs/messenger-platform/instagram/features/handover-protocol).
+    # Retried after a pause, not counted: the message waits for the thread to come back.
+    THREAD_HELD = "thread_held"
     TRANSIENT = "transient"  # 5xx, codes 1, 1200, network: retry with backoff
     AUTH = "auth"  # 190: the page token is invalid or expired
     REJECTED = "rejected"  # anything else (a malformed request): retrying cannot help
@@ -79,6 +92,10 @@ _UNAVAILABLE = frozenset({(10, 2018108), (100, 2018001), (200, 1545041)})
 _PERMISSION_CODES = frozenset({10, 200})
 # Sends a code-2 answer gets before the person is taken as unreachable (attempts, all told).
 MAYBE_BLOCKED_ATTEMPTS = 3
+_THREAD_HELD = (10, 2018300)
+# How long a message waits before asking again whether the Page inbox has released the thread
+# (a person marks the conversation Done; Meta says nothing to the app that does not hold it).
+THREAD_HELD_PAUSE = 600.0
 
 
 def classify(
@@ -86,14 +103,16 @@ def classify(
 ) -> ErrorKind:
     if code in _RATE_LIMIT_CODES:
         return ErrorKind.RATE_LIMITED
+    if (code, subcode) == _THREAD_HELD:
+        return ErrorKind.THREAD_HELD
+    if tagged and code in _PERMISSION_CODES and subcode in (None, 2018278):
+        return ErrorKind.TAG_REFUSED
     if code == 10 and subcode == 2018278:
         return ErrorKind.WINDOW_CLOSED
     if code == 551 or (code, subcode) in _UNAVAILABLE:
         return ErrorKind.UNAVAILABLE
     if code == 190:
         return ErrorKind.AUTH
-    if tagged and code in _PERMISSION_CODES:
-        return ErrorKind.TAG_REFUSED
     if code == 2 and subcode is None and status < 500:
         return ErrorKind.MAYBE_BLOCKED
     if code in _TRANSIENT_CODES or status >= 500 or status == 0:
@@ -121,7 +140,12 @@ class GraphError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.kind in (ErrorKind.RATE_LIMITED, ErrorKind.TRANSIENT, ErrorKind.MAYBE_BLOCKED)
+        return self.kind in (
+            ErrorKind.RATE_LIMITED,
+            ErrorKind.TRANSIENT,
+            ErrorKind.MAYBE_BLOCKED,
+            ErrorKind.THREAD_HELD,
+        )
 
     def retry_after_attempts(self, attempts: int) -> bool:
         """Whether to try again after `attempts` failed tries (this one included)."""
@@ -131,6 +155,8 @@ class GraphError(Exception):
 
     @property
     def retry_after(self) -> float | None:
+        if self.kind == ErrorKind.THREAD_HELD:
+            return THREAD_HELD_PAUSE
         return RATE_LIMIT_PAUSE if self.kind == ErrorKind.RATE_LIMITED else None
 
     def describe(self) -> str:

@@ -31,8 +31,9 @@ class GraphFailure(TransportError):
             label=f"{CHANNEL}_{error.kind.value}",
             retryable=error.retryable,
             retry_after=error.retry_after,
-            # A rate limit is Meta asking for a pause, not a failed attempt.
-            counted=error.kind != ErrorKind.RATE_LIMITED,
+            # A rate limit is Meta asking for a pause, not a failed attempt; nor is a thread the
+            # Page inbox holds (it waits, bounded by the messaging window).
+            counted=error.kind not in (ErrorKind.RATE_LIMITED, ErrorKind.THREAD_HELD),
             # Code 2 may mean the person blocked the Page: a few tries, then the team is told.
             attempts=MAYBE_BLOCKED_ATTEMPTS if error.kind == ErrorKind.MAYBE_BLOCKED else None,
         )
@@ -61,13 +62,17 @@ class MessengerTransport:
     ) -> int | None:
         tag = envelope.get("messenger_tag")
         tag = tag if isinstance(tag, str) else None
+        human = envelope.get("human_reply") is True  # a team member's answer
         recipient = MessengerRecipient(str(chat), seen)
         try:
             if messages.is_neutral(message):
-                await self.delivery.send_parts(recipient, from_neutral(message), tag=tag)
+                parts = from_neutral(message)
+                await self.delivery.send_parts(recipient, parts, tag=tag, human_reply=human)
             else:
-                await self.delivery.send(recipient, message, tag=tag)
+                await self.delivery.send(recipient, message, tag=tag, human_reply=human)
         except GraphError as exc:
+            if exc.kind == ErrorKind.THREAD_HELD and origin is not None:
+                await self.delivery.tell_held(origin.row_id)
             raise GraphFailure(exc) from None
         return None  # Messenger's messages cannot be edited or deleted by the Page
 

@@ -58,3 +58,11 @@ def may_write_unasked(channel: str, last_seen: dt.datetime, at: dt.datetime) -> 
 def reachable_until(last_seen: dt.datetime, *, human_agent: bool) -> dt.datetime:
     """Until when the team can write to a Messenger reporter, unless they write again."""
     return last_seen + (HUMAN_AGENT_WINDOW if human_agent else STANDARD_WINDOW)
+
+
+def reply_tag(last_seen: dt.datetime, now: dt.datetime, *, human_agent: bool) -> str | None:
+    """The tag a team member's answer goes with now: none within 24 hours, HUMAN_AGENT after,
+    within 7 days, where the Page has the feature (message-tags page); none when it is too late
+    either way (the window check then stops it)."""
+    window = messaging_window(last_seen, now, human_agent=human_agent)
+    return HUMAN_AGENT_TAG if window == Window.HUMAN_AGENT else None

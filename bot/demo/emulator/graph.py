@@ -22,9 +22,10 @@ buttons), generic templates (1 to 10 elements, titles and subtitles of 80); Send
 calls a second per Page, 10 for media, and a per-thread limit), answered (#613); private replies
 to comments (one per comment, within 7 days, (#10900) when repeated); the Messenger profile
 (get started, greeting of 160 characters, persistent menu titles of 30) and its rate limit (10
-calls in 10 minutes per Page, (#613)); a HUMAN_AGENT tag from a Page without the feature, (#10);
-a person who blocked the Page answered (#551) or, as Meta warns it may be, (#2); threads held by
-the Page inbox under the handover protocol (events go to "standby"); several entries in one POST
+calls in 10 minutes per Page, (#613)); a HUMAN_AGENT tag from a Page without the feature earns
+nothing (past 24 hours, (#10) 2018278); a person who blocked the Page answered (#551) or, as Meta
+warns it may be, (#2); threads held by the Page inbox under the handover protocol (events go to
+"standby", and sends are refused (#10) subcode 2018300); several entries in one POST
 (`batched`); deliveries not answered in time sent again (`answer_within`, `late_answers`).
 Faults: `fail_next`, and `delay` (every call answered that many seconds late).
 
@@ -815,6 +816,18 @@ class GraphEmulator:
             raise _param_error("No matching user found", 2018001)
         messaging_type = str(body.get("messaging_type") or "")
         tag = body.get("tag")
+        if thread.held_by_inbox:
+            # Handover protocol, exclusivity: while another app (the Page inbox) controls the
+            # thread, no other app may send to it, "(#10) Message failed to send because another
+            # app is controlling this thread now", subcode 2018300, HTTP 400
+            # (developers.facebook.com/docs/messenger-platform/handover-protocol;
+            # developers.facebook.com/docs/messenger-platform/instagram/features/
+            # handover-protocol, "Exclusivity").
+            raise GraphApiError(
+                10,
+                "(#10) Message failed to send because another app is controlling this thread now.",
+                2018300,
+            )
         self._check_type_and_window(thread, messaging_type, tag)
         if thread.blocked and thread.blocked_code == 2:
             raise GraphApiError(
@@ -846,13 +859,15 @@ class GraphEmulator:
             )
         if messaging_type == "MESSAGE_TAG" and tag not in MESSAGE_TAGS:
             raise _param_error("param tag must be a supported message tag")
-        if messaging_type == "MESSAGE_TAG" and tag == "HUMAN_AGENT" and not self.human_agent:
-            # The Human Agent tag is a permission the Page applies for (message-tags page); a
-            # Page without it is refused whatever the window.
-            raise GraphApiError(10, "(#10) Application does not have permission for this action")
         since = self.now() - thread.last_interaction if thread.last_interaction else None
         if since is not None and since <= WINDOW:
             return
+        # The Human Agent tag lets a human answer within 7 days only for a Page granted the
+        # feature (developers.facebook.com/docs/messenger-platform/send-messages/message-tags).
+        # Meta documents no error of its own for a Page without it: the tag earns nothing, and
+        # the message is refused as any other outside the window, (#10) subcode 2018278, listed
+        # among the permission errors of developers.facebook.com/docs/messenger-platform/
+        # reference/send-api/error-codes.
         if (
             messaging_type == "MESSAGE_TAG"
             and tag == "HUMAN_AGENT"
