@@ -422,10 +422,9 @@ async def on_forget_button(
         return
     replies.clear_buttons(query.message.message_id)
     answer = "yes" if callback_data.answer == "yes" else "no"
-    if await reporter_session.forget(answer, FORGET_QUESTION):
-        # The reporter no longer has a chat id; this last answer carries it
-        # (bot/services/replies.py).
-        replies.direct_chat_id = query.message.chat.id
+    # Once erased, the reporter has no chat id: the pipeline addresses this last answer itself
+    # (bot/services/pipeline.py).
+    await reporter_session.forget(answer, FORGET_QUESTION)
     replies.take(reporter_session)
 
 
