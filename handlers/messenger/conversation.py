@@ -3,11 +3,12 @@
 The Messenger adapter of the reporter's session: every rule about what to ask lives in the
 engine; consent, erasing the link, check-in answers, answers to the team's questions, follow-ups
 and refused files in the channel-neutral session Telegram uses too (bot/services/session.py),
-whose messages are rendered here (`from_neutral`); flood limits and pictures rebuilt without
+whose messages the outbox's transport renders; flood limits and pictures rebuilt without
 metadata in the same services. The draft
 is the same encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the
 person came from, kept until the report is submitted and then stored as its source. Replies are
-collected (`Replies`), never sent from here: the webhook's processing queues them in the outbox.
+collected in the event's `Replies` (bot/services/replies.py), never sent from here: the inbound
+pipeline stores them in the outbox (bot/services/pipeline.py).
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from bot.services.media import (
 from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
+from bot.services.replies import Replies
 from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.messenger import CHANNEL
+from handlers.messenger.delivery import MESSENGER_MESSAGE
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
 from handlers.messenger.render import (
@@ -50,7 +53,6 @@ from handlers.messenger.render import (
     Message,
     MessengerRenderer,
     Payload,
-    from_neutral,
     language_picker,
     quick_reply,
     text_messages,
@@ -125,21 +127,6 @@ def _file_name(item: Attachment) -> str | None:
     return name if "." in name else None
 
 
-class Replies:
-    """The messages one event answers with, in order.
-
-    Nothing is sent from here: the webhook's processing queues them in the outbox, in the
-    transaction that stores the state they belong to, and the outbox sends them after the commit
-    (README, Messenger). A reply is never sent for a state that did not commit.
-    """
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def __call__(self, messages: Sequence[Message]) -> None:
-        self.messages.extend(messages)
-
-
 # What became of an attachment, found out before the event's transaction (prefetch_pictures):
 # a picture rebuilt from its pixels, the reason it was refused (a key of REFUSALS), or False
 # for a file that is no picture (a PDF, a video), passed on by its link.
@@ -187,7 +174,7 @@ class MessengerConversation:
     privacy: Privacy
     reporter: Reporter
     t: Translator
-    send: Replies
+    replies: Replies
     pictures: dict[str, Picture] = field(default_factory=dict)
     renderer: MessengerRenderer = field(init=False)
     session: ReporterSession = field(init=False)
@@ -205,14 +192,20 @@ class MessengerConversation:
     def _say(self, msgid: str, **params: Any) -> list[Message]:
         return text_messages(self.t(msgid, **params))
 
+    async def send(self, messages: Sequence[Message]) -> None:
+        """Send API messages, stored as they are and sent by the outbox's transport."""
+        for message in messages:
+            self.replies.platform(MESSENGER_MESSAGE, message)
+
     async def _said(self) -> None:
-        """What the session said (bot/services/session.py), as Send API messages; Messenger has
-        no notice for a pressed button, so its acknowledgement is a message of its own."""
+        """What the session said (bot/services/session.py), stored channel-neutral and rendered
+        by the outbox's transport (handlers/messenger/transport.py); Messenger has no notice for
+        a pressed button, so its acknowledgement is a message of its own."""
         said, ack = self.session.take()
         if ack is not None:
-            await self.send(text_messages(ack))
+            self.replies.say_plain(ack)
         for message in said:
-            await self.send(from_neutral(message))
+            self.replies.say(message)
 
     # --- state ---------------------------------------------------------------------------------
     async def _load(self) -> tuple[engine.Draft | None, str | None]:
