@@ -22,12 +22,7 @@ from bot.services.context import Actor, Outcome, ServiceContext
 from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
 from handlers.engine.text import N_, NP_, Msg
 from handlers.messenger import CHANNEL as MESSENGER
-from handlers.messenger.window import (
-    HUMAN_AGENT_TAG,
-    Window,
-    messaging_window,
-    reachable_until,
-)
+from handlers.messenger.window import Window, messaging_window, reachable_until
 from handlers.telegram.cards import (
     ACTION_LABELS,
     CONFIRMED,
@@ -403,7 +398,6 @@ class Moderation:
         if reporter is None or reporter.external_enc is None or report.status == S.CLOSED:
             await self.refuse(actor, report.id, "reporter_unreachable")
             return _refusal(N_("The reporter can no longer be reached."))
-        messenger_tag: str | None = None
         until: dt.datetime | None = None
         if reporter.channel == MESSENGER:
             window = messaging_window(
@@ -418,7 +412,6 @@ class Moderation:
                     code=report.public_code,
                     when=self.context.moderators_t.datetime(reporter.last_seen),
                 )
-            messenger_tag = HUMAN_AGENT_TAG if window == Window.HUMAN_AGENT else None
             until = reachable_until(
                 reporter.last_seen, human_agent=self.context.messenger_human_agent
             )
@@ -445,7 +438,7 @@ class Moderation:
             target="reporter",
             payload=neutral.payload(
                 [neutral.text(*body) for body in bodies],
-                **({"messenger_tag": messenger_tag} if messenger_tag else {}),
+                human_reply=True,  # a person on the team wrote it (a channel may say so)
             ),
             idempotency_key=f"question:{report.id}:{version}:{now.timestamp()}",
             report_id=report.id,

@@ -19,6 +19,7 @@ from handlers.messenger import CHANNEL
 from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
 from handlers.messenger.graph import MAYBE_BLOCKED_ATTEMPTS, ErrorKind, GraphError
 from handlers.messenger.render import from_neutral
+from handlers.messenger.window import HUMAN_AGENT_TAG, Window, messaging_window
 from storage.repositories import ClaimedRow
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,7 @@ class MessengerTransport:
         seen: dt.datetime | None = None,
         origin: Origin | None = None,
     ) -> int | None:
-        tag = envelope.get("messenger_tag")
-        tag = tag if isinstance(tag, str) else None
+        tag = self._tag(envelope, seen)
         recipient = MessengerRecipient(str(chat), seen)
         try:
             if messages.is_neutral(message):
@@ -70,6 +70,20 @@ class MessengerTransport:
         except GraphError as exc:
             raise GraphFailure(exc) from None
         return None  # Messenger's messages cannot be edited or deleted by the Page
+
+    def _tag(self, envelope: Mapping[str, Any], seen: dt.datetime | None) -> str | None:
+        """Meta's message tag for a row: a human's answer (`human_reply`) past the 24-hour
+        window goes with HUMAN_AGENT when the Page has that feature
+        (developers.facebook.com/docs/messenger-platform/send-messages/message-tags). Rows
+        queued before payloads were neutral name the tag themselves (`messenger_tag`)."""
+        named = envelope.get("messenger_tag")
+        if isinstance(named, str):
+            return named
+        if envelope.get("human_reply") is not True or seen is None:
+            return None
+        context = self.delivery.context
+        window = messaging_window(seen, context.now(), human_agent=context.messenger_human_agent)
+        return HUMAN_AGENT_TAG if window == Window.HUMAN_AGENT else None
 
     async def undeliverable(self, row: ClaimedRow, error: TransportError) -> None:
         if isinstance(error, GraphFailure):
