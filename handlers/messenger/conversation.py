@@ -53,7 +53,6 @@ from handlers.messenger.render import (
     Message,
     MessengerRenderer,
     Payload,
-    language_picker,
     quick_reply,
     text_messages,
     title,
@@ -78,33 +77,6 @@ BEFORE_CONSENT = frozenset(
 # Meta allows letters, digits and + / = - . : _ in a ref; the report's source column holds 64.
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9+/=\-.:_]")
 SOURCE_LENGTH = 64
-PLATFORM = "Meta"  # who can see a Messenger conversation (the consent notice names it)
-
-WELCOME = N_(
-    "Hello. Here you can report a detention, a search, a frozen bank account, a summons or "
-    "other persecution in Kazakhstan. Your report goes to a team of human-rights defenders."
-    "\n\nMeta can see this conversation. If you are worried, write from a second account and do "
-    "not give your own name. You can stop at any time with Cancel.\n\n"
-    "/language changes the language, /help explains more."
-)
-SAFETY_HELP = N_(
-    "Your safety: /forget erases the link between you and your reports. The bot cannot delete "
-    "messages in Messenger: to clear this conversation from your phone, delete it in Messenger "
-    "yourself."
-)
-WIPE_EXPLAINED = N_(
-    "In Messenger the bot cannot delete messages, not even its own. To clear this conversation "
-    "from your phone, delete it in Messenger: open the list of chats, press and hold this one "
-    "and choose Delete. Your reports stay with the team. /forget also erases the link between "
-    "you and your reports."
-)
-FORGET_QUESTION = N_(
-    "Erase the link between you and your reports?\n\nThe bot forgets this conversation: the "
-    "team can no longer write to you here, safety check-ins are cancelled and an unfinished "
-    "report is deleted. Your reports stay with the team for the record, with nothing that leads "
-    "to your account. This cannot be undone.\n\nThe messages stay on your phone until you "
-    "delete the conversation in Messenger."
-)
 
 
 def clean_ref(ref: str | None) -> str | None:
@@ -293,21 +265,23 @@ class MessengerConversation:
             await self._ask_language()
             return
         if action == Action.START:
-            await self.send(self._say(WELCOME))
+            self.session.welcome()
+            await self._said()
         if action not in BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
         elif action == Action.HELP:
-            self.session.help(SAFETY_HELP)
+            self.session.help()
             await self._said()
             if not self.privacy.needs_consent(self.reporter):
                 await self.advance(engine.Show())
         elif action == Action.FORGET:
             await self._forget(payload.value)
         elif action == Action.WIPE:
-            await self.send(self._say(WIPE_EXPLAINED))
+            await self.session.ask_wipe()
+            await self._said()
         elif action == Action.CHECKIN:
             await self.session.checkin(_small_number(payload.step), payload.value)
             await self._said()
@@ -461,28 +435,25 @@ class MessengerConversation:
         await self._save(draft, source)
 
     async def _ask_language(self) -> None:
-        catalogs = self.intake.context.catalogs
-        prompts = [
-            catalogs.gettext("Choose a language:", locale=lang) for lang in ("kk", "ru", "en")
-        ]
-        await self.send(language_picker(prompts))
+        self.session.ask_language()
+        await self._said()
 
     async def _set_language(self, language: str) -> None:
         if language not in ("kk", "ru", "en"):
             await self._ask_language()
             return
-        first_choice = self.reporter.language is None
-        self.reporter.language = language
-        self.t = self.session.t = self.intake.translator(language)
+        # The first choice is welcomed, a change acknowledged (a message of its own here).
+        self.session.choose_language(language)
+        self.t = self.session.t
         self.renderer = MessengerRenderer(self.t)
-        await self.send(self._say(WELCOME if first_choice else N_("Language changed.")))
+        await self._said()
         if self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
         await self.advance(engine.Show())
 
     async def _ask_consent(self) -> None:
-        notice = self.session.ask_consent(PLATFORM)
+        notice = self.session.ask_consent()
         # Messenger offers only the other languages: quick replies are few (at most 13).
         notice["actions"] = [
             [
@@ -501,7 +472,7 @@ class MessengerConversation:
             await self.advance(engine.Show())
 
     async def _forget(self, answer: str) -> None:
-        await self.session.forget(answer, FORGET_QUESTION)
+        await self.session.forget(answer)
         await self._said()
 
 
