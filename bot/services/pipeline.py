@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Deliver = Callable[[list[int]], Awaitable[None]]
+# Pictures decoded at once (each can take a few hundred MB for a moment): more wait their turn.
+DECODE_SLOTS = 2
 # The language a reader gets when nothing better is known.
 FALLBACK_LANGUAGE = "en"
 
@@ -125,6 +127,8 @@ class InboundPipeline:
         self.deliver = deliver
         self.member_check = member_check
         self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}  # lock, how many hold or wait
+        # Held while a channel downloads and cleans a person's files, before the transaction.
+        self.decoding = asyncio.Semaphore(DECODE_SLOTS)
 
     @asynccontextmanager
     async def turn(self, key: Hashable | None) -> AsyncIterator[None]:

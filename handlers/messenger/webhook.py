@@ -287,7 +287,8 @@ class MessengerChannel:
         locale = await self.graph.user_locale(event.psid) if known is None else None
         pictures: dict[str, Picture] = {}
         if isinstance(event, MessageEvent) and event.attachments and event.quick_reply is None:
-            pictures = await prefetch_pictures(self.graph, event)
+            async with self.pipeline.decoding:
+                pictures = await prefetch_pictures(self.graph, event)
         return locale, pictures
 
     async def _comment(self, event: CommentEvent, stored: ClaimedEvent) -> None:

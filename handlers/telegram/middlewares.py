@@ -37,8 +37,6 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 # update again, so it is held and retried here. In webhook mode it is 0 and Telegram redelivers.
 OUTAGE_RETRY_FIRST = 1.0
 OUTAGE_RETRY_MAX = 15.0
-# Pictures decoded at once (each can take a few hundred MB for a moment): more wait their turn.
-DECODE_SLOTS = 2
 
 
 class UpdateContextMiddleware(BaseMiddleware):
@@ -88,7 +86,6 @@ class UpdateContextMiddleware(BaseMiddleware):
             deliver=deliver,
             member_check=member_check,
         )
-        self._decode_slots = asyncio.Semaphore(DECODE_SLOTS)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -143,7 +140,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             except Exception as exc:  # noqa: BLE001 - the update goes on with the ids known
                 log.warning("group %s not looked up: %s", chat.id, type(exc).__name__)
         if chat is not None and chat.type == "private" and event.message is not None:
-            async with self._decode_slots:
+            async with self.pipeline.decoding:
                 data["received_file"] = await prefetch_file(bot, event.message)
         elif self.member_check is not None and user is not None and chat is not None:
             await self.member_check(user.id)  # cached: the transaction's check finds it there
