@@ -186,6 +186,7 @@ def cmd_demo(_settings: Settings, args: argparse.Namespace) -> int:
         seed=args.seed,
         data_dir=args.data_dir,
         moderator_language=args.moderator_language,
+        busy_night=args.busy_night,
     )
     return run_demo(options)
 
@@ -229,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--moderator-language", choices=("kk", "ru", "en"), default="ru", help="alert cards (ru)"
+    )
+    demo.add_argument(
+        "--busy-night",
+        type=int,
+        nargs="?",
+        const=50,
+        default=0,
+        metavar="N",
+        help="N simulated people report through the bot (50): real cards and digests",
     )
     demo.set_defaults(func=cmd_demo)
     add_figure_commands(sub)

@@ -35,9 +35,9 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import Report, WebMessage
 from storage.sealing import Keyring
 from storage.web import derive_key, normalise
+from tests.demo_browser import CHROMIUM_ARGS, chromium_path
 from tests.e2e import RunningBot, moderator_group, outbox_settled, start_bot
 from tests.safety import dump_database
-from tests.test_demo import CHROMIUM_ARGS, _chromium
 
 HOST = "127.0.0.77"  # the browser's address as the bot sees it
 FORWARDED = "203.0.113.77"  # an X-Forwarded-For the bot must ignore
@@ -518,7 +518,7 @@ async def test_reports_in_three_languages_without_javascript_and_an_answer_reach
     requested: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(_chromium()), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(chromium_path()), headless=True, args=CHROMIUM_ARGS
         )
         try:
             for language, locale in (("kk", "kk-KZ"), ("en", "en-GB"), ("ru", "ru-RU")):
@@ -619,7 +619,7 @@ async def test_every_page_passes_an_accessibility_check_at_a_phone_width(setup: 
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(_chromium()), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(chromium_path()), headless=True, args=CHROMIUM_ARGS
         )
         try:
             context = await browser.new_context(

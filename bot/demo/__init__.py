@@ -43,9 +43,11 @@ from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.models import EmuChat, EmuMessage, EmuUser, StoredFile
 from bot.demo.emulator.ratelimit import RateLimitConfig
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.demo.night import NightProgress, NightReport, plan_night, run_night
 from bot.keys import ORG_PUBLIC_FILE, generate_keys, load_keyring
 from bot.settings import LANGUAGES, ConfigError, Settings
 from handlers.engine.forms import FORMS
+from handlers.telegram.keyboards import LanguageCB
 from storage.db import migrate
 from storage.models import Report, ReportStatus, StaffRole
 from storage.repositories import Reports, StaffRepository
@@ -76,10 +78,23 @@ SEED_WEEKS = 6
 # second; the bot's answer to one tap (a prompt, an edit, a deletion) is such a burst.
 DEMO_RATE_LIMITS = RateLimitConfig(private_per_second=10, private_burst=30)
 MAX_UPLOAD = 20 * 1024 * 1024
+# How long a pressed button shows as busy at most when the bot does not answer the press.
+PRESS_TIMEOUT = 10.0
 
 
 class DemoError(Exception):
-    """An action the page asked for cannot be done; the message is shown to the person."""
+    """An action the page asked for cannot be done.
+
+    `reason` names what the page says in the person's language ("empty", "gone", "language");
+    the message, for a developer, is shown only when there is no reason the page knows.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def response(self) -> web.Response:
+        return _json({"ok": False, "error": str(self), "reason": self.reason}, status=400)
 
 
 class DemoSettings(Settings):
@@ -327,6 +342,7 @@ def message_view(message: EmuMessage, viewer_id: int) -> dict[str, Any]:
         "from_bot": message.from_bot,
         "mine": message.sender.id == viewer_id,
         "sender": message.sender.first_name,
+        "sender_id": message.sender.id,
         "date": message.date,
         "edited": message.edited,
         "text": message.text,
@@ -358,6 +374,7 @@ def message_view(message: EmuMessage, viewer_id: int) -> dict[str, Any]:
             view["reply_to"] = {
                 "id": replied.message_id,
                 "sender": replied.sender.first_name,
+                "sender_id": replied.sender.id,
                 "excerpt": replied.content[:120],
                 "kind": replied.kind,
             }
@@ -383,6 +400,8 @@ class DemoOptions:
     moderator_language: str = "ru"
     # The reporter's Telegram language until the page picks another one.
     language: str = "ru"
+    # How many simulated people report through the bot once it runs (--busy-night).
+    busy_night: int = 0
 
 
 class Demo:
@@ -407,6 +426,8 @@ class Demo:
         self._sockets: set[web.WebSocketResponse] = set()
         self._queries: dict[str, deque[str]] = {pane: deque(maxlen=5) for pane in PANES}
         self.port = 0
+        self.night = NightProgress()
+        self.night_task: asyncio.Task[NightProgress] | None = None
         self.group: GroupHandle
         self.moderator: UserHandle
         self.coordinator: UserHandle
@@ -451,8 +472,28 @@ class Demo:
         )
         if self.bot_task.done():
             self.bot_task.result()  # it failed: show why
+        if self.options.busy_night:
+            self.night_task = asyncio.create_task(
+                run_night(
+                    self.emu,
+                    app.i18n,
+                    self.night_reporter,
+                    plan_night(self.options.busy_night),
+                    self.night,
+                ),
+                name="demo-busy-night",
+            )
+
+    def night_reporter(self, plan: NightReport) -> UserHandle:
+        user_id = 7_000_000_000 + secrets.randbelow(1_000_000_000)
+        return self.emu.user(user_id, f"Reporter {plan.number}", language_code=plan.language)
 
     async def stop(self) -> None:
+        if self.night_task is not None:
+            self.night_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.night_task
+            self.night_task = None
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"the demo is stopping")
         if self._runner is not None:
@@ -494,6 +535,36 @@ class Demo:
         self.reporter = self.emu.user(user_id, "Demo reporter", language_code=language)
         self._queries["reporter"].clear()
         self.emu.notify()
+
+    async def switch_language(self, language: str) -> None:
+        """The reporter's phone switches to `language`, keeping their chat.
+
+        Before they have written, their Telegram app's language is what the bot will use
+        (README, "Reporting"). After that the bot keeps the language it has for them, so the
+        reporter asks it to change with /language and a tap, in the chat, as a person would;
+        a report being written goes on where it was.
+        """
+        if language not in LANGUAGES:
+            raise DemoError(f"unknown language {language!r}")
+        self.language = language
+        self.reporter.user.language_code = language
+        self.emu.notify()
+        chat = self.reporter.private_chat
+        if not any(m.from_bot for m in self.emu.chat_messages(chat)):
+            return
+        sent = await self.reporter.send_command("/language")
+        choice = LanguageCB(lang=language).pack()
+        try:
+            menu = await self.emu.wait_for_bot_message(
+                self.reporter,
+                lambda m: choice in [b.get("callback_data") for b in m.buttons],
+                after=sent.message_id,
+                timeout=PRESS_TIMEOUT,
+            )
+            query_id = await self.reporter.press(menu, choice)
+            await self.emu.wait_for_callback_answer(query_id, timeout=PRESS_TIMEOUT)
+        except AssertionError as exc:
+            raise DemoError(f"the bot did not change the language: {exc}", "language") from None
 
     # ------------------------------------------------------------------ state
     def _pane(self, pane: str) -> tuple[UserHandle, EmuChat]:
@@ -558,12 +629,26 @@ class Demo:
             }
         return {
             "language": self.language,
+            # Message times are shown in the bot's TIMEZONE, as its cards and receipts say them.
+            "timezone": self.app.settings.timezone if self.app is not None else "Asia/Almaty",
+            # Who is who, so the page names people and chats in its own language.
+            "people": {
+                str(self.emu.bot_user.id): "bot",
+                str(MODERATOR_ID): "moderator",
+                str(COORDINATOR_ID): "coordinator",
+                str(self.reporter.id): "reporter",
+            },
             "bot": {
                 "name": self.emu.bot_user.first_name,
                 "username": self.emu.bot_user.username,
             },
             "features": {"stats": self.has_command("stats")},
             "seeded": self.seeded,
+            "night": {
+                "total": self.night.total,
+                "sent": self.night.sent,
+                "failed": self.night.failed,
+            },
             "panes": panes,
         }
 
@@ -572,7 +657,7 @@ class Demo:
         """One thing a person does on the page: write, tap a button, switch language."""
         op = action.get("op")
         if op == "language":
-            self.new_reporter(str(action.get("lang", "")))
+            await self.switch_language(str(action.get("lang", "")))
             return {"ok": True}
         if op == "new_reporter":
             self.new_reporter(self.language)
@@ -583,7 +668,7 @@ class Demo:
             if op == "text":
                 text = action.get("text")
                 if not isinstance(text, str) or not text.strip():
-                    raise DemoError("write something first")
+                    raise DemoError("write something first", "empty")
                 reply_to = _optional_int(action.get("reply_to"))
                 sent = await user.send_text(text, chat=target, reply_to=reply_to)
                 return {"ok": True, "message_id": sent.message_id}
@@ -594,9 +679,15 @@ class Demo:
                     raise DemoError("press needs message_id and data")
                 message = chat.messages.get(message_id)
                 if message is None or message.deleted:
-                    raise DemoError("that message is gone")
+                    raise DemoError("that message is gone", "gone")
                 query_id = await user.press(message, data)
                 self._queries[str(action["pane"])].append(query_id)
+                # A Telegram client shows the button as busy until the bot answers the query
+                # (core.telegram.org/bots/api#answercallbackquery: "the Telegram clients will
+                # display a progress bar until you call answerCallbackQuery"); the page does
+                # the same, then lets the button go whether or not the message changed.
+                with contextlib.suppress(AssertionError):
+                    await self.emu.wait_for_callback_answer(query_id, timeout=PRESS_TIMEOUT)
                 return {"ok": True, "query_id": query_id}
         except AssertionError as exc:  # the emulator's handles refuse what a client can't do
             raise DemoError(str(exc)) from None
@@ -609,7 +700,7 @@ class Demo:
         user, chat = self._pane(pane)
         target = None if chat.is_private else chat
         if not data:
-            raise DemoError("the file is empty")
+            raise DemoError("the file is empty", "empty")
         try:
             if _photo_kind(data) in ("image/png", "image/jpeg", "image/webp"):
                 sent = await user.send_photo(data, chat=target, reply_to=reply_to)
@@ -678,7 +769,7 @@ class Demo:
         try:
             return _json(await self.perform(action))
         except DemoError as exc:
-            return _json({"ok": False, "error": str(exc)}, status=400)
+            return exc.response()
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -697,7 +788,7 @@ class Demo:
                 _optional_int(form.get("reply_to")),
             )
         except DemoError as exc:
-            return _json({"ok": False, "error": str(exc)}, status=400)
+            return exc.response()
         return _json(result)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -836,6 +927,13 @@ def _banner(demo: Demo) -> str:
             f"Sample data: {demo.seeded} fake reports over the last {SEED_WEEKS} weeks."
             if demo.seeded
             else "Sample data: already there from an earlier --seed."
+        )
+    if demo.options.seed and not demo.options.busy_night:
+        lines.append("For alert cards in the moderators' chat, start with --busy-night.")
+    if demo.options.busy_night:
+        lines.append(
+            f"Busy night: {demo.options.busy_night} simulated people are reporting through the "
+            "bot; watch the moderators' chat."
         )
     lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)

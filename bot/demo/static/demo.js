@@ -11,7 +11,19 @@
       badge: "DEMO · fake data",
       language: "Language",
       languageHint:
-        "Starts a new reporter whose Telegram app is in this language. In the chat, /language changes the bot's language.",
+        "Switches the reporter's phone to this language and keeps the chat; once the reporter has written, the bot is asked with /language, as a person would.",
+      botName: "Report bot (demo)",
+      groupTitle: "Moderators (demo)",
+      name_bot: "Report bot (demo)",
+      name_moderator: "Demo moderator",
+      name_coordinator: "Demo coordinator",
+      name_reporter: "Demo reporter",
+      night: "Busy night: {sent} of {total} simulated reports sent. Cards arrive here, and digests when they come faster than a group may receive messages.",
+      nightFailed: "{n} simulated reports did not get through; see the terminal.",
+      reason_empty: "There is nothing to send.",
+      reason_gone: "That message is no longer there.",
+      reason_language: "The bot did not change the language; try /language in the chat.",
+      reason_tooBig: "The file is larger than 20 MB, the most a bot may receive.",
       newReporter: "New reporter",
       intro:
         "The real bot talks to a Telegram emulator on this computer; nothing is sent to Telegram. Report an incident in the reporter's chat, watch its alert card arrive in the moderators' chat, and ask for figures as a coordinator.",
@@ -52,11 +64,23 @@
       badge: "ДЕМО · ненастоящие данные",
       language: "Язык",
       languageHint:
-        "Начинает нового заявителя, у которого Telegram на этом языке. В самом чате язык бота меняет команда /language.",
-      newReporter: "Новый заявитель",
+        "Переключает телефон автора обращения на этот язык, переписка остаётся; если автор уже писал боту, язык меняется командой /language, как это сделал бы человек.",
+      botName: "Бот для обращений (демо)",
+      groupTitle: "Модераторы (демо)",
+      name_bot: "Бот для обращений (демо)",
+      name_moderator: "Модератор (демо)",
+      name_coordinator: "Координатор (демо)",
+      name_reporter: "Автор обращения (демо)",
+      night: "Напряжённая ночь: отправлено {sent} из {total} смоделированных обращений. Карточки приходят сюда, а сводки — когда их больше, чем группа может принять.",
+      nightFailed: "Не прошло смоделированных обращений: {n}; подробности в терминале.",
+      reason_empty: "Нечего отправить.",
+      reason_gone: "Этого сообщения уже нет.",
+      reason_language: "Бот не сменил язык; попробуйте /language в чате.",
+      reason_tooBig: "Файл больше 20 МБ — больше бот получить не может.",
+      newReporter: "Новый автор",
       intro:
-        "Настоящий бот работает с эмулятором Telegram на этом компьютере; в Telegram ничего не уходит. Сообщите о случае в чате заявителя, посмотрите, как карточка приходит в чат модераторов, и запросите статистику как координатор.",
-      reporter: "Заявитель",
+        "Настоящий бот работает с эмулятором Telegram на этом компьютере; в Telegram ничего не уходит. Сообщите о случае в чате автора обращения, посмотрите, как карточка приходит в чат модераторов, и запросите статистику как координатор.",
+      reporter: "Автор",
       moderator: "Модератор",
       coordinator: "Координатор",
       reporterSub: "{name} · личный чат с ботом",
@@ -93,11 +117,23 @@
       badge: "ДЕМО · жалған деректер",
       language: "Тіл",
       languageHint:
-        "Telegram қолданбасы осы тілдегі жаңа хабарлаушыны бастайды. Чаттың ішінде бот тілін /language командасы өзгертеді.",
-      newReporter: "Жаңа хабарлаушы",
+        "Хабарлама авторының телефонын осы тілге ауыстырады, хат алмасу сақталады; автор ботқа жазып қойса, тіл адам сияқты /language командасымен өзгертіледі.",
+      botName: "Хабарлама боты (демо)",
+      groupTitle: "Модераторлар (демо)",
+      name_bot: "Хабарлама боты (демо)",
+      name_moderator: "Модератор (демо)",
+      name_coordinator: "Үйлестіруші (демо)",
+      name_reporter: "Хабарлама авторы (демо)",
+      night: "Қауырт түн: үлгі хабарламалар жіберілді: {sent} / {total}. Карточкалар осында келеді, ал олар топ қабылдай алатыннан жиі келсе — жиынтықтар.",
+      nightFailed: "Өтпеген үлгі хабарламалар: {n}; толығырақ терминалда.",
+      reason_empty: "Жіберетін ештеңе жоқ.",
+      reason_gone: "Бұл хат енді жоқ.",
+      reason_language: "Бот тілді өзгертпеді; чатта /language командасын қолданып көріңіз.",
+      reason_tooBig: "Файл 20 МБ-тан үлкен — бот одан үлкенін қабылдай алмайды.",
+      newReporter: "Жаңа автор",
       intro:
-        "Нағыз бот осы компьютердегі Telegram эмуляторымен жұмыс істейді; Telegram-ға ештеңе жіберілмейді. Хабарлаушы чатында оқиға туралы хабарлаңыз, оның карточкасы модераторлар чатына қалай келетінін көріңіз, үйлестіруші ретінде статистика сұраңыз.",
-      reporter: "Хабарлаушы",
+        "Нағыз бот осы компьютердегі Telegram эмуляторымен жұмыс істейді; Telegram-ға ештеңе жіберілмейді. Хабарлама авторының чатында оқиға туралы хабарлаңыз, оның карточкасы модераторлар чатына қалай келетінін көріңіз, үйлестіруші ретінде статистика сұраңыз.",
+      reporter: "Автор",
       moderator: "Модератор",
       coordinator: "Үйлестіруші",
       reporterSub: "{name} · ботпен жеке чат",
@@ -174,6 +210,14 @@
   }
 
   // ------------------------------------------------------------------ talking to the server
+  // What went wrong, in the page's language when the server names a reason it knows.
+  function failure(response, data) {
+    const reason = response.status === 413 ? "tooBig" : data.reason;
+    const key = "reason_" + reason;
+    const known = reason && key in (LABELS[lang] || LABELS.en);
+    return new Error(known ? t(key) : data.error || String(response.status));
+  }
+
   async function act(payload) {
     const response = await fetch("/api/action", {
       method: "POST",
@@ -186,7 +230,7 @@
     } catch {
       data = { ok: false, error: response.statusText };
     }
-    if (!response.ok || !data.ok) throw new Error(data.error || String(response.status));
+    if (!response.ok || !data.ok) throw failure(response, data);
     return data;
   }
 
@@ -227,8 +271,14 @@
       case "pre":
         return el("pre");
       case "blockquote":
-      case "expandable_blockquote":
         return el("blockquote");
+      case "expandable_blockquote": {
+        // Shown folded to its first lines until tapped, as Telegram's apps draw an expandable
+        // block quotation (core.telegram.org/bots/api#formatting-options).
+        const node = el("blockquote", "expandable folded");
+        node.addEventListener("click", () => node.classList.toggle("folded"));
+        return node;
+      }
       case "spoiler": {
         const node = el("span", "spoiler");
         node.addEventListener("click", () => node.classList.add("revealed"));
@@ -291,10 +341,11 @@
 
   // ------------------------------------------------------------------ messages
   function formatTime(unix) {
-    return new Date(unix * 1000).toLocaleTimeString(LOCALES[lang] || "en-GB", {
-      hour: "2-digit",
-      minute: "2-digit",
-    });
+    // In the bot's TIMEZONE (Almaty time by default), as its cards and receipts say times,
+    // whatever the clock of the computer showing the page.
+    const options = { hour: "2-digit", minute: "2-digit" };
+    if (state && state.timezone) options.timeZone = state.timezone;
+    return new Date(unix * 1000).toLocaleTimeString(LOCALES[lang] || "en-GB", options);
   }
 
   function formatSize(bytes) {
@@ -302,6 +353,12 @@
     if (bytes < 1024) return bytes + " B";
     if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
     return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  // People and chats are named in the page's language (the emulator knows one name each).
+  function personName(id, fallback) {
+    const role = state && state.people ? state.people[String(id)] : null;
+    return role ? t("name_" + role) : fallback;
   }
 
   function kindLabel(kind) {
@@ -333,11 +390,14 @@
     row.dataset.id = String(message.id);
     row.dataset.from = message.from_bot ? "bot" : "user";
     const bubble = el("div", "bubble");
-    if (!data.private && !message.mine) bubble.append(el("div", "sender", message.sender));
+    if (!data.private && !message.mine) {
+      bubble.append(el("div", "sender", personName(message.sender_id, message.sender)));
+    }
     if (message.reply_to) {
       const quote = el("div", "quote");
+      quote.dataset.replyTo = String(message.reply_to.id);
       quote.append(
-        el("span", "quote-sender", message.reply_to.sender),
+        el("span", "quote-sender", personName(message.reply_to.sender_id, message.reply_to.sender)),
         el("span", "quote-text", message.reply_to.excerpt || kindLabel(message.reply_to.kind)),
       );
       quote.addEventListener("click", () => {
@@ -405,6 +465,7 @@
         for (const button of buttons) {
           const node = el("button", "kb-btn", button.text);
           node.type = "button";
+          node.title = button.text; // a label cut to fit, as Telegram cuts it, shown whole
           if (button.data !== null && button.data !== undefined) {
             node.addEventListener("click", () => press(pane, message.id, button.data, node));
           } else if (button.url && safeUrl(button.url)) {
@@ -482,7 +543,8 @@
     pane.replyTo = message ? message.id : null;
     pane.replyBar.hidden = !message;
     if (message) {
-      pane.replyLabel.textContent = t("replyingTo") + " · " + message.sender + ":";
+      pane.replyLabel.textContent =
+        t("replyingTo") + " · " + personName(message.sender_id, message.sender) + ":";
       const excerpt = message.text ?? message.caption ?? kindLabel(message.kind);
       pane.replyExcerpt.textContent = excerpt.slice(0, 100);
       pane.input.focus();
@@ -517,12 +579,15 @@
   }
 
   async function press(pane, messageId, data, button) {
+    // Busy until the bot answers the press (the server waits for the answer), then free
+    // again, whether or not the message changed: "Ask the reporter" only sends a prompt.
     button.classList.add("busy");
     try {
       await act({ op: "press", pane: pane.name, message_id: messageId, data });
     } catch (error) {
-      button.classList.remove("busy");
       showToast(pane, t("sendFailed", { error: error.message }), "error");
+    } finally {
+      button.classList.remove("busy");
     }
   }
 
@@ -538,8 +603,8 @@
     pane.stickToBottom = true;
     try {
       const response = await fetch("/api/upload", { method: "POST", body: form });
-      const data = await response.json();
-      if (!response.ok || !data.ok) throw new Error(data.error || String(response.status));
+      const data = await response.json().catch(() => ({ ok: false }));
+      if (!response.ok || !data.ok) throw failure(response, data);
     } catch (error) {
       showToast(pane, t("sendFailed", { error: error.message }), "error");
     }
@@ -631,9 +696,10 @@
 
   function renderPane(pane, data) {
     pane.data = data;
-    pane.section.querySelector(".chat-title").textContent = data.title;
+    pane.section.querySelector(".chat-title").textContent =
+      pane.name === "moderators" ? t("groupTitle") : t("botName");
     pane.section.querySelector(".chat-sub").textContent = t(SUBTITLE[pane.name], {
-      name: data.me.name,
+      name: personName(data.me.id, data.me.name),
     });
     renderMessages(pane, data);
     // A bot chat nobody has written in yet shows Telegram's START button instead of the keyboard.
@@ -654,6 +720,18 @@
     pane.notes.replaceChildren();
     if (!state.features.stats) pane.notes.append(el("div", "note", t("statsMissing")));
     if (state.seeded) pane.notes.append(el("div", "note info", t("seeded", { n: state.seeded })));
+    const moderators = panes.get("moderators");
+    const night = state.night;
+    if (!moderators || !night) return;
+    moderators.notes.replaceChildren();
+    if (night.total) {
+      moderators.notes.append(
+        el("div", "note info night", t("night", { sent: night.sent, total: night.total })),
+      );
+    }
+    if (night.failed) {
+      moderators.notes.append(el("div", "note", t("nightFailed", { n: night.failed })));
+    }
   }
 
   // ------------------------------------------------------------------ labels and state
@@ -668,6 +746,8 @@
       button.title = t("languageHint");
     }
     for (const pane of panes.values()) {
+      const role = pane.section.querySelector(".role");
+      pane.section.querySelector(".avatar").textContent = role.textContent.slice(0, 1);
       pane.input.placeholder = t("placeholder");
       pane.section.querySelector(".send-btn").title = t("send");
       pane.section.querySelector(".send-btn").setAttribute("aria-label", t("send"));
