@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, html
@@ -68,8 +68,7 @@ from handlers.messenger.inbox import InboxWorker, store_events
 from handlers.messenger.render import GET_STARTED, Action, Payload, shorten
 from handlers.messenger.signature import HEADER, signature_valid
 from storage.inbox import ClaimedEvent, MessengerInbox
-from storage.models import OutboxPriority
-from storage.repositories import OutboxRepository, ProcessedUpdates, Reporters
+from storage.repositories import Reporters
 from storage.schedule import ScheduledRuns
 
 if TYPE_CHECKING:
@@ -252,9 +251,6 @@ class MessengerChannel:
             locale, pictures = await self._prefetch(event)
             person = Person(event.psid, event.psid, language_for(locale) if locale else None)
 
-            async def remove(session: AsyncSession) -> None:
-                await MessengerInbox(session, self.context.keyring).remove(stored.id)
-
             async def converse(turn: Turn) -> None:
                 assert turn.reporter is not None
                 conversation = MessengerConversation(
@@ -274,8 +270,16 @@ class MessengerChannel:
                     await conversation.on_referral(event)
 
             await self.pipeline.run(
-                Inbound(CHANNEL, stored.event_key, person), converse, opened=remove
+                Inbound(CHANNEL, stored.event_key, person), converse, opened=self._remove(stored)
             )
+
+    def _remove(self, stored: ClaimedEvent) -> Callable[[AsyncSession], Awaitable[None]]:
+        """The event leaves the inbox in the transaction that applies it (repeats included)."""
+
+        async def remove(session: AsyncSession) -> None:
+            await MessengerInbox(session, self.context.keyring).remove(stored.id)
+
+        return remove
 
     async def _prefetch(
         self, event: MessageEvent | PostbackEvent | ReferralEvent
@@ -310,26 +314,23 @@ class MessengerChannel:
                 # Too old (7 days), or the comment was deleted.
                 log.warning("no private reply to a comment: %s", exc.describe())
                 replied = False
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                await MessengerInbox(session, self.context.keyring).remove(stored.id)
-                if not await ProcessedUpdates(session).record(CHANNEL, stored.event_key):
-                    return
-                if not replied:
-                    return
-                notice = self.context.moderators_t(
-                    COMMENT_NOTICE,
-                    comment=shorten(event.text, 500),
-                    link=f"https://www.facebook.com/{event.comment_id}",
-                )
-                await OutboxRepository(session, self.context.keyring).enqueue(
-                    kind="comment",
-                    target="moderators",
-                    payload={"messages": [{"type": "text", "html": html.quote(notice)}]},
-                    idempotency_key=f"comment:{stored.event_key}",
-                    priority=OutboxPriority.NORMAL,
-                )
-            self.on_outbox()
+
+        async def tell_moderators(turn: Turn) -> None:
+            if not replied:
+                return
+            notice = self.context.moderators_t(
+                COMMENT_NOTICE,
+                comment=shorten(event.text, 500),
+                link=f"https://www.facebook.com/{event.comment_id}",
+            )
+            turn.replies.send(html.quote(notice))
+
+        # No reporter: the notice goes to the moderators' chat, through the same pipeline.
+        await self.pipeline.run(
+            Inbound(CHANNEL, stored.event_key, target="moderators"),
+            tell_moderators,
+            opened=self._remove(stored),
+        )
 
     # --- the Page's Messenger profile ----------------------------------------------------------
     def profile(self) -> dict[str, Any]:
