@@ -609,3 +609,41 @@ async def test_human_agent_tag_answers_within_seven_days_where_the_page_has_it(
             user, lambda msg: "Вас отпустили?" in (msg.text or "")
         )
         assert (question.messaging_type, question.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
+
+
+async def test_a_row_queued_naming_its_tag_is_still_sent_with_it(
+    migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    """Rows queued before payloads were channel-neutral named Meta's tag themselves
+    (`messenger_tag`); after the upgrade they still go with it (new rows say `human_reply`)."""
+    from storage.repositories import OutboxRepository, Reporters  # noqa: PLC0415
+
+    async with messenger_bot(
+        migrated_url,
+        keyring,
+        tmp_path,
+        graph_options={"human_agent": True},
+        facebook_human_agent=True,
+    ) as m:
+        user, _, _ = await _reported(m)
+        two_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+        await _execute(m.url, update(Reporter).values(last_seen=two_days_ago))
+        m.graph.advance(2 * 24 * 3600)
+        async with m.bot.app.sessionmaker() as session, session.begin():
+            reporter = await Reporters(session, keyring).find("messenger", user.psid)
+            assert reporter is not None
+            await OutboxRepository(session, keyring).enqueue(
+                kind="question",
+                target="reporter",
+                payload={
+                    "messages": [{"type": "text", "html": "<b>An old question</b>"}],
+                    "messenger_tag": "HUMAN_AGENT",
+                },
+                idempotency_key="test:v1-tag",
+                reporter_id=reporter.id,
+            )
+        m.bot.app.worker.notify()
+        question = await m.graph.wait_for_page_message(
+            user, lambda msg: "An old question" in (msg.text or "")
+        )
+        assert (question.messaging_type, question.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")

@@ -23,12 +23,7 @@ from bot.services.flood import WEB
 from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
 from handlers.engine.text import N_, NP_, Msg
 from handlers.messenger import CHANNEL as MESSENGER
-from handlers.messenger.window import (
-    HUMAN_AGENT_TAG,
-    Window,
-    messaging_window,
-    reachable_until,
-)
+from handlers.messenger.window import Window, messaging_window, reachable_until
 from handlers.telegram.cards import (
     ACTION_LABELS,
     CONFIRMED,
@@ -463,7 +458,6 @@ class Moderation:
         if reporter is None or reporter.external_enc is None or report.status == S.CLOSED:
             await self.refuse(actor, report.id, "reporter_unreachable")
             return _refusal(N_("The reporter can no longer be reached."))
-        messenger_tag: str | None = None
         until: dt.datetime | None = None
         if reporter.channel == MESSENGER:
             window = messaging_window(
@@ -478,7 +472,6 @@ class Moderation:
                     code=report.public_code,
                     when=self.context.moderators_t.datetime(reporter.last_seen),
                 )
-            messenger_tag = HUMAN_AGENT_TAG if window == Window.HUMAN_AGENT else None
             until = reachable_until(
                 reporter.last_seen, human_agent=self.context.messenger_human_agent
             )
@@ -507,7 +500,6 @@ class Moderation:
             target="reporter",
             payload=neutral.payload(
                 [neutral.text(*body) for body in bodies],
-                **({"messenger_tag": messenger_tag} if messenger_tag else {}),
                 # A team member's answer: on Messenger its tag is decided when it is sent
                 # (handlers/messenger/delivery.py, MessengerDelivery.tag_for).
                 human_reply=True,

@@ -59,9 +59,11 @@ class Replies:
     reporter_id: int | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
     press: PressAnswer | None = None
-    # A private chat whose reporter was just erased (/forget): the row carries the chat id itself,
-    # encrypted like every payload and deleted once sent, since the reporter no longer has one.
-    direct_chat_id: int | None = None
+    # A private chat whose reporter was just erased (/forget): the row carries the chat id itself
+    # and its channel, encrypted like every payload and deleted once sent, since the reporter no
+    # longer has one (bot/services/pipeline.py sets them).
+    direct_chat_id: int | str | None = None
+    channel: str | None = None
 
     # --- what handlers say ---------------------------------------------------------------------
     def send(
@@ -92,6 +94,11 @@ class Replies:
     def say_plain(self, text: str, actions: Iterable[Sequence[neutral.Action]] = ()) -> None:
         """A plain text (escaped when it is rendered), with neutral actions under it."""
         self.say(neutral.text(neutral.plain(text), actions=actions))
+
+    def platform(self, kind: str, message: dict[str, Any]) -> None:
+        """A message already in one platform's own format (`kind`: its type, such as
+        "messenger"), sent as it is by that platform's transport."""
+        self.messages.append({"type": kind, "message": message})
 
     def take(self, session: ReporterSession) -> None:
         """What the reporter's session said: its messages, and its acknowledgement of the press
@@ -158,6 +165,8 @@ class Replies:
         if self.direct_chat_id is not None:
             # Erased: the row must not lead back to the reporter (storage.safety.Erasure).
             payload["chat_id"] = self.direct_chat_id
+            if self.channel is not None:
+                payload["channel"] = self.channel
             reporter_id = None
         return await outbox.enqueue(
             kind=REPLY_KIND,

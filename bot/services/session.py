@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.services import messages
-from bot.services.actions import consent_actions, followup_actions, forget_actions
+from bot.services.actions import (
+    LANGUAGE_NAMES,
+    consent_actions,
+    followup_actions,
+    forget_actions,
+    language_actions,
+    wipe_actions,
+)
 from bot.services.followups import FollowUps
 from bot.services.intake import Intake
 from bot.services.media import NOTICES, REFUSALS
@@ -48,8 +55,95 @@ CANNOT_READ = N_(
 )
 
 
-def consent_notice(privacy: Privacy, t: Translator, platform: str) -> messages.Message:
-    """The consent notice (`platform`: who can see the conversation), with its answers."""
+@dataclass(frozen=True)
+class Wording:
+    """What a channel's reporters read differently: who can see the conversation, and what the
+    platform lets the bot do about it (Messenger lets a Page delete no message)."""
+
+    platform: str  # named in the consent notice
+    welcome: str
+    safety_help: str  # /help's part about safety
+    forget_question: str
+    wipe: str  # /wipe: the question (`can_delete`), or how to clear the chat by hand
+    can_delete: bool
+    # The language choice asked in all three languages at once (a reader whose language is
+    # not known yet), or in the reader's.
+    languages_at_once: bool
+
+
+TELEGRAM = Wording(
+    platform="Telegram",
+    welcome=N_(
+        "Hello. Through this bot you can report a detention, a search, a frozen "
+        "bank account, a summons or other persecution in Kazakhstan. Your report "
+        "goes to a team of human-rights defenders.\n\nTelegram can see this "
+        "conversation. If you are worried, use a second account and do not give "
+        "your own name. You can stop at any time with /cancel.\n\n"
+        "/language changes the language, /help explains more."
+    ),
+    safety_help=N_(
+        "Your safety: /wipe clears this chat from your phone, /forget erases the link between "
+        "you and your reports."
+    ),
+    forget_question=N_(
+        "Erase the link between you and your reports?\n\nThe bot forgets this chat: the team "
+        "can no longer write to you here, safety check-ins are cancelled and an unfinished "
+        "report is deleted. Your reports stay with the team for the record, with nothing that "
+        "leads to your account. This cannot be undone.\n\nTo clear this chat from your phone as "
+        "well, use /wipe first."
+    ),
+    wipe=N_(
+        "Clear this chat? The bot deletes its messages and yours from the last 48 "
+        "hours (Telegram allows no more) and leaves one neutral line. Your reports "
+        "stay with the team.\n\nOlder messages you can delete yourself: delete this "
+        "chat in Telegram, for both sides."
+    ),
+    can_delete=True,
+    languages_at_once=False,
+)
+MESSENGER = Wording(
+    platform="Meta",
+    welcome=N_(
+        "Hello. Here you can report a detention, a search, a frozen bank account, a summons or "
+        "other persecution in Kazakhstan. Your report goes to a team of human-rights defenders."
+        "\n\nMeta can see this conversation. If you are worried, write from a second account "
+        "and do not give your own name. You can stop at any time with Cancel.\n\n"
+        "/language changes the language, /help explains more."
+    ),
+    safety_help=N_(
+        "Your safety: /forget erases the link between you and your reports. The bot cannot "
+        "delete messages in Messenger: to clear this conversation from your phone, delete it "
+        "in Messenger yourself."
+    ),
+    forget_question=N_(
+        "Erase the link between you and your reports?\n\nThe bot forgets this conversation: "
+        "the team can no longer write to you here, safety check-ins are cancelled and an "
+        "unfinished report is deleted. Your reports stay with the team for the record, with "
+        "nothing that leads to your account. This cannot be undone.\n\nThe messages stay on "
+        "your phone until you delete the conversation in Messenger."
+    ),
+    wipe=N_(
+        "In Messenger the bot cannot delete messages, not even its own. To clear this "
+        "conversation from your phone, delete it in Messenger: open the list of chats, press "
+        "and hold this one and choose Delete. Your reports stay with the team. /forget also "
+        "erases the link between you and your reports."
+    ),
+    can_delete=False,
+    languages_at_once=True,
+)
+# By the reporter's channel (Reporter.channel); a channel not named reads Telegram's wording.
+WORDINGS = {"telegram": TELEGRAM, "messenger": MESSENGER}
+CHOOSE_LANGUAGE = N_("Choose a language:")
+LANGUAGE_CHANGED = N_("Language changed.")
+
+
+def wording(channel: str) -> Wording:
+    return WORDINGS.get(channel, TELEGRAM)
+
+
+def consent_notice(privacy: Privacy, t: Translator, channel: str) -> messages.Message:
+    """The consent notice (naming who can see a conversation on `channel`), with its answers."""
+    platform = wording(channel).platform
     return messages.text(
         messages.plain(privacy.consent_text(t, platform=platform)), actions=consent_actions(t)
     )
@@ -76,17 +170,55 @@ class ReporterSession:
         self.said, self.ack = [], None
         return said, ack
 
+    @property
+    def wording(self) -> Wording:
+        return wording(self.reporter.channel)
+
+    # --- welcome, language -----------------------------------------------------------------------
+    def welcome(self) -> None:
+        self.say(self.t(self.wording.welcome))
+
+    def ask_language(self) -> None:
+        """The language choice: in the reader's language, or in all three at once."""
+        if self.wording.languages_at_once:
+            catalogs = self.intake.context.catalogs
+            prompt = "\n".join(
+                catalogs.gettext(CHOOSE_LANGUAGE, locale=lang) for lang in LANGUAGE_NAMES
+            )
+        else:
+            prompt = self.t(CHOOSE_LANGUAGE)
+        self.say(prompt, [language_actions()])
+
+    def choose_language(self, language: str) -> None:
+        """The reporter chose a language: the first choice is welcomed, a change acknowledged."""
+        first_choice = self.reporter.language is None
+        self.reporter.language = language
+        self.t = self.intake.translator(language)
+        if first_choice:
+            self.welcome()
+        else:
+            self.ack = self.t(LANGUAGE_CHANGED)
+
     # --- consent, help, erasure ------------------------------------------------------------------
-    def ask_consent(self, platform: str) -> messages.Message:
-        notice = consent_notice(self.privacy, self.t, platform)
+    def ask_consent(self) -> messages.Message:
+        notice = consent_notice(self.privacy, self.t, self.reporter.channel)
         self.said.append(notice)
         return notice
 
-    def help(self, safety: str) -> None:
-        """/help: how it works, how to stay safe (`safety`: the channel's wording), and what
-        happens after sending."""
+    def help(self) -> None:
+        """/help: how it works, how to stay safe on this channel, and what happens after
+        sending."""
         after_sending = help_text(self.t, self.intake.context.help_contacts)
-        self.say("\n\n".join([self.t(HELP), self.t(safety), after_sending]))
+        self.say("\n\n".join([self.t(HELP), self.t(self.wording.safety_help), after_sending]))
+
+    async def ask_wipe(self) -> None:
+        """/wipe: clear the chat (keeping the report codes, if there are any), or, where the
+        bot can delete nothing, how to clear it by hand."""
+        if not self.wording.can_delete:
+            self.say(self.t(self.wording.wipe))
+            return
+        codes = await self.privacy.recent_codes(self.reporter)
+        self.say(self.t(self.wording.wipe), wipe_actions(self.t, codes=bool(codes), cancel=True))
 
     def consent(self, agreed: bool) -> bool:
         """The answer to the consent notice; True when the report can begin."""
@@ -97,11 +229,11 @@ class ReporterSession:
         self.ack = self.t(THANK_YOU)
         return True
 
-    async def forget(self, answer: str, question: str) -> bool:
-        """/forget: "" asks (`question`: the channel's wording), "yes" erases the link to the
-        reporter; True once erased."""
+    async def forget(self, answer: str, question: str | None = None) -> bool:
+        """/forget: "" asks (in the channel's wording unless `question` says), "yes" erases
+        the link to the reporter; True once erased."""
         if answer == "":
-            self.say(self.t(question), [forget_actions(self.t)])
+            self.say(self.t(question or self.wording.forget_question), [forget_actions(self.t)])
             return False
         if answer != "yes":
             self.ack = self.t(NOTHING_ERASED)

@@ -3,11 +3,12 @@
 The Messenger adapter of the reporter's session: every rule about what to ask lives in the
 engine; consent, erasing the link, check-in answers, answers to the team's questions, follow-ups
 and refused files in the channel-neutral session Telegram uses too (bot/services/session.py),
-whose messages are rendered here (`from_neutral`); flood limits and pictures rebuilt without
+whose messages the outbox's transport renders; flood limits and pictures rebuilt without
 metadata in the same services. The draft
 is the same encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the
 person came from, kept until the report is submitted and then stored as its source. Replies are
-collected (`Replies`), never sent from here: the webhook's processing queues them in the outbox.
+collected in the event's `Replies` (bot/services/replies.py), never sent from here: the inbound
+pipeline stores them in the outbox (bot/services/pipeline.py).
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from bot.services.media import (
 from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
+from bot.services.replies import Replies
 from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.messenger import CHANNEL
+from handlers.messenger.delivery import MESSENGER_MESSAGE
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
 from handlers.messenger.render import (
@@ -50,8 +53,6 @@ from handlers.messenger.render import (
     Message,
     MessengerRenderer,
     Payload,
-    from_neutral,
-    language_picker,
     quick_reply,
     text_messages,
     title,
@@ -76,33 +77,6 @@ BEFORE_CONSENT = frozenset(
 # Meta allows letters, digits and + / = - . : _ in a ref; the report's source column holds 64.
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9+/=\-.:_]")
 SOURCE_LENGTH = 64
-PLATFORM = "Meta"  # who can see a Messenger conversation (the consent notice names it)
-
-WELCOME = N_(
-    "Hello. Here you can report a detention, a search, a frozen bank account, a summons or "
-    "other persecution in Kazakhstan. Your report goes to a team of human-rights defenders."
-    "\n\nMeta can see this conversation. If you are worried, write from a second account and do "
-    "not give your own name. You can stop at any time with Cancel.\n\n"
-    "/language changes the language, /help explains more."
-)
-SAFETY_HELP = N_(
-    "Your safety: /forget erases the link between you and your reports. The bot cannot delete "
-    "messages in Messenger: to clear this conversation from your phone, delete it in Messenger "
-    "yourself."
-)
-WIPE_EXPLAINED = N_(
-    "In Messenger the bot cannot delete messages, not even its own. To clear this conversation "
-    "from your phone, delete it in Messenger: open the list of chats, press and hold this one "
-    "and choose Delete. Your reports stay with the team. /forget also erases the link between "
-    "you and your reports."
-)
-FORGET_QUESTION = N_(
-    "Erase the link between you and your reports?\n\nThe bot forgets this conversation: the "
-    "team can no longer write to you here, safety check-ins are cancelled and an unfinished "
-    "report is deleted. Your reports stay with the team for the record, with nothing that leads "
-    "to your account. This cannot be undone.\n\nThe messages stay on your phone until you "
-    "delete the conversation in Messenger."
-)
 
 
 def clean_ref(ref: str | None) -> str | None:
@@ -123,21 +97,6 @@ def _file_name(item: Attachment) -> str | None:
         return item.name
     name = unquote(urlsplit(item.url).path.rsplit("/", 1)[-1])
     return name if "." in name else None
-
-
-class Replies:
-    """The messages one event answers with, in order.
-
-    Nothing is sent from here: the webhook's processing queues them in the outbox, in the
-    transaction that stores the state they belong to, and the outbox sends them after the commit
-    (README, Messenger). A reply is never sent for a state that did not commit.
-    """
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def __call__(self, messages: Sequence[Message]) -> None:
-        self.messages.extend(messages)
 
 
 # What became of an attachment, found out before the event's transaction (prefetch_pictures):
@@ -187,7 +146,7 @@ class MessengerConversation:
     privacy: Privacy
     reporter: Reporter
     t: Translator
-    send: Replies
+    replies: Replies
     pictures: dict[str, Picture] = field(default_factory=dict)
     renderer: MessengerRenderer = field(init=False)
     session: ReporterSession = field(init=False)
@@ -205,14 +164,20 @@ class MessengerConversation:
     def _say(self, msgid: str, **params: Any) -> list[Message]:
         return text_messages(self.t(msgid, **params))
 
+    async def send(self, messages: Sequence[Message]) -> None:
+        """Send API messages, stored as they are and sent by the outbox's transport."""
+        for message in messages:
+            self.replies.platform(MESSENGER_MESSAGE, message)
+
     async def _said(self) -> None:
-        """What the session said (bot/services/session.py), as Send API messages; Messenger has
-        no notice for a pressed button, so its acknowledgement is a message of its own."""
+        """What the session said (bot/services/session.py), stored channel-neutral and rendered
+        by the outbox's transport (handlers/messenger/transport.py); Messenger has no notice for
+        a pressed button, so its acknowledgement is a message of its own."""
         said, ack = self.session.take()
         if ack is not None:
-            await self.send(text_messages(ack))
+            self.replies.say_plain(ack)
         for message in said:
-            await self.send(from_neutral(message))
+            self.replies.say(message)
 
     # --- state ---------------------------------------------------------------------------------
     async def _load(self) -> tuple[engine.Draft | None, str | None]:
@@ -300,21 +265,23 @@ class MessengerConversation:
             await self._ask_language()
             return
         if action == Action.START:
-            await self.send(self._say(WELCOME))
+            self.session.welcome()
+            await self._said()
         if action not in BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
         elif action == Action.HELP:
-            self.session.help(SAFETY_HELP)
+            self.session.help()
             await self._said()
             if not self.privacy.needs_consent(self.reporter):
                 await self.advance(engine.Show())
         elif action == Action.FORGET:
             await self._forget(payload.value)
         elif action == Action.WIPE:
-            await self.send(self._say(WIPE_EXPLAINED))
+            await self.session.ask_wipe()
+            await self._said()
         elif action == Action.CHECKIN:
             await self.session.checkin(_small_number(payload.step), payload.value)
             await self._said()
@@ -468,28 +435,25 @@ class MessengerConversation:
         await self._save(draft, source)
 
     async def _ask_language(self) -> None:
-        catalogs = self.intake.context.catalogs
-        prompts = [
-            catalogs.gettext("Choose a language:", locale=lang) for lang in ("kk", "ru", "en")
-        ]
-        await self.send(language_picker(prompts))
+        self.session.ask_language()
+        await self._said()
 
     async def _set_language(self, language: str) -> None:
         if language not in ("kk", "ru", "en"):
             await self._ask_language()
             return
-        first_choice = self.reporter.language is None
-        self.reporter.language = language
-        self.t = self.session.t = self.intake.translator(language)
+        # The first choice is welcomed, a change acknowledged (a message of its own here).
+        self.session.choose_language(language)
+        self.t = self.session.t
         self.renderer = MessengerRenderer(self.t)
-        await self.send(self._say(WELCOME if first_choice else N_("Language changed.")))
+        await self._said()
         if self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
         await self.advance(engine.Show())
 
     async def _ask_consent(self) -> None:
-        notice = self.session.ask_consent(PLATFORM)
+        notice = self.session.ask_consent()
         # Messenger offers only the other languages: quick replies are few (at most 13).
         notice["actions"] = [
             [
@@ -508,7 +472,7 @@ class MessengerConversation:
             await self.advance(engine.Show())
 
     async def _forget(self, answer: str) -> None:
-        await self.session.forget(answer, FORGET_QUESTION)
+        await self.session.forget(answer)
         await self._said()
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.services import messages
-from bot.services.actions import LANGUAGE_NAMES
 from bot.services.messages import Intent
 from bot.services.splitting import split_text as split_sentences
 from handlers.engine import engine
@@ -351,15 +350,6 @@ class MessengerRenderer:
             quick_reply(title(t(N_("Back")), prefix="« "), Payload(Action.SHOW)),
         ]
         return messages
-
-
-def language_picker(prompts: Sequence[str]) -> list[Message]:
-    """The language choice, asked in all three languages at once (the reader's is unknown)."""
-    replies = [
-        quick_reply(name, Payload(Action.LANGUAGE, value=lang))
-        for lang, name in LANGUAGE_NAMES.items()
-    ]
-    return text_messages("\n".join(prompts), replies)
 
 
 def _neutral_reply(action: messages.Action) -> dict[str, str] | None:

@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, html
@@ -42,10 +42,7 @@ from bot.i18n import language_for
 from bot.logging import mark_sensitive
 from bot.outage import is_database_outage
 from bot.services.context import ServiceContext
-from bot.services.flood import TOO_FAST, Admission
-from bot.services.intake import Intake
-from bot.services.moderation import Moderation
-from bot.services.privacy import Privacy
+from bot.services.pipeline import Inbound, InboundPipeline, Person, Turn
 from bot.settings import LANGUAGES, Settings
 from bot.web import WEB_STATE
 from handlers.engine.text import N_
@@ -53,10 +50,9 @@ from handlers.messenger import CHANNEL
 from handlers.messenger.conversation import (
     MessengerConversation,
     Picture,
-    Replies,
     prefetch_pictures,
 )
-from handlers.messenger.delivery import MESSENGER_MESSAGE, MessengerDelivery
+from handlers.messenger.delivery import MessengerDelivery
 from handlers.messenger.events import (
     CommentEvent,
     Event,
@@ -69,11 +65,10 @@ from handlers.messenger.events import (
 )
 from handlers.messenger.graph import GraphClient, GraphError
 from handlers.messenger.inbox import InboxWorker, store_events
-from handlers.messenger.render import GET_STARTED, Action, Payload, shorten, text_messages
+from handlers.messenger.render import GET_STARTED, Action, Payload, shorten
 from handlers.messenger.signature import HEADER, signature_valid
 from storage.inbox import ClaimedEvent, MessengerInbox
-from storage.models import OutboxPriority
-from storage.repositories import OutboxRepository, ProcessedUpdates, Reporters
+from storage.repositories import Reporters
 from storage.schedule import ScheduledRuns
 
 if TYPE_CHECKING:
@@ -156,12 +151,23 @@ class MessengerChannel:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # Wakes the outbox worker after a transaction that queued messages (set by the app).
         self.on_outbox: Callable[[], None] = lambda: None
+        # Turn, transaction, repeats, reporter, flood limit and replies: as for every channel.
+        # The replies are sent by the outbox worker, woken after the commit.
+        self.pipeline = InboundPipeline(
+            sessionmaker=sessionmaker,
+            context=context,
+            moderators=lambda: self.moderator_chat_id,
+            notify=self._wake_outbox,
+        )
         self.inbox = InboxWorker(
             sessionmaker=sessionmaker,
             keyring=context.keyring,
             process=self.process,
             clock=context.now,
         )
+
+    def _wake_outbox(self) -> None:
+        self.on_outbox()  # set by the app once the worker exists
 
     def start(self, stop: asyncio.Event) -> asyncio.Task[None]:
         """The inbox worker, for as long as the bot runs; its first pass picks up the events
@@ -234,25 +240,46 @@ class MessengerChannel:
 
     # --- events --------------------------------------------------------------------------------
     async def process(self, stored: ClaimedEvent) -> None:
-        """One stored event, in its own transaction, which also deletes it from the inbox."""
+        """One stored event, through the inbound pipeline every channel shares
+        (bot/services/pipeline.py), in a transaction that also deletes it from the inbox."""
         event = event_from_json(stored.event)
         _mark_sensitive(event)
         if isinstance(event, CommentEvent):
             await self._comment(event, stored)
             return
-        locale, pictures = await self._prefetch(event)
-        replies = Replies()
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                await MessengerInbox(session, self.context.keyring).remove(stored.id)
-                if not await ProcessedUpdates(session).record(CHANNEL, stored.event_key):
-                    log.info("a Messenger event was already handled; ignored")
-                    return
-                reporter_id = await self._converse(session, event, replies, locale, pictures)
-                if replies.messages:
-                    await self._queue_replies(session, event, stored, replies, reporter_id)
-            if session.info.get("outbox_enqueued"):
-                self.on_outbox()
+        async with self.pipeline.turn(event.psid):
+            locale, pictures = await self._prefetch(event)
+            person = Person(event.psid, event.psid, language_for(locale) if locale else None)
+
+            async def converse(turn: Turn) -> None:
+                assert turn.reporter is not None
+                conversation = MessengerConversation(
+                    intake=turn.intake,
+                    moderation=turn.moderation,
+                    privacy=turn.privacy,
+                    reporter=turn.reporter,
+                    t=turn.t,
+                    replies=turn.replies,
+                    pictures=pictures,
+                )
+                if isinstance(event, MessageEvent):
+                    await conversation.on_message(event)
+                elif isinstance(event, PostbackEvent):
+                    await conversation.on_postback(event)
+                else:
+                    await conversation.on_referral(event)
+
+            await self.pipeline.run(
+                Inbound(CHANNEL, stored.event_key, person), converse, opened=self._remove(stored)
+            )
+
+    def _remove(self, stored: ClaimedEvent) -> Callable[[AsyncSession], Awaitable[None]]:
+        """The event leaves the inbox in the transaction that applies it (repeats included)."""
+
+        async def remove(session: AsyncSession) -> None:
+            await MessengerInbox(session, self.context.keyring).remove(stored.id)
+
+        return remove
 
     async def _prefetch(
         self, event: MessageEvent | PostbackEvent | ReferralEvent
@@ -264,72 +291,9 @@ class MessengerChannel:
         locale = await self.graph.user_locale(event.psid) if known is None else None
         pictures: dict[str, Picture] = {}
         if isinstance(event, MessageEvent) and event.attachments and event.quick_reply is None:
-            pictures = await prefetch_pictures(self.graph, event)
+            async with self.pipeline.decoding:
+                pictures = await prefetch_pictures(self.graph, event)
         return locale, pictures
-
-    async def _queue_replies(
-        self,
-        session: AsyncSession,
-        event: Event,
-        stored: ClaimedEvent,
-        replies: Replies,
-        reporter_id: int | None,
-    ) -> None:
-        """The event's replies as one outbox row, sent in order after the commit.
-
-        The person's id travels in the (encrypted) payload, so that the answer to /forget
-        still reaches them after the link to their reporter row was erased.
-        """
-        await OutboxRepository(session, self.context.keyring).enqueue(
-            kind="messenger_reply",
-            target="reporter",
-            payload={
-                "messenger_psid": event.psid,
-                "messages": [
-                    {"type": MESSENGER_MESSAGE, "message": message} for message in replies.messages
-                ],
-            },
-            idempotency_key=f"messenger_reply:{stored.event_key}",
-            reporter_id=reporter_id,
-            priority=OutboxPriority.NORMAL,
-        )
-
-    async def _converse(
-        self,
-        session: AsyncSession,
-        event: MessageEvent | PostbackEvent | ReferralEvent,
-        replies: Replies,
-        locale: str | None,
-        pictures: dict[str, Picture],
-    ) -> int | None:
-        """Apply the event; returns the reporter row the replies belong to (None if erased)."""
-        intake = Intake(session, self.context)
-        reporter, created = await intake.reporters.get_or_create(CHANNEL, event.psid, event.psid)
-        if created and reporter.language is None and locale:
-            reporter.language = language_for(locale)
-        t = intake.translator(reporter.language or "en")
-        admission = await intake.flood.admit_update(reporter)
-        if admission is not Admission.OK:
-            log.info("a Messenger event dropped: reporter %s over the message limit", reporter.id)
-            if admission is Admission.REFUSE_AND_SAY:
-                await replies(text_messages(t.msg(TOO_FAST)))
-            return reporter.id
-        conversation = MessengerConversation(
-            intake=intake,
-            moderation=Moderation(session, self.context, moderator_chat_id=self.moderator_chat_id),
-            privacy=Privacy(session, self.context),
-            reporter=reporter,
-            t=t,
-            send=replies,
-            pictures=pictures,
-        )
-        if isinstance(event, MessageEvent):
-            await conversation.on_message(event)
-        elif isinstance(event, PostbackEvent):
-            await conversation.on_postback(event)
-        else:
-            await conversation.on_referral(event)
-        return reporter.id if reporter.erased_at is None else None
 
     async def _comment(self, event: CommentEvent, stored: ClaimedEvent) -> None:
         """Invite a commenter to report privately, and tell the moderators about the comment.
@@ -350,26 +314,23 @@ class MessengerChannel:
                 # Too old (7 days), or the comment was deleted.
                 log.warning("no private reply to a comment: %s", exc.describe())
                 replied = False
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                await MessengerInbox(session, self.context.keyring).remove(stored.id)
-                if not await ProcessedUpdates(session).record(CHANNEL, stored.event_key):
-                    return
-                if not replied:
-                    return
-                notice = self.context.moderators_t(
-                    COMMENT_NOTICE,
-                    comment=shorten(event.text, 500),
-                    link=f"https://www.facebook.com/{event.comment_id}",
-                )
-                await OutboxRepository(session, self.context.keyring).enqueue(
-                    kind="comment",
-                    target="moderators",
-                    payload={"messages": [{"type": "text", "html": html.quote(notice)}]},
-                    idempotency_key=f"comment:{stored.event_key}",
-                    priority=OutboxPriority.NORMAL,
-                )
-            self.on_outbox()
+
+        async def tell_moderators(turn: Turn) -> None:
+            if not replied:
+                return
+            notice = self.context.moderators_t(
+                COMMENT_NOTICE,
+                comment=shorten(event.text, 500),
+                link=f"https://www.facebook.com/{event.comment_id}",
+            )
+            turn.replies.send(html.quote(notice))
+
+        # No reporter: the notice goes to the moderators' chat, through the same pipeline.
+        await self.pipeline.run(
+            Inbound(CHANNEL, stored.event_key, target="moderators"),
+            tell_moderators,
+            opened=self._remove(stored),
+        )
 
     # --- the Page's Messenger profile ----------------------------------------------------------
     def profile(self) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Middlewares: one database transaction per update, idempotent intake, reporter and language."""
+"""The Telegram side of the inbound pipeline (bot/services/pipeline.py): an update made an
+`Inbound`, the network work it needs done before its transaction, and outages waited out."""
 
 from __future__ import annotations
 
@@ -19,41 +20,35 @@ from bot.logging import mark_sensitive
 from bot.metrics import DUPLICATE_KEY
 from bot.outage import OutageNotifier, StorageUnavailable, is_database_outage
 from bot.services.context import ServiceContext
-from bot.services.flood import TOO_FAST, Admission, FloodGuard
 from bot.services.followups import FollowUps
 from bot.services.group_chats import GroupChatIds
-from bot.services.intake import Intake
 from bot.services.media import prefetch_file
-from bot.services.moderation import MemberCheck, Moderation
-from bot.services.privacy import Privacy
+from bot.services.moderation import MemberCheck
+from bot.services.pipeline import Deliver, Inbound, InboundPipeline, Person, Turn
 from bot.services.replies import Replies
-from bot.services.session import ReporterSession
 from storage.models import Reporter
-from storage.repositories import OutboxRepository, ProcessedUpdates, QueuedRow
 from storage.safety import TrackedMessages
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-Deliver = Callable[[list[int]], Awaitable[None]]
 
 # Polling mode passes `outage_hold` (seconds) in the update data: there nobody would deliver the
 # update again, so it is held and retried here. In webhook mode it is 0 and Telegram redelivers.
 OUTAGE_RETRY_FIRST = 1.0
 OUTAGE_RETRY_MAX = 15.0
-# Pictures decoded at once (each can take a few hundred MB for a moment): more wait their turn.
-DECODE_SLOTS = 2
 
 
 class UpdateContextMiddleware(BaseMiddleware):
     """Outer middleware on every update.
 
-    Opens one session and transaction for the whole update, records the update id first (a
-    redelivered update is dropped inside the same transaction that would repeat its effects), finds
-    the reporter in private chats, and sets the reader's language. Handlers say what to answer
-    through `replies` (bot/services/replies.py); it is stored in the same transaction. After the
-    commit the button press is answered and the update's outbox rows are sent at once, still in the
-    person's turn, so one person's answers keep their order.
+    Hands the update to the inbound pipeline every channel shares (bot/services/pipeline.py):
+    the person's turn, one transaction that records the update id first (a redelivered update is
+    dropped inside the same transaction that would repeat its effects), the reporter in private
+    chats and their language, the flood limit, and the replies stored with the state. Handlers
+    get the update's services as parameters and say what to answer through `replies`
+    (bot/services/replies.py). After the commit the button press is answered here while the
+    update's outbox rows are sent at once, still in the person's turn.
     Nothing in the transaction waits for the network: a file is downloaded and cleaned before it
     opens, and a moderator-chat membership check is asked (and cached) before it too.
 
@@ -80,12 +75,17 @@ class UpdateContextMiddleware(BaseMiddleware):
         self.moderator_chat_id = moderator_chat_id
         # The groups' current ids: the moderators' chat may have become a supergroup.
         self.chats = chats
-        self.deliver = deliver
-        self.notify = notify
         self.member_check = member_check
         self.outage = outage or OutageNotifier(context)
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock and how many hold or wait
-        self._decode_slots = asyncio.Semaphore(DECODE_SLOTS)
+        # Lock, transaction, repeats, reporter, flood limit and replies: as for every channel.
+        self.pipeline = InboundPipeline(
+            sessionmaker=sessionmaker,
+            context=context,
+            moderators=self._moderators,
+            notify=notify,
+            deliver=deliver,
+            member_check=member_check,
+        )
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -97,18 +97,9 @@ class UpdateContextMiddleware(BaseMiddleware):
         if key is None:
             return await self._handle_or_hold(handler, event, data)
         # Updates are handled as concurrent tasks; one person's quick inputs must still be
-        # applied in the order they were sent. asyncio.Lock wakes waiters first come, first served.
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                return await self._through_flood_control(handler, event, data, chat, user)
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        # applied in the order they were sent.
+        async with self.pipeline.turn(key):
+            return await self._through_flood_control(handler, event, data, chat, user)
 
     async def _through_flood_control(
         self,
@@ -149,7 +140,7 @@ class UpdateContextMiddleware(BaseMiddleware):
             except Exception as exc:  # noqa: BLE001 - the update goes on with the ids known
                 log.warning("group %s not looked up: %s", chat.id, type(exc).__name__)
         if chat is not None and chat.type == "private" and event.message is not None:
-            async with self._decode_slots:
+            async with self.pipeline.decoding:
                 data["received_file"] = await prefetch_file(bot, event.message)
         elif self.member_check is not None and user is not None and chat is not None:
             await self.member_check(user.id)  # cached: the transaction's check finds it there
@@ -203,72 +194,52 @@ class UpdateContextMiddleware(BaseMiddleware):
             delay = min(delay * 2, OUTAGE_RETRY_MAX)
 
     async def _handle(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
-        replies = Replies(target=None, update_key=f"telegram:{event.update_id}")
-        data["replies"] = replies
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                if not await ProcessedUpdates(session).record("telegram", event.update_id):
-                    log.info("update %s was already handled; ignored", event.update_id)
-                    data[DUPLICATE_KEY] = True
-                    return None
-                intake = Intake(session, self.context)
-                data["session"] = session
-                data["intake"] = intake
-                data["moderation"] = Moderation(
-                    session,
-                    self.context,
-                    moderator_chat_id=self._moderators(),
-                    member_check=self.member_check,
-                )
-                language = await self._language(intake, data)
-                data["t"] = intake.translator(language)
-                data["privacy"] = Privacy(session, self.context)
-                data["followups"] = FollowUps(intake, data["moderation"])
-                reporter: Reporter | None = data.get("reporter")
-                if reporter is not None:
-                    # The reporter's channel-neutral session (bot/services/session.py).
-                    data["reporter_session"] = ReporterSession(
-                        intake=intake,
-                        moderation=data["moderation"],
-                        privacy=data["privacy"],
-                        reporter=reporter,
-                        t=data["t"],
-                    )
-                self._address(replies, data.get("event_chat"), reporter)
-                with self.i18n.context(), self.i18n.use_locale(language):
-                    result = None
-                    if reporter is None or await self._admitted(session, reporter, event, data):
-                        result = await handler(event, data)
-                if reporter is not None:
-                    await self._track(session, reporter, event, data)
-                await replies.store(OutboxRepository(session, self.context.keyring))
-            queued: list[QueuedRow] = list(session.info.get("outbox_rows", []))
-        await self._after_commit(data["bot"], event, replies, queued)
-        return result
+        chat: Chat | None = data.get("event_chat")
+        user: User | None = data.get("event_from_user")
+        person = None
+        if chat is not None and chat.type == "private" and user is not None and not user.is_bot:
+            person = Person(user.id, chat.id, language_for(user.language_code))
+        inbound = Inbound(
+            channel="telegram",
+            update_id=event.update_id,
+            person=person,
+            target="moderators" if chat is not None and chat.id == self._moderators() else None,
+            press=event.callback_query is not None,
+        )
 
-    def _address(self, replies: Replies, chat: Chat | None, reporter: Reporter | None) -> None:
-        """Where this update's answers go: the reporter's chat, or the moderators' chat."""
-        if chat is None:
-            return
-        if chat.type == "private" and reporter is not None:
-            replies.target, replies.reporter_id = "reporter", reporter.id
-        elif chat.id == self._moderators():
-            replies.target = "moderators"
+        async def handle(turn: Turn) -> Any:
+            self._expose(turn, data)
+            with self.i18n.context(), self.i18n.use_locale(turn.language):
+                return await handler(event, data)
 
-    async def _after_commit(
-        self, bot: Bot, event: Update, replies: Replies, queued: list[QueuedRow]
-    ) -> None:
-        """Answer the press and send what the update queued for this chat at once; the rest
-        (alerts, card edits, messages to others) is the worker's, which is woken."""
-        work: list[Awaitable[None]] = []
-        if event.callback_query is not None:
-            work.append(self._answer_press(bot, event.callback_query.id, replies))
-        own = [row.id for row in queued if replies.owns(row)]
-        if own:
-            work.append(self._deliver_safely(own))
-        if len(own) < len(queued):
-            self.notify()
-        await asyncio.gather(*work)
+        async def finish(turn: Turn) -> None:
+            if turn.reporter is not None:
+                await self._track(turn.session, turn.reporter, event, data)
+
+        async def answer_press(replies: Replies) -> None:
+            if event.callback_query is not None:
+                await self._answer_press(data["bot"], event.callback_query.id, replies)
+
+        outcome = await self.pipeline.run(inbound, handle, finish=finish, after_commit=answer_press)
+        if outcome.duplicate:
+            data[DUPLICATE_KEY] = True
+        return outcome.result
+
+    def _expose(self, turn: Turn, data: dict[str, Any]) -> None:
+        """The update's services, as the handlers' parameters (aiogram's data)."""
+        data.update(
+            replies=turn.replies,
+            session=turn.session,
+            intake=turn.intake,
+            moderation=turn.moderation,
+            t=turn.t,
+            privacy=turn.privacy,
+            followups=FollowUps(turn.intake, turn.moderation),
+        )
+        if turn.reporter is not None:
+            data["reporter"] = turn.reporter
+            # The reporter's channel-neutral session (bot/services/session.py).
+            data["reporter_session"] = turn.reporter_session
 
     async def _answer_press(self, bot: Bot, query_id: str, replies: Replies) -> None:
         press = replies.press
@@ -281,31 +252,6 @@ class UpdateContextMiddleware(BaseMiddleware):
         except TelegramAPIError as exc:
             # Only the spinner on the person's button depends on it; nothing is lost.
             log.info("button press not answered: %s", type(exc).__name__)
-
-    async def _deliver_safely(self, queued: list[int]) -> None:
-        try:
-            await self.deliver(queued)
-        except Exception as exc:  # noqa: BLE001 - the rows are committed; the worker sends them
-            log.warning("sending right after the commit failed (%s); the worker retries", exc)
-
-    async def _admitted(
-        self, session: AsyncSession, reporter: Reporter, event: Update, data: dict[str, Any]
-    ) -> bool:
-        """Flood control for a reporter's update; the first one over the limit is answered."""
-        admission = await FloodGuard(session, self.context).admit_update(reporter)
-        if admission is Admission.OK:
-            return True
-        log.info(
-            "update %s dropped: reporter %s over the message limit", event.update_id, reporter.id
-        )
-        if admission is Admission.REFUSE_AND_SAY:
-            replies: Replies = data["replies"]
-            text = data["t"].msg(TOO_FAST)
-            if event.callback_query is not None:
-                replies.answer(text, show_alert=True)
-            else:
-                replies.say_plain(text)
-        return False
 
     async def _track(
         self,
@@ -323,21 +269,6 @@ class UpdateContextMiddleware(BaseMiddleware):
             await TrackedMessages(session).add(
                 reporter.id, [event.message.message_id], self.context.now()
             )
-
-    async def _language(self, intake: Intake, data: dict[str, Any]) -> str:
-        user: User | None = data.get("event_from_user")
-        chat: Chat | None = data.get("event_chat")
-        if user is None or user.is_bot or chat is None:
-            return self.context.moderator_language
-        if chat.type == "private":
-            reporter, _ = await intake.reporters.get_or_create(
-                "telegram", user.id, chat.id, now=self.context.now()
-            )
-            if reporter.language is None:
-                reporter.language = language_for(user.language_code)
-            data["reporter"] = reporter
-            return reporter.language
-        return self.context.moderator_language
 
 
 def _sensitive_values(event: Update, chat: Chat | None, user: User | None) -> list[object]:

@@ -10,14 +10,13 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.services import messages
-from bot.services.actions import language_actions, wipe_actions
 from bot.services.flood import SubmissionRefused
 from bot.services.media import ReceivedFile, upload_message
 from bot.services.session import ReporterSession, consent_notice
 from handlers.engine import engine
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
-from handlers.telegram.conversation import Conversation
+from handlers.telegram.conversation import CHANNEL, Conversation
 from handlers.telegram.keyboards import (
     CheckinCB,
     ConsentCB,
@@ -43,12 +42,9 @@ def _conversation(
     return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
 
 
-PLATFORM = "Telegram"  # who can see a Telegram conversation (the consent notice names it)
-
-
 # --- consent -----------------------------------------------------------------------------------
 def _ask_consent(replies: Replies, privacy: Privacy, t: Translator) -> None:
-    replies.say(consent_notice(privacy, t, PLATFORM))
+    replies.say(consent_notice(privacy, t, CHANNEL))
 
 
 async def on_consent(
@@ -76,22 +72,13 @@ async def on_start(
     intake: Intake,
     privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
-    replies.say_plain(
-        t(
-            N_(
-                "Hello. Through this bot you can report a detention, a search, a frozen "
-                "bank account, a summons or other persecution in Kazakhstan. Your report "
-                "goes to a team of human-rights defenders.\n\nTelegram can see this "
-                "conversation. If you are worried, use a second account and do not give "
-                "your own name. You can stop at any time with /cancel.\n\n"
-                "/language changes the language, /help explains more."
-            )
-        )
-    )
+    reporter_session.welcome()
+    replies.take(reporter_session)
     await _conversation(replies, reporter, intake, t).handle(engine.Show())
 
 
@@ -116,23 +103,20 @@ async def on_cancel(
     await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
 
 
-SAFETY_HELP = N_(
-    "Your safety: /wipe clears this chat from your phone, /forget erases the link between you "
-    "and your reports."
-)
-
-
 async def on_help(
     message: Message,
     replies: Replies,
     reporter_session: ReporterSession,
 ) -> None:
-    reporter_session.help(SAFETY_HELP)
+    reporter_session.help()
     replies.take(reporter_session)
 
 
-async def on_language(message: Message, replies: Replies, t: Translator) -> None:
-    replies.say_plain(t(N_("Choose a language:")), [language_actions()])
+async def on_language(
+    message: Message, replies: Replies, reporter_session: ReporterSession
+) -> None:
+    reporter_session.ask_language()
+    replies.take(reporter_session)
 
 
 async def on_language_chosen(
@@ -142,13 +126,13 @@ async def on_language_chosen(
     reporter: Reporter,
     intake: Intake,
     privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if callback_data.lang not in ("kk", "ru", "en") or query.message is None:
         return
-    reporter.language = callback_data.lang
-    t = intake.translator(callback_data.lang)
-    replies.answer(t(N_("Language changed.")))
+    reporter_session.choose_language(callback_data.lang)
+    t = reporter_session.t
+    replies.take(reporter_session)
     if privacy.needs_consent(reporter):
         # The language buttons under the consent text: show it again in the new language.
         replies.clear_buttons(query.message.message_id)
@@ -345,21 +329,9 @@ async def on_file(
 
 
 # --- leaving no trace ---------------------------------------------------------------------------
-async def on_wipe(
-    message: Message, replies: Replies, reporter: Reporter, privacy: Privacy, t: Translator
-) -> None:
-    codes = await privacy.recent_codes(reporter)
-    replies.say_plain(
-        t(
-            N_(
-                "Clear this chat? The bot deletes its messages and yours from the last 48 "
-                "hours (Telegram allows no more) and leaves one neutral line. Your reports "
-                "stay with the team.\n\nOlder messages you can delete yourself: delete this "
-                "chat in Telegram, for both sides."
-            )
-        ),
-        wipe_actions(t, codes=bool(codes), cancel=True),
-    )
+async def on_wipe(message: Message, replies: Replies, reporter_session: ReporterSession) -> None:
+    await reporter_session.ask_wipe()
+    replies.take(reporter_session)
 
 
 async def on_wipe_button(
@@ -393,21 +365,12 @@ async def on_wipe_button(
     replies.say(messages.text(spans))
 
 
-FORGET_QUESTION = N_(
-    "Erase the link between you and your reports?\n\nThe bot forgets this chat: the team can no "
-    "longer write to you here, safety check-ins are cancelled and an unfinished report is "
-    "deleted. Your reports stay with the team for the record, with nothing that leads to your "
-    "account. This cannot be undone.\n\nTo clear this chat from your phone as well, use /wipe "
-    "first."
-)
-
-
 async def on_forget(
     message: Message,
     replies: Replies,
     reporter_session: ReporterSession,
 ) -> None:
-    await reporter_session.forget("", FORGET_QUESTION)
+    await reporter_session.forget("")
     replies.take(reporter_session)
 
 
@@ -422,10 +385,9 @@ async def on_forget_button(
         return
     replies.clear_buttons(query.message.message_id)
     answer = "yes" if callback_data.answer == "yes" else "no"
-    if await reporter_session.forget(answer, FORGET_QUESTION):
-        # The reporter no longer has a chat id; this last answer carries it
-        # (bot/services/replies.py).
-        replies.direct_chat_id = query.message.chat.id
+    # Once erased, the reporter has no chat id: the pipeline addresses this last answer itself
+    # (bot/services/pipeline.py).
+    await reporter_session.forget(answer)
     replies.take(reporter_session)
 
 
