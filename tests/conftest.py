@@ -23,6 +23,19 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 VERBOSE = ("aiogram", "sqlalchemy.engine", "sqlalchemy.pool", "aiohttp", "asyncio", "bot")
 
 
+# Tests that time themselves against a budget, or drive real bot processes and PostgreSQL
+# servers of their own: under pytest-xdist (`-n 2 --dist loadgroup` in pyproject.toml) one
+# worker runs them one after another, so no two of them compete for the two cores at once.
+SERIAL_MODULES = frozenset({"test_burst.py", "test_faults.py", "test_replicas.py"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SERIAL_MODULES or item.get_closest_marker("faults"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+
+
 @pytest.fixture(scope="session")
 def postgres_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
