@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -53,8 +54,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_template(postgres_server: PostgresServer) -> str:
-    """A PostgreSQL database migrated to head once per session, to copy; nobody connects to it."""
-    name = "t_migrated_template"
+    """A PostgreSQL database migrated to head once per session, to copy; nobody connects to it.
+
+    Named after the xdist worker: with REPORTBOT_TEST_POSTGRES_URL the workers share a server.
+    """
+    name = f"t_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     url = postgres_server.create_database(name)
     run_async(lambda: migrate(url))
     return name
