@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,11 +17,24 @@ from nacl.utils import random as random_bytes
 from bot.logging import KeyValueFormatter, RedactingFilter, register_secrets
 from storage.db import create_engine, migrate
 from storage.sealing import Keyring
-from tests.postgres import PostgresServer, postgres_server_fixture
+from tests.postgres import PostgresServer, postgres_server_fixture, run_async
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 # Loggers that could write content: everything they say is captured at DEBUG (redacted_log).
 VERBOSE = ("aiogram", "sqlalchemy.engine", "sqlalchemy.pool", "aiohttp", "asyncio", "bot")
+
+
+# Tests that time themselves against a budget, or drive real bot processes and PostgreSQL
+# servers of their own: under pytest-xdist (`-n 2 --dist loadgroup` in pyproject.toml) one
+# worker runs them one after another, so no two of them compete for the two cores at once.
+SERIAL_MODULES = frozenset({"test_burst.py", "test_faults.py", "test_replicas.py"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SERIAL_MODULES or item.get_closest_marker("faults"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
 
 
 @pytest.fixture(scope="session")
@@ -29,18 +44,65 @@ def postgres_server(
     yield from postgres_server_fixture(tmp_path_factory, request.config)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to head once per session (per xdist worker), to copy."""
+    path = tmp_path_factory.mktemp("migrated") / "template.db"
+    run_async(lambda: migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    """A PostgreSQL database migrated to head once per session, to copy; nobody connects to it.
+
+    Named after the xdist worker: with REPORTBOT_TEST_POSTGRES_URL the workers share a server.
+    """
+    name = f"t_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = postgres_server.create_database(name)
+    run_async(lambda: migrate(url))
+    return name
+
+
+# URLs that `database_url` already made as copies of a migrated template.
+_COPIED: set[str] = set()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database on each backend: an SQLite file, or a fresh PostgreSQL database."""
+    """A database on each backend: an SQLite file, or a fresh PostgreSQL database.
+
+    Empty, unless the test also uses `migrated_url`: then it is already a copy of a database
+    migrated to head (the same schema and rows as running the migrations, in milliseconds).
+    """
+    migrated = "migrated_url" in request.fixturenames
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database(f"t_{uuid.uuid4().hex[:16]}")
+        path = tmp_path / "test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        if migrated:
+            _copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        template = request.getfixturevalue("postgres_template") if migrated else None
+        url = server.create_database(f"t_{uuid.uuid4().hex[:16]}", template=template)
+    if migrated:
+        _COPIED.add(url)
+    return url
+
+
+def _copy_sqlite(template: Path, path: Path) -> None:
+    shutil.copyfile(template, path)
+    for suffix in ("-wal", "-journal"):  # none after a clean close, but a copy must be whole
+        if Path(f"{template}{suffix}").exists():
+            shutil.copyfile(f"{template}{suffix}", f"{path}{suffix}")
 
 
 @pytest.fixture
 async def migrated_url(database_url: str) -> str:
-    await migrate(database_url)
+    if database_url in _COPIED:
+        _COPIED.discard(database_url)
+    else:  # `database_url` was set up before this test asked for `migrated_url`
+        await migrate(database_url)
     return database_url
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiogram.utils.i18n import I18n
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.app import App, create_app, run_polling
 from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.models import EmuMessage
-from bot.demo.emulator.telegram import TelegramEmulator
+from bot.demo.emulator.telegram import LoopbackSession, TelegramEmulator
 from bot.settings import load_settings
 from handlers.engine.forms import FORMS, Step
 from handlers.telegram.keyboards import ConsentCB, FlowAction, FlowCB
@@ -38,7 +38,18 @@ class RunningBot:
     async def shutdown(self) -> None:
         self.stop.set()
         await asyncio.wait_for(self.task, 15)
-        await self.app.close()
+        await close_app(self.app)
+
+
+async def close_app(app: App) -> None:
+    """`app.close()`, less aiogram's 250 ms wait for TLS connections to close.
+
+    The emulators speak plain HTTP on loopback, so there is no TLS shutdown to wait for: the
+    Bot API session is closed as the emulator's `LoopbackSession` closes its own, and
+    `app.close()` then finds it closed and closes the rest as always.
+    """
+    await LoopbackSession.close(cast(LoopbackSession, app.bot.session))
+    await app.close()
 
 
 def moderator_group(emu: TelegramEmulator) -> GroupHandle:

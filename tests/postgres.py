@@ -150,17 +150,24 @@ class PostgresServer:
     def dsn_for(self, database: str) -> str:
         return _with_database(self.dsn, database)
 
-    def create_database(self, name: str) -> str:
-        """(Re)create database ``name`` empty and return its async SQLAlchemy URL."""
-        if not _DB_NAME.fullmatch(name):
-            raise ValueError(f"database name must match {_DB_NAME.pattern}: {name!r}")
-        _run_async(
-            lambda: _execute(
-                self.dsn,
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
-                f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
-                "LC_COLLATE 'C' LC_CTYPE 'C'",
-            )
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """(Re)create database ``name`` and return its async SQLAlchemy URL.
+
+        Empty by default; given ``template`` (a database of this server nobody is connected
+        to), a copy of it: PostgreSQL copies the files, far faster than replaying migrations
+        (postgresql.org/docs/current/manage-ag-templatedbs.html).
+        """
+        for database in (name, template or "template0"):
+            if not _DB_NAME.fullmatch(database):
+                raise ValueError(f"database name must match {_DB_NAME.pattern}: {database!r}")
+        create = (
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+            "LC_COLLATE 'C' LC_CTYPE 'C'"
+            if template is None
+            else f'CREATE DATABASE "{name}" TEMPLATE "{template}"'
+        )
+        run_async(
+            lambda: _execute(self.dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', create)
         )
         return self.url_for(name)
 
@@ -250,7 +257,7 @@ def _attach(raw_url: str) -> PostgresServer:
         raise ValueError(f"{ENV_URL} must be a postgresql:// URL, got {url.drivername!r}")
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        _run_async(lambda: _fetchval(dsn, "SELECT 1"))
+        run_async(lambda: _fetchval(dsn, "SELECT 1"))
     except Exception as exc:
         raise RuntimeError(f"{ENV_URL} is set but the server is unreachable: {exc}") from exc
     return PostgresServer(
@@ -615,7 +622,7 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], dsn: str) -> bool:
     deadline = time.monotonic() + _START_TIMEOUT_S
     while proc.poll() is None:
         try:
-            _run_async(lambda: _fetchval(dsn, "SELECT 1", connect_timeout=2))
+            run_async(lambda: _fetchval(dsn, "SELECT 1", connect_timeout=2))
         except (OSError, asyncpg.PostgresError) as exc:
             if time.monotonic() > deadline:
                 raise RuntimeError(
@@ -630,7 +637,7 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], dsn: str) -> bool:
 # --- small async helpers run from sync code ----------------------------------------------
 
 
-def _run_async(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_async(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine in a fresh loop on a helper thread (fine under a running loop)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reportbot-pg") as pool:
         return pool.submit(lambda: asyncio.run(make_coro())).result()

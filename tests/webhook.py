@@ -41,6 +41,7 @@ from storage.sealing import Keyring
 from tests.e2e import (
     MODERATOR_CHAT_ID,
     TOKEN,
+    close_app,
     flow_buttons,
     is_consent,
     is_review,
@@ -74,7 +75,7 @@ class WebhookBot:
     async def shutdown(self) -> None:
         self.stop.set()
         await asyncio.wait_for(self.task, 20)
-        await self.app.close()
+        await close_app(self.app)
 
 
 async def start_webhook_bot(
