@@ -398,6 +398,27 @@ class OutboxRepository:
         self.session = session
         self.keyring = keyring
 
+    async def notice_under_card(self, report_id: int, html_text: str, *, key: str) -> None:
+        """An urgent message to the moderators, as a reply to the report's card when it is known:
+        what could not reach the reporter, said where the team looks. `html_text` is escaped."""
+        alert = await self.alert_of(report_id)
+        await self.enqueue(
+            kind="undelivered",
+            target="moderators",
+            payload={
+                "messages": [
+                    {
+                        "type": "text",
+                        "html": html_text,
+                        "reply_to_message_id": alert.sent_message_id if alert else None,
+                    }
+                ]
+            },
+            idempotency_key=key,
+            report_id=report_id,
+            priority=OutboxPriority.URGENT,
+        )
+
     async def enqueue(
         self,
         *,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,11 +19,21 @@ from bot.demo.emulator.handles import UserHandle
 from bot.demo.emulator.models import EmuMessage
 from bot.demo.emulator.ratelimit import RateLimitConfig
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.i18n import create_i18n
+from bot.services.context import ServiceContext
 from handlers.telegram.keyboards import ConsentCB, WipeCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Base, utcnow
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, is_consent, start_bot
+
+
+def service_context(keyring: Keyring, clock: Callable[[], dt.datetime] = utcnow) -> ServiceContext:
+    """The services' context as the bot builds it, moderators in English, UTC."""
+    return ServiceContext(
+        keyring=keyring, catalogs=create_i18n(), tz=dt.UTC, moderator_language="en", clock=clock
+    )
+
 
 T = TypeVar("T", bound=Base)
 

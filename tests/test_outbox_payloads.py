@@ -35,11 +35,11 @@ from handlers.messenger.render import Action as Button
 from handlers.messenger.render import Payload, quick_replies
 from handlers.telegram.keyboards import checkin_keyboard, neutral_keyboard, wipe_keyboard
 from storage.db import create_engine, create_sessionmaker
-from storage.models import utcnow
 from storage.repositories import OutboxRepository, Reporters
 from storage.sealing import Keyring
 from tests.e2e import moderator_group, running_bot
 from tests.messenger_e2e import Messenger, begin, messenger_bot
+from tests.safety import service_context
 
 T = Translator(create_i18n(), "en", dt.UTC)  # type: ignore[arg-type]
 
@@ -253,13 +253,7 @@ async def test_one_session_says_the_same_on_every_channel(
 ) -> None:
     engine_ = create_engine(migrated_url)
     try:
-        context = ServiceContext(
-            keyring=keyring,
-            catalogs=create_i18n(),
-            tz=dt.UTC,
-            moderator_language="en",
-            clock=utcnow,
-        )
+        context = service_context(keyring)
         sessions = create_sessionmaker(engine_)
         on_telegram = await _session_script(sessions, context, "telegram", "5550001")
         on_messenger = await _session_script(sessions, context, "messenger", "7000000000000001")

@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import create_i18n
-from bot.services.context import ServiceContext
 from bot.services.pipeline import Inbound, InboundPipeline, Person, Turn
 from storage.db import create_engine, create_sessionmaker
 from storage.models import utcnow
 from storage.repositories import ClaimedRow, OutboxRepository
 from storage.sealing import Keyring
+from tests.safety import service_context
 
 CHANNEL = "web"  # any channel: the pipeline names none
 
@@ -41,13 +40,7 @@ class Harness:
 @pytest.fixture
 async def harness(migrated_url: str, keyring: Keyring) -> AsyncIterator[Harness]:
     engine = create_engine(migrated_url)
-    context = ServiceContext(
-        keyring=keyring,
-        catalogs=create_i18n(),
-        tz=dt.UTC,
-        moderator_language="en",
-        clock=utcnow,
-    )
+    context = service_context(keyring)
     sessions = create_sessionmaker(engine)
     harness: Harness
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from sqlalchemy import LargeBinary, select
 
 from bot.demo.emulator.telegram import TelegramEmulator
-from bot.i18n import create_i18n
 from bot.jobs.sweeper import SCRUB_MARGIN, Sweeper
 from bot.services.context import ServiceContext
 from handlers.telegram.cards import ModCB
@@ -25,7 +24,7 @@ from storage.safety import Erasure
 from storage.sealing import DecryptError, Keyring
 from storage.web import WebMailboxes, new_key
 from tests.e2e import fill_report, moderator_group, outbox_settled, submit
-from tests.safety import LIMITS, bot_running, dump_database, session_for
+from tests.safety import LIMITS, bot_running, dump_database, service_context, session_for
 
 NOW = dt.datetime(2026, 12, 3, 14, 37, 12, 345678, tzinfo=dt.UTC)
 
@@ -55,13 +54,7 @@ def bare_report(code: str, channel: str, reporter_id: int) -> Report:
 
 def sweeper_context(keyring: Keyring, at: dt.datetime) -> ServiceContext:
     """The retention sweeper's services, with the clock standing at `at`."""
-    return ServiceContext(
-        keyring=keyring,
-        catalogs=create_i18n(),
-        tz=dt.UTC,
-        moderator_language="en",
-        clock=lambda: at,
-    )
+    return service_context(keyring, lambda: at)
 
 
 async def test_erased_lookup_hash_and_chat_id_leave_the_database_and_its_wal(

@@ -79,7 +79,7 @@ from bot.outbox.transports import (
 from bot.services.group_chats import ADMIN_TARGET, GroupChatIds
 from bot.services.replies import REPLY_KIND
 from handlers.engine.text import N_
-from storage.models import OutboxPriority, OutboxState
+from storage.models import OutboxState
 from storage.repositories import (
     CHAT_REFUSED,
     ClaimedRow,
@@ -533,27 +533,13 @@ class OutboxWorker:
         else:
             return
         async with self.sessionmaker() as session, session.begin():
-            outbox = OutboxRepository(session, self.keyring)
-            alert = await outbox.alert_of(row.report_id)
             code = (await Reports(session, self.keyring).codes([row.report_id])).get(
                 row.report_id, ""
             )
-            text = self.undelivered_text(reason, code)
-            await outbox.enqueue(
-                kind="undelivered",
-                target="moderators",
-                payload={
-                    "messages": [
-                        {
-                            "type": "text",
-                            "html": html.quote(text),
-                            "reply_to_message_id": alert.sent_message_id if alert else None,
-                        }
-                    ]
-                },
-                idempotency_key=f"undelivered:{row.id}:{row.attempts}",
-                report_id=row.report_id,
-                priority=OutboxPriority.URGENT,
+            await OutboxRepository(session, self.keyring).notice_under_card(
+                row.report_id,
+                html.quote(self.undelivered_text(reason, code)),
+                key=f"undelivered:{row.id}:{row.attempts}",
             )
         self.notify()
 

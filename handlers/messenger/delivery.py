@@ -34,7 +34,7 @@ from handlers.messenger.graph import (
 from handlers.messenger.render import Action, Payload, quick_reply, text_messages, title
 from handlers.messenger.window import HUMAN_AGENT_TAG, may_send, reply_tag
 from handlers.telegram.keyboards import CheckinCB
-from storage.models import Outbox, OutboxPriority
+from storage.models import Outbox
 from storage.repositories import OutboxRepository, Reports
 
 log = logging.getLogger(__name__)
@@ -306,23 +306,8 @@ class MessengerDelivery:
                 await self._notice(session, row.report_id, HELD_BY_INBOX, f"held:{row_id}")
 
     async def _notice(self, session: AsyncSession, report_id: int, text: str, key: str) -> None:
-        outbox = OutboxRepository(session, self.context.keyring)
         report = await Reports(session, self.context.keyring).get(report_id)
-        alert = await outbox.alert_of(report_id)
         notice = self.context.moderators_t(text, code=report.public_code if report else "—")
-        await outbox.enqueue(
-            kind="undelivered",
-            target="moderators",
-            payload={
-                "messages": [
-                    {
-                        "type": "text",
-                        "html": "⚠️ " + html.quote(notice),
-                        "reply_to_message_id": alert.sent_message_id if alert else None,
-                    }
-                ]
-            },
-            idempotency_key=key,
-            report_id=report_id,
-            priority=OutboxPriority.URGENT,
+        await OutboxRepository(session, self.context.keyring).notice_under_card(
+            report_id, "⚠️ " + html.quote(notice), key=key
         )
