@@ -9,6 +9,7 @@ text limit.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
@@ -536,7 +537,17 @@ async def test_a_question_queued_inside_the_window_and_sent_after_it_goes_with_h
         m.graph.fail_next(4, message="(#4) Application request limit reached")
         await moderator.send_text("Вас отпустили?", chat=m.group, reply_to=card)
         await m.tg.wait_for_bot_message(m.group, lambda msg: "Отправлено" in (msg.text or ""))
-        [row] = await _rows(m.url, select(Outbox).where(Outbox.kind == "question"))
+
+        # The refused try is recorded (a retry after Meta's pause) before the test moves the
+        # row's time: moved earlier, the worker's record of the retry would move it back.
+        async def retry_recorded() -> Outbox | None:
+            rows = await _rows(m.url, select(Outbox).where(Outbox.kind == "question"))
+            return rows[0] if rows and rows[0].last_error and not rows[0].claimed_until else None
+
+        deadline = asyncio.get_running_loop().time() + 15
+        while (row := await retry_recorded()) is None:
+            assert asyncio.get_running_loop().time() < deadline, "the refused try was not recorded"
+            await asyncio.sleep(0.1)
         # Meta's clock and the bot's both move past the 24 hours before the retry.
         past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24, minutes=5)
         await _execute(m.url, update(Reporter).values(last_seen=past))
