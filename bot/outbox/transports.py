@@ -82,14 +82,20 @@ class TransportError(Exception):
 
 
 @dataclass(frozen=True)
-class Origin:
-    """Which row a message belongs to, and its place in it: a transport that stores messages
-    (the web form's mailbox) keys them by it, so a retried row stores each one once."""
+class Sending:
+    """What a transport may need besides the message: the row it belongs to and its place in it
+    (a transport that stores messages, the web form's mailbox, keys them by these, so a retried
+    row stores each one once), the row's payload (`envelope`: options such as a tag), the message
+    it answers, and when the reporter last wrote, if known (a platform that allows messages only
+    within a window after the person's last message checks it)."""
 
     row_id: int
     index: int
     kind: str
     reporter_id: int | None
+    envelope: Mapping[str, Any]
+    reply_to: int | None = None
+    seen: dt.datetime | None = None
 
 
 class Transport(Protocol):
@@ -107,16 +113,10 @@ class Transport(Protocol):
         self,
         chat: Chat,
         message: StoredMessage,
-        *,
-        reply_to: int | None,
-        envelope: Mapping[str, Any],
-        seen: dt.datetime | None = None,
-        origin: Origin | None = None,
+        sending: Sending,
     ) -> int | None:
         """Send one stored message; the platform's id of the message, if it gives one that the
-        bot can later edit or delete. `envelope`: the row's payload (options such as a tag).
-        `seen`: when the reporter last wrote, if known (a platform that allows messages only
-        within a window after the person's last message checks it)."""
+        bot can later edit or delete."""
         ...
 
     async def undeliverable(self, row: ClaimedRow, error: TransportError) -> None:
@@ -214,15 +214,11 @@ class TelegramTransport:
         self,
         chat: Chat,
         message: StoredMessage,
-        *,
-        reply_to: int | None,
-        envelope: Mapping[str, Any],
-        seen: dt.datetime | None = None,
-        origin: Origin | None = None,
+        sending: Sending,
     ) -> int | None:
         if messages.is_neutral(message):
             message = self.render(message)
-        sent = await self._send(chat, message, reply_to=reply_to)
+        sent = await self._send(chat, message, reply_to=sending.reply_to)
         return sent.message_id if sent is not None else None
 
     async def _send(

@@ -69,7 +69,7 @@ from bot.outage import is_database_outage, log_pass_failure
 from bot.outbox.pacing import SlidingWindow
 from bot.outbox.transports import (
     Chat,
-    Origin,
+    Sending,
     Transport,
     TransportError,
     Transports,
@@ -692,15 +692,10 @@ class OutboxWorker:
                 else:
                     await self._global.acquire()
                 pace.take()
-            origin = Origin(row.id, index, row.kind, row.reporter_id)
-            send = transport.send(
-                chat_id,
-                message,
-                reply_to=card_id,
-                envelope=row.payload,
-                seen=route.seen,
-                origin=origin,
+            sending = Sending(
+                row.id, index, row.kind, row.reporter_id, row.payload, card_id, route.seen
             )
+            send = transport.send(chat_id, message, sending)
             concurrent = answering and message.get("type") == "clear_buttons"
             if concurrent and index + 1 < len(messages):
                 tidying.append(asyncio.create_task(send))

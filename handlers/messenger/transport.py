@@ -8,12 +8,9 @@ the worker; a message given up is said plainly in the moderator chat.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Mapping
-from typing import Any
 
-from bot.outbox.transports import Chat, Origin, StoredMessage, TransportError
+from bot.outbox.transports import Chat, Sending, StoredMessage, TransportError
 from bot.services import messages
 from handlers.messenger import CHANNEL
 from handlers.messenger.delivery import MessengerDelivery, MessengerRecipient, is_attachment_link
@@ -54,16 +51,12 @@ class MessengerTransport:
         self,
         chat: Chat,
         message: StoredMessage,
-        *,
-        reply_to: int | None,
-        envelope: Mapping[str, Any],
-        seen: dt.datetime | None = None,
-        origin: Origin | None = None,
+        sending: Sending,
     ) -> int | None:
-        tag = envelope.get("messenger_tag")
+        tag = sending.envelope.get("messenger_tag")
         tag = tag if isinstance(tag, str) else None
-        human = envelope.get("human_reply") is True  # a team member's answer
-        recipient = MessengerRecipient(str(chat), seen)
+        human = sending.envelope.get("human_reply") is True  # a team member's answer
+        recipient = MessengerRecipient(str(chat), sending.seen)
         try:
             if messages.is_neutral(message):
                 parts = from_neutral(message)
@@ -71,8 +64,8 @@ class MessengerTransport:
             else:
                 await self.delivery.send(recipient, message, tag=tag, human_reply=human)
         except GraphError as exc:
-            if exc.kind == ErrorKind.THREAD_HELD and origin is not None:
-                await self.delivery.tell_held(origin.row_id)
+            if exc.kind == ErrorKind.THREAD_HELD:
+                await self.delivery.tell_held(sending.row_id)
             raise GraphFailure(exc) from None
         return None  # Messenger's messages cannot be edited or deleted by the Page
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.outbox.transports import Chat, Origin, StoredMessage, TransportError
+from bot.outbox.transports import Chat, Sending, StoredMessage, TransportError
 from bot.services import messages
 from storage.repositories import ClaimedRow
 from storage.sealing import Keyring
@@ -63,24 +62,22 @@ class WebTransport:
         self,
         chat: Chat,
         message: StoredMessage,
-        *,
-        reply_to: int | None,
-        envelope: Mapping[str, Any],
-        seen: dt.datetime | None = None,
-        origin: Origin | None = None,
+        sending: Sending,
     ) -> int | None:
         """Store the message in the reporter's mailbox, once per row and place in it; nothing to
         store is no failure (a report sent without asking for a mailbox has none)."""
         text = text_of(message)
-        if text is None or origin is None or origin.reporter_id is None:
+        if text is None or sending.reporter_id is None:
             return None
         async with self.sessionmaker() as session, session.begin():
             mailboxes = WebMailboxes(session, self.keyring)
-            mailbox = await mailboxes.of_reporter(origin.reporter_id)
+            mailbox = await mailboxes.of_reporter(sending.reporter_id)
             if mailbox is not None:
-                key = f"{origin.row_id}:{origin.index}"
+                key = f"{sending.row_id}:{sending.index}"
                 now = self.clock()
-                await mailboxes.deliver(mailbox.id, mailbox.public_key, key, origin.kind, text, now)
+                await mailboxes.deliver(
+                    mailbox.id, mailbox.public_key, key, sending.kind, text, now
+                )
         return None
 
     async def undeliverable(self, row: ClaimedRow, error: TransportError) -> None:
