@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
+from bot.services.messages import html_to_text
 from bot.settings import ConfigError, load_settings
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, StepKind
 from handlers.engine.render import Translator
 from handlers.messenger.conversation import clean_ref
-from handlers.messenger.delivery import html_to_text
 from handlers.messenger.events import (
     CommentEvent,
     MessageEvent,

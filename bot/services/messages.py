@@ -24,6 +24,8 @@ Telegram, which are not neutral yet): a transport tells them apart message by me
 from __future__ import annotations
 
 import enum
+import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -170,3 +172,12 @@ def plain_text(message: Message) -> str:
                 parts.append(span.text)
         paragraphs.append("".join(parts))
     return "\n\n".join(paragraphs)
+
+
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
+def html_to_text(telegram_html: str) -> str:
+    """A version 1 message's Telegram HTML as the plain text it shows, for a platform without
+    markup. User values in it are escaped, so every tag left is one of ours."""
+    return html.unescape(_HTML_TAG.sub("", telegram_html))

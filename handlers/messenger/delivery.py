@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import html as html_module
 import logging
 import mimetypes
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.context import ServiceContext
 from bot.services.media import CannotClean, examine, is_image
+from bot.services.messages import html_to_text
 from handlers.engine.text import N_
 from handlers.messenger.graph import (
     AttachmentUnavailable,
@@ -46,7 +45,6 @@ MESSENGER_MESSAGE = "messenger"
 
 # Telegram takes photos up to 10 MB; a larger image goes to the moderators as a document.
 TELEGRAM_PHOTO_LIMIT = 10 * 1024 * 1024
-_TAG = re.compile(r"<[^>]+>")
 
 UNDELIVERED: dict[ErrorKind, str] = {
     ErrorKind.WINDOW_CLOSED: N_(
@@ -83,12 +81,6 @@ HELD_BY_INBOX = N_(
     "meanwhile. It is sent once the conversation there is marked Done, if the reporter can "
     "still be reached then."
 )
-
-
-def html_to_text(text: str) -> str:
-    """Outbox text is Telegram HTML; Messenger shows plain text. User content in it is escaped,
-    so every tag left is one of ours."""
-    return html_module.unescape(_TAG.sub("", text))
 
 
 def is_attachment_link(file_id: str) -> bool:
@@ -164,8 +156,7 @@ class MessengerDelivery:
         human_reply: bool = False,
     ) -> None:
         """One outbox message (see bot/outbox/worker.py for the format) to a Messenger reporter."""
-        tag = self.tag_for(recipient, tag, human_reply=human_reply)
-        self._check_window(recipient, tag)
+        tag = self._cleared_tag(recipient, tag, human_reply=human_reply)
         kind = message.get("type")
         caption = message.get("caption_html")
         if kind == MESSENGER_MESSAGE:
@@ -179,7 +170,7 @@ class MessengerDelivery:
             # (handlers/messenger/render.py, `text_messages`).
             text = html_to_text(str(message["html"]))
             parts = text_messages(text, quick_replies(message.get("reply_markup")))
-            await self.send_parts(recipient, parts, tag=tag)
+            await self._post(recipient, parts, tag)
             return
         if kind in ("photo", "document") and is_attachment_link(str(message["file_id"])):
             attachment = {
@@ -205,7 +196,7 @@ class MessengerDelivery:
             log.warning("outbox message of type %r is not sent to Messenger", kind)
             return
         if caption:
-            await self.send(recipient, {"type": "text", "html": caption}, tag=tag)
+            await self._post(recipient, text_messages(html_to_text(str(caption))), tag)
 
     async def send_parts(
         self,
@@ -216,8 +207,22 @@ class MessengerDelivery:
         human_reply: bool = False,
     ) -> None:
         """Send API messages already rendered (handlers/messenger/render.py), in order."""
+        await self._post(
+            recipient, parts, self._cleared_tag(recipient, tag, human_reply=human_reply)
+        )
+
+    def _cleared_tag(
+        self, recipient: MessengerRecipient, tag: str | None, *, human_reply: bool
+    ) -> str | None:
+        """The tag decided now (`tag_for`), and the messaging window checked for it: once a
+        message, whatever number of Send API calls it then takes."""
         tag = self.tag_for(recipient, tag, human_reply=human_reply)
         self._check_window(recipient, tag)
+        return tag
+
+    async def _post(
+        self, recipient: MessengerRecipient, parts: Sequence[dict[str, Any]], tag: str | None
+    ) -> None:
         for part in parts:
             await self.graph.send_message(recipient.psid, part, messaging_type="UPDATE", tag=tag)
 

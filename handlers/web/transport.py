@@ -8,8 +8,6 @@ to the mailbox's public key (storage/web.py), so only the holder of the passphra
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,13 +18,6 @@ from storage.repositories import ClaimedRow
 from storage.sealing import Keyring
 from storage.web import WebMailboxes
 
-_TAG = re.compile(r"<[^>]*>")
-
-
-def plain_text(telegram_html: str) -> str:
-    """A version 1 payload's Telegram HTML as the text it shows (the page escapes it again)."""
-    return html.unescape(_TAG.sub("", telegram_html))
-
 
 def text_of(message: StoredMessage) -> str | None:
     """What a mailbox shows of one outbox message: its text; buttons, edits and files are
@@ -34,7 +25,7 @@ def text_of(message: StoredMessage) -> str | None:
     if messages.is_neutral(message):
         return messages.plain_text(message)
     if message.get("type") == "text" and message.get("html"):
-        return plain_text(str(message["html"]))
+        return messages.html_to_text(str(message["html"]))  # the page escapes it again
     return None
 
 
