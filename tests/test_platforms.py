@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from bot.app import check_chats
 from bot.demo.emulator.files import make_png
@@ -38,6 +37,7 @@ from tests.e2e import (
     start_bot,
     submit,
 )
+from tests.safety import rows
 from tests.test_cli import _reportbot
 from tests.test_moderation import CODE, REPORT, data, status_of
 
@@ -103,15 +103,6 @@ async def card_in(s: Setup, chat: GroupHandle, subject: str, timeout: float = 15
     return await s.emu.wait_for_bot_message(
         chat, lambda m: subject in (m.text or "") and bool(m.keyboard), timeout=timeout
     )
-
-
-async def rows(url: str, model: Any) -> list[Any]:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return list((await session.execute(select(model))).scalars())
-    finally:
-        await engine.dispose()
 
 
 async def admin_told(s: Setup, needle: str) -> EmuMessage:
