@@ -38,14 +38,15 @@ from bot.services.access import ChatMembership
 from bot.services.context import SafetyPolicy, ServiceContext
 from bot.services.group_chats import GroupChatIds, check_moderator_chat
 from bot.services.moderation import MemberCheck
+from bot.services.reach import may_write_unasked
 from bot.settings import LEASE_MARGIN, Settings
 from bot.web import start_web_server
 from handlers.engine.text import N_
 from handlers.messenger import CHANNEL as MESSENGER
 from handlers.messenger.transport import MessengerFiles, MessengerTransport
 from handlers.messenger.webhook import MessengerChannel, messenger_routes
-from handlers.messenger.window import may_write_unasked
 from handlers.telegram import get_routers
+from handlers.telegram.cards import render_card
 from handlers.telegram.conversation import CHANNEL as TELEGRAM
 from handlers.telegram.keyboards import neutral_keyboard
 from handlers.telegram.middlewares import UpdateContextMiddleware
@@ -191,6 +192,7 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
     telegram = TelegramTransport(
         bot,
         keyboard=neutral_keyboard,
+        cards=render_card,
         files=MessengerFiles(messenger.delivery) if messenger is not None else None,
     )
     reporters: dict[str, Transport] = {TELEGRAM: telegram}

@@ -7,6 +7,7 @@ the other answers are folded; a card's text and buttons fit one screen of a 390 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from typing import Any
@@ -15,10 +16,11 @@ import pytest
 
 from bot.demo.emulator.html import parse_html
 from bot.i18n import create_i18n
+from bot.services.card_model import CardView, DuplicateHint, card_messages
 from handlers.engine.engine import Submitted
 from handlers.engine.forms import FORMS
 from handlers.engine.render import Translator
-from handlers.telegram.cards import CardView, DuplicateHint, card_keyboard, render_card
+from handlers.telegram.cards import card_keyboard, render_card
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 TZ = dt.timezone(dt.timedelta(hours=5))
@@ -134,6 +136,17 @@ def view(form_key: str, *, language: str = "en", channel: str = "telegram") -> C
     )
 
 
+def card_html(view: CardView, submission: Submitted, t: Translator) -> list[str]:
+    """The card's messages as the staff transport sends them into the moderator chat: what the
+    services store (as JSON, like the outbox), rendered to Telegram HTML."""
+    stored = json.loads(json.dumps(card_messages(view, submission, t, now=NOW)))
+    rendered = [render_card(message) for message in stored]
+    assert all(message["type"] == "text" for message in rendered)
+    assert "reply_markup" in rendered[0]  # the buttons are on the card, not its continuations
+    assert not any("reply_markup" in message for message in rendered[1:])
+    return [message["html"] for message in rendered]
+
+
 def translator(locale: str) -> Translator:
     return Translator(create_i18n(), locale, TZ)
 
@@ -174,7 +187,7 @@ def screen_lines(card_html: str) -> int:
 @pytest.mark.parametrize("locale", ["ru", "kk", "en"])
 def test_a_card_and_its_buttons_fit_one_phone_screen(form_key: str, locale: str) -> None:
     t = translator(locale)
-    card, *continued = render_card(view(form_key), submission(form_key), t, now=NOW)
+    card, *continued = card_html(view(form_key), submission(form_key), t)
     keyboard = card_keyboard(view(form_key), t)
     text_lines = screen_lines(card)
     rows = len(keyboard.inline_keyboard)
@@ -190,7 +203,7 @@ def test_the_first_three_lines_say_what_who_where_when_urgency_and_language(
     form_key: str,
 ) -> None:
     t = translator("en")
-    card = render_card(view(form_key, language="kk"), submission(form_key), t, now=NOW)[0]
+    card = card_html(view(form_key, language="kk"), submission(form_key), t)[0]
     text, folded = shown_text(card)
     first_three = text.split("\n")[:3]
     head = "\n".join(first_three)
@@ -218,9 +231,9 @@ def test_the_first_three_lines_say_what_who_where_when_urgency_and_language(
 
 def test_a_wave_and_a_new_reporter_are_said_together_and_only_then() -> None:
     t = translator("en")
-    quiet = render_card(view("search"), submission("search"), t, now=NOW)[0]
+    quiet = card_html(view("search"), submission("search"), t)[0]
     waved = CardView(**{**view("search").__dict__, "flags": ("new_reporter", "wave")})
-    wave = render_card(waved, submission("search"), t, now=NOW)[0]
+    wave = card_html(waved, submission("search"), t)[0]
     assert "wave" not in quiet
     (line,) = [line for line in shown_text(wave)[0].split("\n") if "wave" in line]
     assert "first wrote to the bot minutes before" in line
@@ -235,12 +248,9 @@ def test_a_web_card_says_web_form_on_its_first_line_and_still_fits(
     see the channel where they see Messenger's."""
     t = translator(locale)
     web = view(form_key, channel="web")
-    card = render_card(web, submission(form_key), t, now=NOW)[0]
+    card = card_html(web, submission(form_key), t)[0]
     first = shown_text(card)[0].split("\n")[0]
     assert first.endswith("🌐 " + t("web form"))
-    assert (
-        t("web form")
-        not in shown_text(render_card(view(form_key), submission(form_key), t, now=NOW)[0])[0]
-    )
+    assert t("web form") not in shown_text(card_html(view(form_key), submission(form_key), t)[0])[0]
     rows = len(card_keyboard(web, t).inline_keyboard)
     assert screen_lines(card) + LINES_PER_BUTTON_ROW * rows <= LINES_PER_SCREEN

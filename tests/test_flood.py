@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.card_model import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from bot.services.flood import CAP_REACHED, OWN_LIMIT, TOO_FAST
-from handlers.telegram.cards import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from handlers.telegram.keyboards import FlowAction, FlowCB
 from storage.models import Draft, Report
 from storage.sealing import Keyring

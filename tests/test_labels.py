@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
+from bot.services.card_model import CardView, DuplicateHint
 from handlers.engine.engine import AskStep, ReviewItem, ShowReview
 from handlers.engine.forms import FORMS, StepKind
 from handlers.engine.render import Translator
 from handlers.engine.vocab import ALL_VOCABULARIES, REGIONS, sort_key
 from handlers.telegram import keyboards
-from handlers.telegram.cards import CardView, DuplicateHint, card_keyboard
+from handlers.telegram.cards import card_keyboard
 
 LANGUAGES = ("kk", "ru", "en")
 ALONE = 30  # characters of a button alone on its row

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,3 +42,44 @@ def test_importing_the_engine_loads_no_framework() -> None:
         check=True,
     )
     assert result.stdout.strip() == ""
+
+
+def test_the_layers_contract_has_no_exceptions() -> None:
+    """No import is let through the layers contract: the services render no channel's cards and
+    name no channel's module (README, "Layout")."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    assert contracts and all(not contract.get("ignore_imports") for contract in contracts)
+
+
+def test_importing_the_services_loads_no_channel() -> None:
+    """Every service module imported together, at run time: no channel package is loaded."""
+    modules = sorted(
+        f"bot.services.{path.stem}"
+        for path in (ROOT / "bot" / "services").glob("*.py")
+        if path.stem != "__init__"
+    )
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "channels = ('handlers.telegram', 'handlers.messenger', 'handlers.web', 'bot.outbox')\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(channels))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "bot.services.moderation" in modules and "bot.services.reach" in modules
+    assert result.stdout.strip() == ""
+
+
+def test_the_services_and_the_messenger_channel_spell_its_name_alike() -> None:
+    from bot.services.reach import MESSENGER  # noqa: PLC0415
+    from handlers.messenger import CHANNEL  # noqa: PLC0415
+
+    assert MESSENGER == CHANNEL

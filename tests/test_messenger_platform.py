@@ -26,6 +26,7 @@ from bot.services.moderation import (
     REACH_OPEN,
     REACH_QUESTIONS_ONLY,
 )
+from bot.services.reach import HUMAN_AGENT_TAG, reply_tag
 from handlers.messenger.delivery import HELD_BY_INBOX
 from handlers.messenger.graph import (
     THREAD_HELD_PAUSE,
@@ -36,7 +37,6 @@ from handlers.messenger.graph import (
 )
 from handlers.messenger.render import Action
 from handlers.messenger.webhook import PROFILE_RUN
-from handlers.messenger.window import HUMAN_AGENT_TAG, reply_tag
 from handlers.telegram.cards import ModCB
 from storage.models import (
     Checkin,

@@ -12,6 +12,7 @@ import pytest
 
 from bot.i18n import create_i18n
 from bot.services.messages import html_to_text
+from bot.services.reach import Window, messaging_window
 from bot.settings import ConfigError, load_settings
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, StepKind
@@ -33,7 +34,6 @@ from handlers.messenger.render import (
     split_text,
 )
 from handlers.messenger.signature import sign, signature_valid
-from handlers.messenger.window import Window, messaging_window
 
 LANGUAGES = ("kk", "ru", "en")
 SECRET = "0123456789abcdef0123456789abcdef"

@@ -17,8 +17,9 @@ from bot.demo.emulator.models import EmuMessage
 from bot.demo.emulator.ratelimit import RateLimitConfig
 from bot.demo.emulator.telegram import TelegramEmulator
 from bot.services.access import ChatMembership
+from bot.services.card_model import CardView, DuplicateHint
 from bot.services.moderation import TRANSITIONS
-from handlers.telegram.cards import CardView, DuplicateHint, ModCB, card_keyboard
+from handlers.telegram.cards import ModCB, card_keyboard
 from handlers.telegram.keyboards import FlowAction, FlowCB, FollowCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ModerationEvent, Report, ReportStatus, StaffRole

@@ -28,11 +28,11 @@ from sqlalchemy import func, select
 from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services.card_model import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from bot.services.checkins import CheckinService
 from bot.services.moderation import WEB_ASKED
 from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
-from handlers.telegram.cards import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from handlers.web import challenge, routes, words
 from handlers.web.pages import ERASE, ERASE_QUESTION, ERASED, WEB_WORDING
 from handlers.web.routes import accept_language

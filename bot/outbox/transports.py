@@ -38,7 +38,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.services import messages
+from bot.services import card_model, messages
 from bot.services.messages import Action, Span, Style
 
 if TYPE_CHECKING:
@@ -159,6 +159,8 @@ class FileSource(Protocol):
 
 
 Keyboard = Callable[[Sequence[Sequence[Action]]], InlineKeyboardMarkup]
+# A neutral alert card message (bot/services/card_model.py) as a version 1 message.
+CardRenderer = Callable[[StoredMessage], StoredMessage]
 
 
 def telegram_html(paragraphs: Sequence[Sequence[Span]]) -> str:
@@ -187,11 +189,21 @@ class TelegramTransport:
     paced = True
     address_key = "chat_id"
 
-    def __init__(self, bot: Bot, *, keyboard: Keyboard, files: FileSource | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        keyboard: Keyboard,
+        cards: CardRenderer,
+        files: FileSource | None = None,
+    ) -> None:
         self.bot = bot
         # Neutral actions as inline buttons (handlers/telegram/keyboards.py: the callback data
         # the reporter's handlers read back).
         self.keyboard = keyboard
+        # Alert cards and their new buttons as HTML and inline buttons (handlers/telegram/
+        # cards.py: the callback data the moderation handlers read back).
+        self.cards = cards
         self.files = files
 
     def address(self, stored: Chat) -> Chat:
@@ -218,6 +230,8 @@ class TelegramTransport:
     ) -> int | None:
         if messages.is_neutral(message):
             message = self.render(message)
+        elif card_model.is_card(message):
+            message = self.cards(message)
         sent = await self._send(chat, message, reply_to=sending.reply_to)
         return sent.message_id if sent is not None else None
 

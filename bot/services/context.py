@@ -86,7 +86,7 @@ class ServiceContext:
     messenger_sources: frozenset[str] = frozenset()
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     # Whether an automated message due at a time can reach a reporter of a channel who last
-    # wrote at `last_seen` (Messenger's 24-hour window: handlers/messenger/window.py, wired by
+    # wrote at `last_seen` (Messenger's 24-hour window: bot/services/reach.py, wired by
     # bot/app.py): (channel, last_seen, at) -> bool.
     may_write_unasked: Callable[[str, dt.datetime, dt.datetime], bool] = _always
 

@@ -42,7 +42,7 @@ CAP_REACHED = N_(
     "source: check them with care."
 )
 
-# Marks on the card (handlers/telegram/cards.py renders them).
+# Marks on the card (bot/services/card_model.py says them).
 NEW_REPORTER = "new_reporter"
 WAVE = "wave"
 # The web form's channel (handlers/web; services do not import the channels). Its reporters have

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import messages
 from bot.services.actions import wipe_actions
+from bot.services.card_model import attachments_of
 from bot.services.cards import CardService
 from bot.services.checkins import CheckinService
 from bot.services.context import ServiceContext
@@ -20,7 +21,6 @@ from bot.services.receipts import receipt_text
 from handlers.engine.engine import Draft, Submitted
 from handlers.engine.forms import StepKind
 from handlers.engine.render import Translator
-from handlers.telegram.cards import attachments_of
 from storage.models import Report, Reporter
 from storage.repositories import Drafts, OutboxRepository, Reporters, Reports
 from storage.safety import Attachments

@@ -17,14 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import messages as neutral
 from bot.services.access import CAN_MANAGE_STAFF, CAN_TRIAGE, role_for
-from bot.services.cards import CardService
-from bot.services.context import Actor, Outcome, ServiceContext
-from bot.services.flood import WEB
-from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
-from handlers.engine.text import N_, NP_, Msg
-from handlers.messenger import CHANNEL as MESSENGER
-from handlers.messenger.window import Window, messaging_window, reachable_until
-from handlers.telegram.cards import (
+from bot.services.card_model import (
     ACTION_LABELS,
     CONFIRMED,
     KEEP,
@@ -32,10 +25,15 @@ from handlers.telegram.cards import (
     STATUS,
     STATUS_LABELS,
     CardEvent,
-    ModCB,
     card_code,
     event_line,
 )
+from bot.services.cards import CardService
+from bot.services.context import Actor, Outcome, ServiceContext
+from bot.services.flood import WEB
+from bot.services.reach import MESSENGER, Window, messaging_window, reachable_until
+from bot.services.splitting import TEXT_LIMIT, split_text, utf16_len
+from handlers.engine.text import N_, NP_, Msg
 from storage.models import Outbox, OutboxPriority, Report, Reporter, ReportStatus, StaffRole
 from storage.repositories import (
     ModerationEvents,
@@ -139,55 +137,65 @@ class Moderation:
 
     # --- card buttons ------------------------------------------------------------------------
     async def press(
-        self, actor: Actor, *, chat_id: int, message_id: int, message_text: str, data: ModCB
+        self,
+        actor: Actor,
+        *,
+        chat_id: int,
+        message_id: int,
+        message_text: str,
+        action: str,
+        report_id: int,
+        other: int = 0,
     ) -> Outcome:
-        refused = await self._authorised(actor, chat_id, data.report, CAN_TRIAGE)
+        """A card's button (card_model.card_actions): `action` on the report `report_id`
+        (`other`: the suggested original of "duplicate of"), as the pressed button says."""
+        refused = await self._authorised(actor, chat_id, report_id, CAN_TRIAGE)
         if refused is not None:
             return refused
-        report = await self.reports.get(data.report)
-        alert = await self.outbox.alert_of(data.report) if report is not None else None
+        report = await self.reports.get(report_id)
+        alert = await self.outbox.alert_of(report_id) if report is not None else None
         if (
             report is None
             or alert is None
             or not _is_card_of(alert, report, message_id, message_text)
         ):
             # The button does not belong to this report's card: tampered or replayed data.
-            await self.refuse(actor, data.report if report else None, "forged")
+            await self.refuse(actor, report_id if report else None, "forged")
             return _refusal(N_("This button is not valid."))
-        if data.action in ("urgent", "not_urgent"):
-            return await self._set_urgent(actor, report, urgent=data.action == "urgent")
-        if data.action == "ask":
+        if action in ("urgent", "not_urgent"):
+            return await self._set_urgent(actor, report, urgent=action == "urgent")
+        if action == "ask":
             return await self._prompt(actor, report, "ask_prompt")
-        if data.action == "duplicate":
+        if action == "duplicate":
             return await self._prompt(actor, report, "dup_prompt")
         if (
-            data.action == "needs_info"
+            action == "needs_info"
             and report.contact == "chat"
             and report.status in TRANSITIONS["needs_info"][0]
         ):
             # "Needs info" carries the moderator's question: the status changes once it is
             # written (reply_in_chat), so the reporter is never told "more is needed" alone.
             return await self._prompt(actor, report, "needs_info_prompt")
-        if data.action in REJECTIONS:
-            return await self._confirm_rejection(actor, report, data.action)
-        if data.action == KEEP:
+        if action in REJECTIONS:
+            return await self._confirm_rejection(actor, report, action)
+        if action == KEEP:
             await self.cards.refresh(report)
             return Outcome(True, Msg(N_("Nothing was changed.")))
-        if data.action == STATUS:
+        if action == STATUS:
             return await self._last_change(report)
-        action = data.action.removesuffix(CONFIRMED)
-        if data.action.endswith(CONFIRMED) and action in REJECTIONS:
-            return await self._transition(actor, report, action)
-        if data.action not in TRANSITIONS:
+        rejection = action.removesuffix(CONFIRMED)
+        if action.endswith(CONFIRMED) and rejection in REJECTIONS:
+            return await self._transition(actor, report, rejection)
+        if action not in TRANSITIONS:
             await self.refuse(actor, report.id, "forged")
             return _refusal(N_("This button is not valid."))
         original: Report | None = None
-        if data.action == "dupof":
-            original = await self.reports.get(data.other)
+        if action == "dupof":
+            original = await self.reports.get(other)
             if original is None or original.id == report.id:
                 await self.refuse(actor, report.id, "forged")
                 return _refusal(N_("This button is not valid."))
-        return await self._transition(actor, report, data.action, original=original)
+        return await self._transition(actor, report, action, original=original)
 
     async def _last_change(self, report: Report) -> Outcome:
         """The status button: who last acted on the report, and when (the card's text is never
@@ -233,7 +241,7 @@ class Moderation:
 
     async def _reach(self, report: Report) -> Msg | None:
         """Until when the team can write to a Messenger reporter, worked out now from their
-        last message (handlers/messenger/window.py): a date written on the card would go stale
+        last message (bot/services/reach.py): a date written on the card would go stale
         as the reporter writes again, so it is said when a moderator presses the status button
         or asks a question. None when the reporter is not on Messenger or cannot be written to
         at all."""

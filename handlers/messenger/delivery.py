@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.context import ServiceContext
 from bot.services.media import CannotClean, examine, is_image
 from bot.services.messages import html_to_text
+from bot.services.reach import HUMAN_AGENT_TAG, may_send, reply_tag
 from handlers.engine.text import N_
 from handlers.messenger.graph import (
     AttachmentUnavailable,
@@ -31,7 +32,6 @@ from handlers.messenger.graph import (
     GraphError,
 )
 from handlers.messenger.render import Action, Payload, quick_reply, text_messages, title
-from handlers.messenger.window import HUMAN_AGENT_TAG, may_send, reply_tag
 from handlers.telegram.keyboards import CheckinCB
 from storage.models import Outbox
 from storage.repositories import OutboxRepository, Reports
@@ -112,7 +112,7 @@ def quick_replies(markup: Any) -> list[dict[str, str]]:
 @dataclass(frozen=True)
 class MessengerRecipient:
     """An outbox row's reporter is on Messenger: reach them by page-scoped id. `last_seen`, when
-    known, is their last message (the messaging window, handlers/messenger/window.py)."""
+    known, is their last message (the messaging window, bot/services/reach.py)."""
 
     psid: str
     last_seen: dt.datetime | None = None

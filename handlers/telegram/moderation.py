@@ -61,7 +61,9 @@ async def on_card_button(
         chat_id=pressed.chat.id if pressed is not None else 0,
         message_id=pressed.message_id if pressed is not None else 0,
         message_text=(message.text or "") if message else "",
-        data=callback_data,
+        action=callback_data.action,
+        report_id=callback_data.report,
+        other=callback_data.other,
     )
     replies.answer(t.msg(outcome.message), show_alert=not outcome.ok)
 

@@ -1,4 +1,8 @@
-"""Messenger's messaging window: when the Page may still write to a person.
+"""Who can still be written to, and until when: Messenger's messaging window, as time rules.
+
+Pure rules on times and a channel's name, so the services (moderation's "until when", the
+check-ins' planning) and the Messenger channel (handlers/messenger/delivery.py, the tag and the
+last check before sending) ask the same ones without the services naming a channel's module.
 
 A Page may message a person freely within 24 hours of the person's last message, postback or
 referral (developers.facebook.com/docs/messenger-platform/policy/policy-overview#24hours_window).
@@ -11,7 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from handlers.messenger import CHANNEL
+# The Messenger channel's name as the services know it (a reporter's `channel`, a report's);
+# handlers/messenger's CHANNEL is the same name (tests/test_layers.py checks it).
+MESSENGER = "messenger"
 
 STANDARD_WINDOW = dt.timedelta(hours=24)
 HUMAN_AGENT_WINDOW = dt.timedelta(days=7)
@@ -50,7 +56,7 @@ def may_write_unasked(channel: str, last_seen: dt.datetime, at: dt.datetime) -> 
     reach the person: on Messenger only inside the 24-hour window, since automated messages may
     not use the HUMAN_AGENT tag (developers.facebook.com/docs/messenger-platform/send-messages/
     message-tags). Telegram has no such window."""
-    if channel != CHANNEL:
+    if channel != MESSENGER:
         return True
     return at + SEND_MARGIN < last_seen + STANDARD_WINDOW
 
