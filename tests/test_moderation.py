@@ -16,14 +16,19 @@ from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.models import EmuMessage
 from bot.demo.emulator.ratelimit import RateLimitConfig
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services import card_model
 from bot.services.access import ChatMembership
 from bot.services.card_model import CardView, DuplicateHint
+from bot.services.cards import CardService
+from bot.services.intake import Intake
 from bot.services.moderation import TRANSITIONS
-from handlers.telegram.cards import ModCB, card_keyboard
+from handlers.engine.engine import Submitted
+from handlers.engine.forms import FORMS
+from handlers.telegram.cards import ModCB, card_keyboard, render_card
 from handlers.telegram.keyboards import FlowAction, FlowCB, FollowCB
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ModerationEvent, Report, ReportStatus, StaffRole
-from storage.repositories import StaffRepository
+from storage.repositories import OutboxRepository, StaffRepository
 from storage.sealing import Keyring
 from tests.e2e import (
     RunningBot,
@@ -49,6 +54,15 @@ REPORT = {
     "media": "done",
     "contact": ("pick", "chat"),
     "consent": ("pick", "anonymised"),
+}
+
+# A report whose card was queued by the version before the card model.
+OLD_ANSWERS = {
+    "relation": "family",
+    "subject": "Канат Сейтказиев",
+    "account": "Пришли <утром> & увели",
+    "contact": "chat",
+    "consent": "anonymised",
 }
 
 
@@ -514,3 +528,90 @@ async def test_a_reply_to_a_card_in_its_first_moment_reaches_the_reporter(setup:
     )
     await s.moderator.send_text("Сразу вопрос", chat=s.group, reply_to=card)
     await s.emu.wait_for_bot_message(user, lambda m: "Сразу вопрос" in (m.text or ""))
+
+
+def _version_1(message: dict[str, Any]) -> dict[str, Any]:
+    """A card message as the services stored it before the card model: Telegram HTML and the
+    Telegram buttons (the same bytes: tests/test_card_model.py)."""
+    return render_card(message) if card_model.is_card(message) else message
+
+
+async def test_a_card_queued_before_the_upgrade_is_delivered_and_its_buttons_still_work(
+    setup: Setup,
+) -> None:
+    """Rows in the old shape (version 1) when the bot is upgraded: a card not sent yet, whose
+    buttons change before it goes (a moderator acted from /history, say), is sent with its text
+    as it was and the new buttons; the buttons of a card sent in the old shape are edited by the
+    new card model; an edit of buttons queued in the old shape still goes."""
+    s = setup
+    app = s.bot.app
+    async with app.sessionmaker() as session, session.begin():
+        intake = Intake(session, app.context)
+        reporter, _ = await intake.reporters.get_or_create("telegram", 610_999_001, 610_999_001)
+        report_row = await intake.submit(
+            reporter,
+            Submitted(
+                form=FORMS["detention"],
+                answers={**OLD_ANSWERS},
+                region="almaty",
+                incident_date=None,
+                subject=OLD_ANSWERS["subject"],
+            ),
+            channel="telegram",
+            language="ru",
+        )
+        alert = await intake.outbox.alert_of(report_row.id)
+        assert alert is not None
+        payload = app.context.keyring.decrypt_json(alert.payload_enc or b"")
+        old = {
+            "messages": [_version_1(m) for m in payload["messages"]],
+            "summary": payload["summary"],
+        }
+        old_html = old["messages"][0]["html"]
+        assert "<blockquote expandable>" in old_html and "reply_markup" in old["messages"][0]
+        await intake.outbox.replace_payload(alert.id, old)
+        # Taken before the card went out: new buttons on the old queued card.
+        report_row.status = ReportStatus.IN_REVIEW
+        await CardService(session, app.context).refresh(report_row)
+    app.worker.notify()
+
+    card = await s.emu.wait_for_bot_message(
+        s.group, lambda m: OLD_ANSWERS["subject"] in (m.text or "") and bool(m.keyboard)
+    )
+    await outbox_settled(app)
+    assert "на проверке" in status_of(card)
+    assert [e["type"] for e in card.entities if e["type"] == "expandable_blockquote"]
+    assert all(ModCB.unpack(d).report == report_row.id for d in button_data(card))
+
+    # A button of a card sent in the old shape: the press works and the buttons are edited.
+    answer = await press(s, s.moderator, card, "verify")
+    assert not answer.show_alert, answer.text
+    await s.emu.wait_for_edit(card, lambda m: "проверено" in status_of(m))
+
+    # An edit of buttons queued in the old shape (Telegram buttons and the stub's HTML).
+    closed = CardView(
+        report_id=report_row.id,
+        code=report_row.public_code,
+        incident_type="detention",
+        region="almaty",
+        incident_date=None,
+        urgent=report_row.urgent,
+        status="closed",
+        channel="telegram",
+        language="ru",
+        received_at=report_row.created_at,
+    )
+    t = app.context.moderators_t
+    edit = _version_1(card_model.edit_buttons(closed, t))
+    assert set(edit) == {"type", "reply_markup", "html"}
+    async with app.sessionmaker() as session, session.begin():
+        await OutboxRepository(session, app.context.keyring).enqueue(
+            kind="card_edit",
+            target="moderators",
+            payload={"messages": [edit]},
+            idempotency_key=f"card_edit:{report_row.id}:old",
+            report_id=report_row.id,
+        )
+    app.worker.notify()
+    await s.emu.wait_for_edit(card, lambda m: "закрыто" in status_of(m))
+    assert labels_of(card)[1:] == ["Открыть снова"]
