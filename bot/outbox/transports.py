@@ -8,7 +8,9 @@ reporter's channel. The worker names no channel, so a new channel is one `Transp
 one entry in `Transports.reporters` (README, "Architecture").
 
 A transport renders version 2 messages (bot/services/messages.py) for its platform and still
-sends the version 1 messages of rows queued before the upgrade (Telegram HTML and buttons).
+sends the version 1 messages of rows queued before the upgrade (Telegram HTML and buttons). The
+staff transport also renders alert cards (bot/services/card_model.py) with the renderer it is
+given.
 
 Failures: `TransportError` is a platform's answer sorted for the worker (retry after a pause,
 retry counted, or give up), so the worker needs none of the platform's error types. The Bot API's

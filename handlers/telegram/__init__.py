@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 
 def get_routers(*, moderator_chat_id: int, chats: GroupChatIds | None = None) -> list[Router]:
-    # Imported here, not at the top: the card renderer and keyboards in this package are used by
-    # the services (bot/services/), which the routers import in turn.
+    # Imported here, not at the top: whoever imports this package's keyboards or card renderer
+    # (the composition root, the Messenger channel) need not load the routers and the services.
     from handlers.telegram import moderation, reporter, stats  # noqa: PLC0415
 
     # Card buttons first, in any chat: a press outside the moderator chat is refused and audited.
