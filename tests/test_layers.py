@@ -24,6 +24,19 @@ def test_the_import_contracts_hold() -> None:
     assert "0 broken" in result.stdout
 
 
+def _printed(probe: str) -> str:
+    """What a fresh interpreter prints running `probe` (nothing imported beforehand)."""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
 def test_importing_the_engine_loads_no_framework() -> None:
     probe = (
         "import sys\n"
@@ -33,15 +46,7 @@ def test_importing_the_engine_loads_no_framework() -> None:
         " if m in sys.modules)\n"
         "print(','.join(loaded))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.strip() == ""
+    assert _printed(probe) == ""
 
 
 def test_the_layers_contract_has_no_exceptions() -> None:
@@ -66,16 +71,8 @@ def test_importing_the_services_loads_no_channel() -> None:
         "channels = ('handlers.telegram', 'handlers.messenger', 'handlers.web', 'bot.outbox')\n"
         "print(','.join(sorted(m for m in sys.modules if m.startswith(channels))))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
     assert "bot.services.moderation" in modules and "bot.services.reach" in modules
-    assert result.stdout.strip() == ""
+    assert _printed(probe) == ""
 
 
 def test_the_services_and_the_messenger_channel_spell_its_name_alike() -> None:
