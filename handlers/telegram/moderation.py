@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, User
 
 from bot.services.context import Actor, Outcome
+from bot.services.group_chats import GroupChatIds
+from bot.services.moderation import Moderation
+from bot.services.replies import Replies
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.telegram.cards import ModCB
 from handlers.telegram.quiet import NOT_ALLOWED, RefusalGate
-
-if TYPE_CHECKING:  # the services import the card renderer from this package
-    from bot.services.group_chats import GroupChatIds
-    from bot.services.moderation import Moderation
-    from bot.services.replies import Replies
 
 
 def _actor(user: User) -> Actor:

@@ -8,7 +8,6 @@ chart (PNG) and the figures (CSV) as files.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from aiogram import Router, html
 from aiogram.filters import Command, CommandObject
@@ -19,16 +18,14 @@ from bot.reporting import (
     figures,  # a module, not its names: bot.reporting.figures imports this package's engine
 )
 from bot.services.access import CAN_SEE_FIGURES, role_for
+from bot.services.group_chats import GroupChatIds
+from bot.services.intake import Intake
+from bot.services.replies import Replies
 from bot.settings import Settings
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.telegram.quiet import RefusalGate
 from storage.stats import CountRule, PeriodError, StatsRepository, parse_period
-
-if TYPE_CHECKING:  # the intake service imports the card renderer from this package
-    from bot.services.group_chats import GroupChatIds
-    from bot.services.intake import Intake
-    from bot.services.replies import Replies
 
 REFUSAL = N_(
     "Sorry, figures are only for the coalition's coordinators. "
