@@ -11,10 +11,15 @@ from typing import Any
 from bot.demo.emulator.html import parse_html
 from bot.services import card_model
 from bot.services.card_model import CardEvent, CardView, DuplicateHint
-from bot.services.cards import digest_line
+from bot.services.cards import CardService, digest_line
+from bot.services.intake import Intake
 from bot.services.splitting import TEXT_LIMIT, utf16_len
-from handlers.telegram.cards import card_keyboard, lines_html
+from handlers.engine.engine import Submitted
+from handlers.engine.forms import FORMS
+from handlers.telegram.cards import ModCB, card_keyboard, lines_html, render_card
+from storage.sealing import Keyring
 from tests.card_cases import cases, digest
+from tests.safety import service_context, session_for
 from tests.test_cards import card_html, realistic, translator
 
 GOLDEN = Path(__file__).with_name("card_golden.json")
@@ -61,3 +66,65 @@ def test_a_neutral_card_renders_as_before_in_every_state() -> None:
         for message in rendered[name]:
             text, _ = parse_html(message)
             assert utf16_len(text) <= TEXT_LIMIT, name
+
+
+HOSTILE = "<b>Нурлан</b> & Co"
+
+
+async def test_the_services_store_the_card_as_data_and_the_transport_escapes_it(
+    migrated_url: str, keyring: Keyring
+) -> None:
+    """What the services queue for the moderator chat is the card model, sealed like every
+    outbox payload: no HTML, no Telegram buttons, the reporter's words as they were written.
+    The staff transport's renderer escapes them and makes the buttons' callback data."""
+    context = service_context(keyring)
+    async with session_for(migrated_url) as session:
+        intake = Intake(session, context)
+        reporter, _ = await intake.reporters.get_or_create("telegram", 610_999_002, 610_999_002)
+        report = await intake.submit(
+            reporter,
+            Submitted(
+                form=FORMS["detention"],
+                answers={"relation": "family", "subject": HOSTILE, "account": HOSTILE},
+                region="almaty",
+                incident_date=None,
+                subject=HOSTILE,
+            ),
+            channel="telegram",
+            language="ru",
+        )
+        alert = await intake.outbox.alert_of(report.id)
+        assert alert is not None and alert.payload_enc is not None
+        assert "Нурлан".encode() not in alert.payload_enc  # sealed under the server key
+        payload = keyring.decrypt_json(alert.payload_enc)
+        # A moderator takes it before it is sent: new actions on the queued card.
+        report.status = "in_review"
+        await CardService(session, context).refresh(report)
+        taken = keyring.decrypt_json((await intake.outbox.alert_of(report.id)).payload_enc or b"")
+
+    card = payload["messages"][0]
+    assert payload["version"] == 2
+    assert card["type"] == card_model.CARD
+    assert not {"html", "reply_markup"} & set(card)
+    said = [span["text"] for line in card["lines"] + card["folded"] for span in line]
+    assert HOSTILE in said  # the name on the second line
+    assert ": " + HOSTILE in said  # the account, folded
+    intents = [action["intent"] for row in card[card_model.ACTIONS] for action in row]
+    assert intents[0] == card_model.STATUS and "take" in intents and "verify" not in intents
+    assert all(
+        action["args"] == [str(report.id), "0"]
+        for row in card[card_model.ACTIONS]
+        for action in row
+    )
+
+    rendered = render_card(card)
+    assert HOSTILE not in rendered["html"]
+    assert "<b>&lt;b&gt;Нурлан&lt;/b&gt; &amp; Co</b>" in rendered["html"]
+    buttons = [b for row in rendered["reply_markup"]["inline_keyboard"] for b in row]
+    assert [ModCB.unpack(b["callback_data"]).action for b in buttons] == intents
+    assert {ModCB.unpack(b["callback_data"]).report for b in buttons} == {report.id}
+
+    first = taken["messages"][0]
+    assert first["lines"] == card["lines"] and first["folded"] == card["folded"]
+    taken_intents = [a["intent"] for row in first[card_model.ACTIONS] for a in row]
+    assert "verify" in taken_intents and taken_intents != intents
