@@ -103,11 +103,12 @@ class Replies:
     def take(self, session: ReporterSession) -> None:
         """What the reporter's session said: its messages, and its acknowledgement of the press
         as the press's answer."""
+        alert = session.alert
         said, ack = session.take()
         for message in said:
             self.say(message)
         if ack is not None:
-            self.answer(ack)
+            self.answer(ack, show_alert=alert)
 
     def edit(
         self, message_id: int, html: str, *, reply_markup: InlineKeyboardMarkup | None = None

@@ -158,6 +158,9 @@ class ReporterSession:
     t: Translator
     said: list[messages.Message] = field(default_factory=list)
     ack: str | None = None
+    # The acknowledgement is an alert the person must close (a refused report), where the
+    # platform has them.
+    alert: bool = False
 
     def say(self, text: str, actions: Iterable[Sequence[Action]] = ()) -> messages.Message:
         message = messages.text(messages.plain(text), actions=actions)
@@ -167,8 +170,11 @@ class ReporterSession:
     def take(self) -> tuple[list[messages.Message], str | None]:
         """What was said since the last call, and the acknowledgement; both are cleared."""
         said, ack = self.said, self.ack
-        self.said, self.ack = [], None
+        self.said, self.ack, self.alert = [], None, False
         return said, ack
+
+    def acknowledge(self, text: str, *, alert: bool = False) -> None:
+        self.ack, self.alert = text, alert
 
     @property
     def wording(self) -> Wording:

@@ -14,7 +14,6 @@ pipeline stores them in the outbox (bot/services/pipeline.py).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
@@ -24,9 +23,9 @@ from urllib.parse import unquote, urlsplit
 
 from aiogram import html
 
-from bot.services.flood import SubmissionRefused
 from bot.services.followups import FollowUps
-from bot.services.intake import DRAFT_TTL, Intake
+from bot.services.form import FormDriver, Pressed
+from bot.services.intake import Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
     CannotClean,
@@ -41,21 +40,13 @@ from bot.services.privacy import Privacy
 from bot.services.replies import Replies
 from bot.services.session import ReporterSession
 from handlers.engine import engine
-from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
-from handlers.engine.text import N_
 from handlers.messenger import CHANNEL
-from handlers.messenger.delivery import MESSENGER_MESSAGE
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
 from handlers.messenger.render import (
     Action,
-    Message,
-    MessengerRenderer,
     Payload,
-    quick_reply,
-    text_messages,
-    title,
 )
 from storage.models import Report, Reporter
 
@@ -148,11 +139,10 @@ class MessengerConversation:
     t: Translator
     replies: Replies
     pictures: dict[str, Picture] = field(default_factory=dict)
-    renderer: MessengerRenderer = field(init=False)
     session: ReporterSession = field(init=False)
+    form: FormDriver = field(init=False)
 
     def __post_init__(self) -> None:
-        self.renderer = MessengerRenderer(self.t)
         self.session = ReporterSession(
             intake=self.intake,
             moderation=self.moderation,
@@ -160,58 +150,25 @@ class MessengerConversation:
             reporter=self.reporter,
             t=self.t,
         )
-
-    def _say(self, msgid: str, **params: Any) -> list[Message]:
-        return text_messages(self.t(msgid, **params))
-
-    async def send(self, messages: Sequence[Message]) -> None:
-        """Send API messages, stored as they are and sent by the outbox's transport."""
-        for message in messages:
-            self.replies.platform(MESSENGER_MESSAGE, message)
+        self.form = FormDriver(self.session, CHANNEL)
 
     async def _said(self) -> None:
-        """What the session said (bot/services/session.py), stored channel-neutral and rendered
-        by the outbox's transport (handlers/messenger/transport.py); Messenger has no notice for
-        a pressed button, so its acknowledgement is a message of its own."""
+        """What the session and the form said (bot/services/session.py, bot/services/form.py),
+        stored channel-neutral and rendered by the outbox's transport
+        (handlers/messenger/transport.py); Messenger has no notice for a pressed button, so its
+        acknowledgement is a message of its own."""
         said, ack = self.session.take()
         if ack is not None:
             self.replies.say_plain(ack)
         for message in said:
             self.replies.say(message)
 
-    # --- state ---------------------------------------------------------------------------------
-    async def _load(self) -> tuple[engine.Draft | None, str | None]:
-        stored = await self.intake.drafts.load(self.reporter.id, self.intake.now())
-        if stored is None:
-            return None, None
-        source = stored.state.get("source")
-        draft = engine.Draft.from_json(stored.state) if stored.state.get("form") else None
-        return draft, source if isinstance(source, str) else None
-
-    async def _save(self, draft: engine.Draft | None, source: str | None) -> None:
-        if draft is None:
-            # Drops the draft and the pictures kept for it (bot.services.intake).
-            await self.intake.save_draft(self.reporter, None, [])
-            if source is None:
-                return
-        state: dict[str, Any] = (draft or engine.Draft()).to_json()
-        if source is not None:
-            state["source"] = source
-        await self.intake.drafts.save(
-            self.reporter.id,
-            form=draft.form if draft else None,
-            step=draft.step if draft else None,
-            state=state,
-            message_ids=[],  # Messenger lets no one delete a message: nothing to tidy later
-            expires_at=self.intake.now() + DRAFT_TTL,
-        )
-
     # --- events --------------------------------------------------------------------------------
     async def on_postback(self, event: PostbackEvent) -> None:
         if event.ref is not None:
             await self._remember_source(event.ref)
         payload = Payload.decode(event.payload) or Payload(Action.SHOW)
-        await self.on_payload(payload)
+        await self.on_payload(payload, pressed=True)
 
     async def on_referral(self, event: ReferralEvent) -> None:
         await self._remember_source(event.ref)
@@ -220,7 +177,7 @@ class MessengerConversation:
     async def on_message(self, event: MessageEvent) -> None:
         payload = Payload.decode(event.quick_reply)
         if payload is not None:
-            await self.on_payload(payload)
+            await self.on_payload(payload, pressed=True)
             return
         text = (event.text or "").strip()
         command = COMMANDS.get(text.split(maxsplit=1)[0].lower()) if text.startswith("/") else None
@@ -234,7 +191,7 @@ class MessengerConversation:
             self.session.cannot_read()
             await self._said()
             return
-        draft, source = await self._load()
+        draft, _ = await self.form.load()
         report = await self.moderation.answered_report(
             self.reporter, replied_message_id=None, has_draft=draft is not None
         )
@@ -254,9 +211,11 @@ class MessengerConversation:
             inputs.append(media)
         if text:
             inputs.append(engine.Text(text))
-        await self._apply(draft, source, inputs)
+        await self.form.advance(inputs)
+        await self._said()
 
-    async def on_payload(self, payload: Payload) -> None:
+    async def on_payload(self, payload: Payload, *, pressed: bool = False) -> None:
+        """A quick reply or postback (`pressed`), or a command typed."""
         action = payload.action
         if action == Action.LANGUAGE:
             await self._set_language(payload.value)
@@ -270,6 +229,7 @@ class MessengerConversation:
         if action not in BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
+        press = Pressed() if pressed else None
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
         elif action == Action.HELP:
@@ -289,77 +249,21 @@ class MessengerConversation:
             await self.session.follow(_small_number(payload.value))
             await self._said()
         elif action == Action.NEW:
-            _, source = await self._load()
-            await self._apply(None, source, [engine.Show()])
+            await self.form.new()
+            await self._said()
         elif action == Action.MORE:
-            draft, source = await self._load()
-            page = _small_number(payload.value)
-            same_step = draft is not None and draft.step == payload.step
-            await self._apply(draft, source, [engine.Show()], page=page if same_step else 0)
-        elif action == Action.EDIT_MENU:
-            draft, source = await self._load()
-            result = engine.advance(draft, engine.Show(), now=self._now())
-            if isinstance(result.reply, engine.ShowReview):
-                await self.send(self.renderer.edit_menu(result.reply))
-            else:
-                await self._reply(result, source)
+            await self.form.more(payload.step, _small_number(payload.value), pressed=press)
+            await self._said()
+        elif action in (Action.EDIT_MENU, Action.SHOW) and press is not None:
+            await self.form.review(pressed=press, edit_list=action == Action.EDIT_MENU)
+            await self._said()
         else:
-            await self.advance(_engine_input(payload))
+            await self.advance(_engine_input(payload), pressed=press)
 
     # --- the engine ----------------------------------------------------------------------------
-    def _now(self) -> dt.datetime:
-        return self.intake.now().astimezone(self.t.tz)
-
-    async def advance(self, event: engine.Input) -> None:
-        draft, source = await self._load()
-        await self._apply(draft, source, [event])
-
-    async def _apply(
-        self,
-        draft: engine.Draft | None,
-        source: str | None,
-        inputs: Sequence[engine.Input],
-        *,
-        page: int = 0,
-    ) -> None:
-        """Feed the inputs in order (an album is several files at once); answer the last one."""
-        result = engine.Result(draft, engine.AskForm())
-        for event in inputs:
-            result = engine.advance(
-                result.draft, event, now=self._now(), lexicon=lexicon_for(self.t.catalogs)
-            )
-            if isinstance(result.reply, (engine.Submitted, engine.Cancelled)):
-                break
-        await self._reply(result, source, page=page)
-
-    async def _reply(self, result: engine.Result, source: str | None, *, page: int = 0) -> None:
-        reply = result.reply
-        if isinstance(reply, engine.Submitted):
-            try:
-                report = await self.intake.submit(
-                    self.reporter,
-                    reply,
-                    channel=CHANNEL,
-                    language=self.reporter.language or self.t.locale,
-                    source=source,
-                )
-            except SubmissionRefused as refused:
-                # Nothing was stored and the draft is as it was: Send works again later.
-                await self.send(text_messages(self.t.msg(refused.message)))
-                return
-            log.info("report %s submitted through Messenger (%s)", report.id, report.incident_type)
-            return
-        if isinstance(reply, engine.Cancelled):
-            # The person still came from the group's link: a new report keeps that source.
-            await self._save(None, source)
-            text = self.t(
-                N_("The report was cancelled and nothing was sent. /new starts a new one.")
-            )
-            new = quick_reply(title(self.t(N_("New report"))), Payload(Action.NEW))
-            await self.send(text_messages(text, [new]))
-            return
-        await self._save(result.draft, source)
-        await self.send(self.renderer.render(reply, page=page))
+    async def advance(self, event: engine.Input, *, pressed: Pressed | None = None) -> None:
+        await self.form.advance([event], pressed=pressed)
+        await self._said()
 
     # --- files ---------------------------------------------------------------------------------
     async def _picture(self, item: Attachment) -> CleanImage | None | bool:
@@ -431,8 +335,7 @@ class MessengerConversation:
         # the report to the one person it was handed to (README, Threats).
         if source is None or source not in self.intake.context.messenger_sources:
             return
-        draft, _ = await self._load()
-        await self._save(draft, source)
+        await self.form.remember_source(source)
 
     async def _ask_language(self) -> None:
         self.session.ask_language()
@@ -445,7 +348,6 @@ class MessengerConversation:
         # The first choice is welcomed, a change acknowledged (a message of its own here).
         self.session.choose_language(language)
         self.t = self.session.t
-        self.renderer = MessengerRenderer(self.t)
         await self._said()
         if self.privacy.needs_consent(self.reporter):
             await self._ask_consent()

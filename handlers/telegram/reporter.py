@@ -10,7 +10,6 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 
 from bot.services import messages
-from bot.services.flood import SubmissionRefused
 from bot.services.media import ReceivedFile, upload_message
 from bot.services.session import ReporterSession, consent_notice
 from handlers.engine import engine
@@ -36,10 +35,8 @@ if TYPE_CHECKING:  # the intake service imports the card renderer from this pack
     from bot.services.replies import Replies
 
 
-def _conversation(
-    replies: Replies, reporter: Reporter, intake: Intake, t: Translator
-) -> Conversation:
-    return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
+def _conversation(replies: Replies, reporter_session: ReporterSession) -> Conversation:
+    return Conversation(replies=replies, session=reporter_session)
 
 
 # --- consent -----------------------------------------------------------------------------------
@@ -62,7 +59,7 @@ async def on_consent(
     agreed = reporter_session.consent(callback_data.answer == "yes")
     replies.take(reporter_session)
     if agreed:
-        await _conversation(replies, reporter, intake, t).handle(engine.Show())
+        await _conversation(replies, reporter_session).handle(engine.Show())
 
 
 async def on_start(
@@ -79,28 +76,25 @@ async def on_start(
         return
     reporter_session.welcome()
     replies.take(reporter_session)
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+    await _conversation(replies, reporter_session).handle(engine.Show())
 
 
 async def on_new(
     message: Message,
     replies: Replies,
     reporter: Reporter,
-    intake: Intake,
     privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if privacy.needs_consent(reporter):
         _ask_consent(replies, privacy, t)
         return
-    await intake.save_draft(reporter, None, [])
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+    await _conversation(replies, reporter_session).new()
 
 
-async def on_cancel(
-    message: Message, replies: Replies, reporter: Reporter, intake: Intake, t: Translator
-) -> None:
-    await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
+async def on_cancel(message: Message, replies: Replies, reporter_session: ReporterSession) -> None:
+    await _conversation(replies, reporter_session).handle(engine.Cancel())
 
 
 async def on_help(
@@ -138,7 +132,7 @@ async def on_language_chosen(
         replies.clear_buttons(query.message.message_id)
         _ask_consent(replies, privacy, t)
         return
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
+    await _conversation(replies, reporter_session).handle(engine.Show())
 
 
 _SIMPLE_ACTIONS: dict[str, engine.Input] = {
@@ -173,30 +167,25 @@ async def on_flow_button(
     callback_data: FlowCB,
     replies: Replies,
     reporter: Reporter,
-    intake: Intake,
     privacy: Privacy,
     t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
     if privacy.needs_consent(reporter):  # a button from before consent was asked
         _ask_consent(replies, privacy, t)
         return
-    conversation = _conversation(replies, reporter, intake, t)
+    conversation = _conversation(replies, reporter_session)
     if callback_data.action in (FlowAction.EDIT_MENU, FlowAction.REVIEW):
         edit_list = callback_data.action == FlowAction.EDIT_MENU
-        await conversation.review_in_place(query.message.message_id, edit_list=edit_list)
+        await conversation.review(query.message.message_id, edit_list=edit_list)
         return
-    try:
-        reply = await conversation.handle(
-            _input_from(callback_data), pressed_message_id=query.message.message_id
-        )
-    except SubmissionRefused as refused:
-        # Too many reports: nothing was stored, the review screen stays for a later Send.
-        replies.answer(t.msg(refused.message), show_alert=True)
-        return
-    if isinstance(reply, engine.Submitted):
-        replies.answer(t(N_("Sending…")))
+    # Too many reports: nothing is stored, the refusal is the press's answer (an alert) and the
+    # review stays for a later Send (bot/services/form.py).
+    await conversation.handle(
+        _input_from(callback_data), pressed_message_id=query.message.message_id
+    )
 
 
 async def _team_question(
@@ -244,8 +233,7 @@ async def on_followup_button(
         return
     replies.clear_buttons(query.message.message_id)
     if callback_data.report == 0:  # "New report": the held messages are dropped with the row
-        await intake.save_draft(reporter, None, [])
-        await _conversation(replies, reporter, intake, t).handle(engine.Show())
+        await _conversation(replies, reporter_session).new()
         return
     await reporter_session.follow(callback_data.report)
     replies.answer()
@@ -274,7 +262,7 @@ async def on_text(
     draft, _ = await intake.load_draft(reporter)
     if draft is None and await _offer_to_report(replies, reporter_session, content):
         return
-    await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
+    await _conversation(replies, reporter_session).handle(engine.Text(text))
 
 
 async def on_file(
@@ -325,7 +313,7 @@ async def on_file(
         media = engine.Media(kind, ref, None, clean.mime)
     else:
         media = engine.Media(kind, received_file.file_id, received_file.name, received_file.mime)
-    await _conversation(replies, reporter, intake, t).handle(media)
+    await _conversation(replies, reporter_session).handle(media)
 
 
 # --- leaving no trace ---------------------------------------------------------------------------
