@@ -250,6 +250,58 @@ def in_place(
     return {**message, "edit": edit}
 
 
+# --- the form's actions as engine inputs ------------------------------------------------------
+_SIMPLE: dict[Intent, engine.Input] = {
+    Intent.BACK: engine.Back(),
+    Intent.CANCEL: engine.Cancel(),
+    Intent.SUBMIT: engine.Submit(),
+    Intent.SHOW: engine.Show(),
+}
+# What the driver does itself rather than the engine.
+OWN = frozenset({Intent.EDIT_MENU, Intent.SHOW, Intent.MORE, Intent.NEW})
+FORM_INTENTS = frozenset(
+    {
+        *_SIMPLE,
+        *OWN,
+        Intent.CHOOSE_FORM,
+        Intent.PICK,
+        Intent.DONE,
+        Intent.SKIP,
+        Intent.SKIP_DETAILS,
+        Intent.EDIT,
+    }
+)
+
+
+def engine_input(intent: Intent, args: Sequence[str]) -> engine.Input:
+    """A form's action (bot/services/messages.py, `Intent`) as the engine's input; the step in
+    it is checked against the draft by the engine, so a stale or forged one changes nothing."""
+    simple = _SIMPLE.get(intent)
+    if simple is not None:
+        return simple
+    first = args[0] if args else ""
+    step = first or None
+    if intent is Intent.CHOOSE_FORM:
+        return engine.ChooseForm(first)
+    if intent is Intent.PICK:
+        return engine.Pick(args[1] if len(args) > 1 else "", step=step)
+    if intent is Intent.DONE:
+        return engine.Done(step=step)
+    if intent is Intent.SKIP:
+        return engine.Skip(step=step)
+    if intent is Intent.SKIP_DETAILS:
+        return engine.Skip(step=step, details=True)
+    if intent is Intent.EDIT:
+        return engine.Edit(first)
+    return engine.Show()
+
+
+def small_number(text: str) -> int:
+    """A page or a row id from a button; 0 for anything else (button data can be forged, and a
+    row id is a 32-bit integer in the database)."""
+    return int(text) if text.isdecimal() and len(text) <= 9 else 0
+
+
 # --- the driver --------------------------------------------------------------------------------
 @dataclass
 class FormDriver:
@@ -318,6 +370,23 @@ class FormDriver:
         await self.save(draft, source)
 
     # --- inputs --------------------------------------------------------------------------------
+    async def act(
+        self, intent: Intent, args: Sequence[str], *, pressed: Pressed | None = None
+    ) -> engine.Reply | None:
+        """One of the form's actions (`FORM_INTENTS`), pressed or typed as a command."""
+        if intent is Intent.NEW:
+            await self.new()
+            return None
+        if intent is Intent.MORE:
+            step = args[0] if args else ""
+            page = small_number(args[1]) if len(args) > 1 else 0
+            await self.more(step, page, pressed=pressed)
+            return None
+        if intent in (Intent.EDIT_MENU, Intent.SHOW) and pressed is not None:
+            await self.review(pressed=pressed, edit_list=intent is Intent.EDIT_MENU)
+            return None
+        return await self.advance([engine_input(intent, args)], pressed=pressed)
+
     async def new(self) -> None:
         """A new report: the one being written is dropped (the source is kept)."""
         _, source = await self.load()
@@ -382,8 +451,11 @@ class FormDriver:
             and reply.error is None
             and isinstance(event, engine.Pick)
             and pressed is not None
+            and asked is not None
+            and asked.key == reply.step.key
         ):
-            # Toggling an option of a multi-choice question redraws the same question.
+            # Toggling an option of a multi-choice question redraws the same question (a tap
+            # that leads to one is an answer to the question before: that one keeps it).
             self._say(in_place(message, pressed, otherwise_send=True))
         else:
             if not answered_in_place:

@@ -4,9 +4,10 @@ Every channel's adapter (handlers/telegram/reporter.py, handlers/messenger/conve
 platform event into a call here and what is said here into platform messages; the rules live
 once: consent, erasing the link (/forget), safety check-in answers, answers to the team's
 questions, messages held for a report already sent (follow-ups), files refused or passed on as
-they are. What is said is channel-neutral (bot/services/messages.py): `said`, in order, and
-`ack`, the acknowledgement of a pressed button (a short notice on a platform that has them,
-else one more message) (README, "Architecture").
+they are. The report form itself is driven by bot/services/form.py, which says its messages
+into the same `said`. What is said is channel-neutral (bot/services/messages.py): `said`, in
+order, and `ack`, the acknowledgement of a pressed button (a short notice on a platform that has
+them, else one more message; `alert`: one the person must close) (README, "Architecture").
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""The reporter's conversation in Messenger: turn one event into engine inputs, collect the reply.
+"""The reporter's conversation in Messenger: turn one event into session calls and form inputs.
 
 The Messenger adapter of the reporter's session: every rule about what to ask lives in the
-engine; consent, erasing the link, check-in answers, answers to the team's questions, follow-ups
-and refused files in the channel-neutral session Telegram uses too (bot/services/session.py),
-whose messages the outbox's transport renders; flood limits and pictures rebuilt without
-metadata in the same services. The draft
-is the same encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the
-person came from, kept until the report is submitted and then stored as its source. Replies are
+engine; the form is driven and said by the channel-neutral form driver (bot/services/form.py);
+consent, erasing the link, check-in answers, answers to the team's questions, follow-ups and
+refused files in the channel-neutral session Telegram uses too (bot/services/session.py); the
+outbox's transport renders what both say (handlers/messenger/render.py); flood limits and
+pictures rebuilt without metadata in the same services. The draft is the same encrypted draft as
+on Telegram, with the `ref` of the m.me link the person came from as its source. Replies are
 collected in the event's `Replies` (bot/services/replies.py), never sent from here: the inbound
 pipeline stores them in the outbox (bot/services/pipeline.py).
 """
@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from aiogram import html
 
 from bot.services.followups import FollowUps
-from bot.services.form import FormDriver, Pressed
+from bot.services.form import FormDriver, Pressed, small_number
 from bot.services.intake import Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
@@ -47,6 +47,7 @@ from handlers.messenger.graph import AttachmentUnavailable, GraphClient
 from handlers.messenger.render import (
     Action,
     Payload,
+    form_action,
 )
 from storage.models import Report, Reporter
 
@@ -74,12 +75,6 @@ def clean_ref(ref: str | None) -> str | None:
     """The m.me link's ref as a report source: Meta's characters only, at most 64 of them."""
     cleaned = _REF_UNSAFE.sub("", ref or "")[:SOURCE_LENGTH]
     return cleaned or None
-
-
-def _small_number(text: str) -> int:
-    """A check-in id or a page from a payload; 0 for anything else (a payload can be forged,
-    and a row id is a 32-bit integer in the database)."""
-    return int(text) if text.isdecimal() and len(text) <= 9 else 0
 
 
 def _file_name(item: Attachment) -> str | None:
@@ -243,22 +238,17 @@ class MessengerConversation:
             await self.session.ask_wipe()
             await self._said()
         elif action == Action.CHECKIN:
-            await self.session.checkin(_small_number(payload.step), payload.value)
+            await self.session.checkin(small_number(payload.step), payload.value)
             await self._said()
         elif action == Action.FOLLOW:
-            await self.session.follow(_small_number(payload.value))
+            await self.session.follow(small_number(payload.value))
             await self._said()
-        elif action == Action.NEW:
-            await self.form.new()
+        elif (form_said := form_action(payload)) is not None:
+            intent, args = form_said
+            await self.form.act(intent, args, pressed=press)
             await self._said()
-        elif action == Action.MORE:
-            await self.form.more(payload.step, _small_number(payload.value), pressed=press)
-            await self._said()
-        elif action in (Action.EDIT_MENU, Action.SHOW) and press is not None:
-            await self.form.review(pressed=press, edit_list=action == Action.EDIT_MENU)
-            await self._said()
-        else:
-            await self.advance(_engine_input(payload), pressed=press)
+        else:  # the Get Started button, or a payload of no known action
+            await self.advance(engine.Show())
 
     # --- the engine ----------------------------------------------------------------------------
     async def advance(self, event: engine.Input, *, pressed: Pressed | None = None) -> None:
@@ -376,31 +366,3 @@ class MessengerConversation:
     async def _forget(self, answer: str) -> None:
         await self.session.forget(answer)
         await self._said()
-
-
-_SIMPLE: dict[str, engine.Input] = {
-    Action.BACK: engine.Back(),
-    Action.CANCEL: engine.Cancel(),
-    Action.SUBMIT: engine.Submit(),
-    Action.SHOW: engine.Show(),
-}
-
-
-def _engine_input(payload: Payload) -> engine.Input:
-    simple = _SIMPLE.get(payload.action)
-    if simple is not None:
-        return simple
-    step = payload.step or None
-    if payload.action == Action.TYPE:
-        return engine.ChooseForm(payload.value)
-    if payload.action == Action.PICK:
-        return engine.Pick(payload.value, step=step)
-    if payload.action == Action.DONE:
-        return engine.Done(step=step)
-    if payload.action == Action.SKIP:
-        return engine.Skip(step=step)
-    if payload.action == Action.SKIP_DETAILS:
-        return engine.Skip(step=step, details=True)
-    if payload.action == Action.EDIT:
-        return engine.Edit(payload.step)
-    return engine.Show()

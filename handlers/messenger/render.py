@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.services import messages
+from bot.services.form import FORM_INTENTS
 from bot.services.messages import FormPart as Part
 from bot.services.messages import Intent
 from bot.services.splitting import split_text as split_sentences
@@ -166,6 +167,26 @@ def payload_of(action: messages.Action) -> Payload | None:
         Intent.FORGET: Action.FORGET,
     }.get(intent)
     return Payload(single, value=args[0]) if single is not None else None
+
+
+_FORM_INTENTS: dict[str, Intent] = {
+    **{action.value: intent for intent, action in _SIMPLE.items() if intent in FORM_INTENTS},
+    **{action.value: intent for intent, action in _ON_STEP.items()},
+    Action.PICK.value: Intent.PICK,
+    Action.MORE.value: Intent.MORE,
+    Action.TYPE.value: Intent.CHOOSE_FORM,
+}
+
+
+def form_action(payload: Payload) -> tuple[Intent, tuple[str, ...]] | None:
+    """A payload read back as one of the form's actions (bot/services/form.py); None for any
+    other payload."""
+    intent = _FORM_INTENTS.get(payload.action)
+    if intent is None:
+        return None
+    if intent is Intent.CHOOSE_FORM:
+        return intent, (payload.value,)
+    return intent, (payload.step, payload.value)
 
 
 def action_title(action: messages.Action) -> str:

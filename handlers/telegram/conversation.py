@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.services.form import FormDriver, Pressed
+from bot.services.messages import Intent
 from handlers.engine import engine
 from handlers.engine.text import N_
+from handlers.telegram.keyboards import FlowCB, flow_action
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
     from bot.services.replies import Replies
@@ -32,14 +34,9 @@ class Conversation:
     def form(self) -> FormDriver:
         return FormDriver(self.session, CHANNEL)
 
-    async def handle(
-        self, event: engine.Input, *, pressed_message_id: int | None = None
-    ) -> engine.Reply:
-        form = self.form
-        pressed = Pressed(pressed_message_id) if pressed_message_id is not None else None
-        reply = await form.advance([event], pressed=pressed)
-        if form.report is not None and pressed is not None:
-            self.replies.answer(self.session.t(N_("Sending…")))
+    async def handle(self, event: engine.Input) -> engine.Reply:
+        """A message (text, a file) or a command as the form's input."""
+        reply = await self.form.advance([event])
         self.replies.take(self.session)
         return reply
 
@@ -47,7 +44,13 @@ class Conversation:
         await self.form.new()
         self.replies.take(self.session)
 
-    async def review(self, pressed_message_id: int, *, edit_list: bool) -> None:
-        """Swap the review's buttons for the list of answers to change, or back, in place."""
-        await self.form.review(pressed=Pressed(pressed_message_id), edit_list=edit_list)
+    async def press(self, data: FlowCB, message_id: int) -> None:
+        """A flow button pressed on message `message_id`. A report refused for flood limits is
+        the press's answer (an alert), and the review stays for a later Send."""
+        action = flow_action(data)
+        intent, args = action if action is not None else (Intent.SHOW, ())
+        form = self.form
+        await form.act(intent, args, pressed=Pressed(message_id))
+        if form.report is not None:
+            self.replies.answer(self.session.t(N_("Sending…")))
         self.replies.take(self.session)

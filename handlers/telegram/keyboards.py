@@ -143,6 +143,19 @@ _FLOW: dict[Intent, str] = {
 _NO_BUTTON = frozenset({Intent.MORE, Intent.NEW, Intent.LANGUAGES})
 
 
+_FLOW_INTENTS = {flow: intent for intent, flow in _FLOW.items()}
+
+
+def flow_action(data: FlowCB) -> tuple[Intent, tuple[str, ...]] | None:
+    """A flow button's callback data read back as the form's action; None for a forged one."""
+    intent = _FLOW_INTENTS.get(data.action)
+    if intent is None:
+        return None
+    if intent is Intent.CHOOSE_FORM:
+        return intent, (data.value,)
+    return intent, (data.step, data.value)
+
+
 def _flow_data(action: Action) -> str:
     flow = _FLOW[action.intent]
     if action.intent is Intent.CHOOSE_FORM:

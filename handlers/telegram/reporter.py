@@ -19,7 +19,6 @@ from handlers.telegram.conversation import CHANNEL, Conversation
 from handlers.telegram.keyboards import (
     CheckinCB,
     ConsentCB,
-    FlowAction,
     FlowCB,
     FollowCB,
     ForgetCB,
@@ -135,33 +134,6 @@ async def on_language_chosen(
     await _conversation(replies, reporter_session).handle(engine.Show())
 
 
-_SIMPLE_ACTIONS: dict[str, engine.Input] = {
-    FlowAction.BACK: engine.Back(),
-    FlowAction.CANCEL: engine.Cancel(),
-    FlowAction.SUBMIT: engine.Submit(),
-}
-
-
-def _input_from(data: FlowCB) -> engine.Input:
-    simple = _SIMPLE_ACTIONS.get(data.action)
-    if simple is not None:
-        return simple
-    step = data.step or None
-    if data.action == FlowAction.TYPE:
-        return engine.ChooseForm(data.value)
-    if data.action == FlowAction.PICK:
-        return engine.Pick(data.value, step=step)
-    if data.action == FlowAction.DONE:
-        return engine.Done(step=step)
-    if data.action == FlowAction.SKIP:
-        return engine.Skip(step=step)
-    if data.action == FlowAction.SKIP_DETAILS:
-        return engine.Skip(step=step, details=True)
-    if data.action == FlowAction.EDIT:
-        return engine.Edit(data.step)
-    return engine.Show()
-
-
 async def on_flow_button(
     query: CallbackQuery,
     callback_data: FlowCB,
@@ -176,16 +148,7 @@ async def on_flow_button(
     if privacy.needs_consent(reporter):  # a button from before consent was asked
         _ask_consent(replies, privacy, t)
         return
-    conversation = _conversation(replies, reporter_session)
-    if callback_data.action in (FlowAction.EDIT_MENU, FlowAction.REVIEW):
-        edit_list = callback_data.action == FlowAction.EDIT_MENU
-        await conversation.review(query.message.message_id, edit_list=edit_list)
-        return
-    # Too many reports: nothing is stored, the refusal is the press's answer (an alert) and the
-    # review stays for a later Send (bot/services/form.py).
-    await conversation.handle(
-        _input_from(callback_data), pressed_message_id=query.message.message_id
-    )
+    await _conversation(replies, reporter_session).press(callback_data, query.message.message_id)
 
 
 async def _team_question(
