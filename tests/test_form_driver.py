@@ -1,4 +1,5 @@
-"""One form driver for every channel (bot/services/form.py): the same report written through the
+"""One form driver and one table of commands for every channel (bot/services/form.py,
+bot/services/commands.py): the same report written through the
 Telegram adapter (handlers/telegram/conversation.py) and the Messenger adapter
 (handlers/messenger/conversation.py), button by button and answer by answer, says the same
 channel-neutral messages; each channel's renderer then does its own with them (Telegram edits the
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiogram.filters import CommandObject
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox.transports import TelegramTransport
@@ -30,6 +32,7 @@ from handlers.messenger.render import Action as Button
 from handlers.messenger.render import Payload, from_neutral, quick_replies
 from handlers.telegram.conversation import Conversation
 from handlers.telegram.keyboards import FlowCB, neutral_keyboard
+from handlers.telegram.reporter import on_command
 from storage.db import create_engine, create_sessionmaker
 from storage.sealing import Keyring
 from tests.safety import service_context
@@ -52,6 +55,7 @@ class Chat:
     said: list[Said] = field(default_factory=list)
     answers: list[str | None] = field(default_factory=list)
     updates: int = 0
+    consented: bool = True
 
     async def _update(self, act: Callable[[Any], Awaitable[None]]) -> Said:
         self.updates += 1
@@ -60,7 +64,8 @@ class Chat:
             reporter, _ = await intake.reporters.get_or_create(self.channel, self.chat, self.chat)
             reporter.language = "en"
             privacy = Privacy(db, self.context)
-            privacy.accept_consent(reporter)
+            if self.consented:
+                privacy.accept_consent(reporter)
             moderation = Moderation(db, self.context, moderator_chat_id=-1001)
             replies = Replies("reporter", f"{self.channel}:{self.updates}", reporter.id)
             t = intake.translator("en")
@@ -78,6 +83,19 @@ class Chat:
         if self.channel == "telegram":
             return await self._update(lambda conversation: conversation.new())
         return await self._update(lambda c: c.on_payload(Payload(Button.NEW)))
+
+    async def command(self, name: str) -> Said:
+        """A command typed: Telegram's command filter hands it to its handler, Messenger's
+        conversation reads it from the text."""
+        if self.channel == "telegram":
+            parsed = CommandObject(prefix="/", command=name)
+
+            async def handler(c: Conversation) -> None:
+                await on_command(None, parsed, c.replies, c.session)  # type: ignore[arg-type]
+
+            return await self._update(handler)
+        event = MessageEvent(self.chat, 0, f"m{self.updates}", text=f"/{name}")
+        return await self._update(lambda c: c.on_message(event))
 
     async def type(self, text: str) -> Said:
         if self.channel == "telegram":
@@ -230,3 +248,64 @@ async def test_the_same_report_says_the_same_on_telegram_and_messenger(
     assert anew[-1]["quick_replies"] and "Selected: " in anew[-1]["text"]
     listed = redrawn[2]
     assert from_neutral(listed)[0]["attachment"]["payload"]["template_type"] == "generic"
+
+
+def _texts(said: Said) -> list[str]:
+    return [messages.plain_text(m) for m in said if messages.is_neutral(m)]
+
+
+async def test_the_commands_are_one_table_on_telegram_and_messenger(
+    migrated_url: str, keyring: Keyring
+) -> None:
+    """Each command does the same on both channels, before consent and after; what differs is
+    the channel's wording (bot/services/session.py, `Wording`)."""
+    db = create_engine(migrated_url)
+    try:
+        context = service_context(keyring)
+        sessions = create_sessionmaker(db)
+        chats = {
+            channel: Chat(channel, chat, sessions, context, consented=False)
+            for channel, chat in (("telegram", "5550002"), ("messenger", "7000000000000002"))
+        }
+        said: dict[str, dict[str, Said]] = {"telegram": {}, "messenger": {}}
+        for channel, chat in chats.items():
+            for name in ("new", "cancel", "help", "wipe", "language", "forget", "start"):
+                said[channel][name] = await chat.command(name)
+            chat.consented = True
+            for name in ("start", "new", "help", "cancel"):
+                said[channel][f"{name}, agreed"] = await chat.command(name)
+    finally:
+        await db.dispose()
+
+    for channel in chats:
+        ours = said[channel]
+        # Before consent: a report cannot begin, nor be cancelled; the notice says why.
+        for name in ("new", "cancel"):
+            assert [messages.form_hints(m) for m in ours[name]] == [{}]
+            assert [a["intent"] for a in ours[name][0]["actions"][0]] == ["consent"]
+        # What is allowed before it: how it works, leaving no trace, the language.
+        assert "How it works" in _texts(ours["help"])[0]
+        assert [a["intent"] for row in ours["forget"][0]["actions"] for a in row] == [
+            "forget",
+            "forget",
+        ]
+        assert {a["intent"] for row in ours["language"][0]["actions"] for a in row} == {"language"}
+        # After it: /start welcomes and asks what happened; /new asks it anew; /cancel cancels.
+        assert messages.form_hints(ours["start, agreed"][-1])["part"] == "types"
+        assert messages.form_hints(ours["new, agreed"][-1])["part"] == "types"
+        assert "cancelled" in _texts(ours["cancel, agreed"])[-1]
+    telegram, messenger = said["telegram"], said["messenger"]
+    for name in ("new, agreed", "cancel, agreed"):
+        assert _without_platform_ids([telegram[name]]) == _without_platform_ids([messenger[name]])
+    # The notice names who can see the conversation; Messenger's offers only the other
+    # languages (quick replies are few).
+    assert "Telegram" in _texts(telegram["new"])[0] and "Meta" in _texts(messenger["new"])[0]
+    offered = [[a["args"] for a in m[0]["actions"][2]] for m in (telegram["new"], messenger["new"])]
+    assert offered == [[["kk"], ["ru"], ["en"]], [["kk"], ["ru"]]]
+    # The wording's differences: Messenger's thread opens empty, so /start welcomes before the
+    # notice; its buttons show under the latest message only, so /help asks the question again.
+    assert len(telegram["start"]) == 1 and len(messenger["start"]) == 2
+    assert not any(messages.form_hints(m) for m in telegram["help, agreed"])
+    assert messages.form_hints(messenger["help, agreed"][-1])["part"] == "types"
+    # Telegram's /wipe asks; a Page can delete nothing, so Messenger's says how to by hand.
+    assert telegram["wipe"][0]["actions"] and "actions" not in messenger["wipe"][0]

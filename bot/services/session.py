@@ -28,7 +28,7 @@ from bot.services.actions import (
 from bot.services.followups import FollowUps
 from bot.services.intake import Intake
 from bot.services.media import NOTICES, REFUSALS
-from bot.services.messages import Action
+from bot.services.messages import Action, Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.receipts import help_text
@@ -70,6 +70,15 @@ class Wording:
     # The language choice asked in all three languages at once (a reader whose language is
     # not known yet), or in the reader's.
     languages_at_once: bool
+    # /start: the welcome before the consent notice (a thread that opens empty, where it says
+    # what the Page is), or after it is agreed to.
+    welcome_before_consent: bool
+    # Buttons show under the latest message only (Messenger's quick replies): after /help the
+    # question is asked again, so that its buttons come back.
+    asks_again_after_help: bool
+    # The consent notice offers its own language too, or only the others (quick replies are
+    # few: at most 13).
+    offers_own_language: bool
 
 
 TELEGRAM = Wording(
@@ -101,6 +110,9 @@ TELEGRAM = Wording(
     ),
     can_delete=True,
     languages_at_once=False,
+    welcome_before_consent=False,
+    asks_again_after_help=False,
+    offers_own_language=True,
 )
 MESSENGER = Wording(
     platform="Meta",
@@ -131,6 +143,9 @@ MESSENGER = Wording(
     ),
     can_delete=False,
     languages_at_once=True,
+    welcome_before_consent=True,
+    asks_again_after_help=True,
+    offers_own_language=False,
 )
 # By the reporter's channel (Reporter.channel); a channel not named reads Telegram's wording.
 WORDINGS = {"telegram": TELEGRAM, "messenger": MESSENGER}
@@ -209,6 +224,12 @@ class ReporterSession:
     # --- consent, help, erasure ------------------------------------------------------------------
     def ask_consent(self) -> messages.Message:
         notice = consent_notice(self.privacy, self.t, self.reporter.channel)
+        if not self.wording.offers_own_language:
+            own = [self.t.locale]
+            notice["actions"] = [
+                [a for a in row if not (a["intent"] == Intent.LANGUAGE and a["args"] == own)]
+                for row in notice["actions"]
+            ]
         self.said.append(notice)
         return notice
 

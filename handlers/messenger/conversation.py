@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from aiogram import html
 
+from bot.services.commands import Commands, ReporterCommand, command_named
 from bot.services.followups import FollowUps
 from bot.services.form import FormDriver, Pressed, small_number
 from bot.services.intake import Intake
@@ -34,7 +35,6 @@ from bot.services.media import (
     is_image,
     upload_message,
 )
-from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.replies import Replies
@@ -53,19 +53,17 @@ from storage.models import Report, Reporter
 
 log = logging.getLogger(__name__)
 
-COMMANDS = {
-    "/start": Action.START,
-    "/new": Action.NEW,
-    "/cancel": Action.CANCEL,
-    "/language": Action.LANGUAGES,
-    "/help": Action.HELP,
-    "/forget": Action.FORGET,
-    "/wipe": Action.WIPE,
+# The persistent menu's and the Get Started button's postbacks that are commands
+# (bot/services/commands.py); "/forget" asks first, its buttons answer ("yes", "no").
+PAYLOAD_COMMANDS: dict[str, ReporterCommand] = {
+    Action.START: ReporterCommand.START,
+    Action.LANGUAGES: ReporterCommand.LANGUAGE,
+    Action.HELP: ReporterCommand.HELP,
+    Action.WIPE: ReporterCommand.WIPE,
 }
-# What a person may do before agreeing to the consent notice.
-BEFORE_CONSENT = frozenset(
-    {Action.LANGUAGE, Action.LANGUAGES, Action.CONSENT, Action.HELP, Action.FORGET, Action.WIPE}
-)
+# The buttons a person may press before agreeing to the consent notice (the commands say their
+# own: bot/services/commands.py).
+BUTTONS_BEFORE_CONSENT = frozenset({Action.CONSENT, Action.FORGET})
 # Meta allows letters, digits and + / = - . : _ in a ref; the report's source column holds 64.
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9+/=\-.:_]")
 SOURCE_LENGTH = 64
@@ -175,9 +173,9 @@ class MessengerConversation:
             await self.on_payload(payload, pressed=True)
             return
         text = (event.text or "").strip()
-        command = COMMANDS.get(text.split(maxsplit=1)[0].lower()) if text.startswith("/") else None
+        command = command_named(text) if text.startswith("/") else None
         if command is not None:
-            await self.on_payload(Payload(command))
+            await self.on_command(command)
             return
         if self.reporter.language is None:
             await self._ask_language()
@@ -209,34 +207,38 @@ class MessengerConversation:
         await self.form.advance(inputs)
         await self._said()
 
+    async def on_command(self, command: ReporterCommand) -> None:
+        """A command typed or chosen from the menu: the one table's (bot/services/commands.py),
+        once the language is known (Messenger may not say it)."""
+        if self.reporter.language is None:
+            await self._ask_language()
+            return
+        await Commands(self.session, self.form).run(command)
+        await self._said()
+
     async def on_payload(self, payload: Payload, *, pressed: bool = False) -> None:
-        """A quick reply or postback (`pressed`), or a command typed."""
+        """A quick reply or postback (`pressed`), or a menu's postback."""
         action = payload.action
         if action == Action.LANGUAGE:
             await self._set_language(payload.value)
             return
-        if self.reporter.language is None or action == Action.LANGUAGES:
+        command = PAYLOAD_COMMANDS.get(action)
+        if action == Action.FORGET and payload.value == "":
+            command = ReporterCommand.FORGET
+        if command is not None:
+            await self.on_command(command)
+            return
+        if self.reporter.language is None:
             await self._ask_language()
             return
-        if action == Action.START:
-            self.session.welcome()
-            await self._said()
-        if action not in BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
+        if action not in BUTTONS_BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
         press = Pressed() if pressed else None
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
-        elif action == Action.HELP:
-            self.session.help()
-            await self._said()
-            if not self.privacy.needs_consent(self.reporter):
-                await self.advance(engine.Show())
         elif action == Action.FORGET:
             await self._forget(payload.value)
-        elif action == Action.WIPE:
-            await self.session.ask_wipe()
-            await self._said()
         elif action == Action.CHECKIN:
             await self.session.checkin(small_number(payload.step), payload.value)
             await self._said()
@@ -247,7 +249,7 @@ class MessengerConversation:
             intent, args = form_said
             await self.form.act(intent, args, pressed=press)
             await self._said()
-        else:  # the Get Started button, or a payload of no known action
+        else:  # a payload of no known action
             await self.advance(engine.Show())
 
     # --- the engine ----------------------------------------------------------------------------
@@ -345,16 +347,7 @@ class MessengerConversation:
         await self.advance(engine.Show())
 
     async def _ask_consent(self) -> None:
-        notice = self.session.ask_consent()
-        # Messenger offers only the other languages: quick replies are few (at most 13).
-        notice["actions"] = [
-            [
-                a
-                for a in row
-                if not (a["intent"] == Intent.LANGUAGE and a["args"] == [self.t.locale])
-            ]
-            for row in notice["actions"]
-        ]
+        self.session.ask_consent()
         await self._said()
 
     async def _consent(self, agreed: bool) -> None:
