@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram.filters import CommandObject
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.outbox.transports import TelegramTransport
 from bot.services import messages
@@ -33,7 +33,7 @@ from handlers.messenger.render import Payload, from_neutral, quick_replies
 from handlers.telegram.conversation import Conversation
 from handlers.telegram.keyboards import FlowCB, neutral_keyboard
 from handlers.telegram.reporter import on_command
-from storage.db import create_engine, create_sessionmaker
+from storage.db import create_sessionmaker
 from storage.sealing import Keyring
 from tests.safety import service_context
 
@@ -193,18 +193,14 @@ def _without_platform_ids(said: list[Said]) -> str:
 
 
 async def test_the_same_report_says_the_same_on_telegram_and_messenger(
-    migrated_url: str, keyring: Keyring
+    db_engine: AsyncEngine, keyring: Keyring
 ) -> None:
-    db = create_engine(migrated_url)
-    try:
-        context = service_context(keyring)
-        sessions = create_sessionmaker(db)
-        telegram = Chat("telegram", "5550001", sessions, context)
-        messenger = Chat("messenger", "7000000000000001", sessions, context)
-        await _write_a_report(telegram)
-        await _write_a_report(messenger)
-    finally:
-        await db.dispose()
+    context = service_context(keyring)
+    sessions = create_sessionmaker(db_engine)
+    telegram = Chat("telegram", "5550001", sessions, context)
+    messenger = Chat("messenger", "7000000000000001", sessions, context)
+    await _write_a_report(telegram)
+    await _write_a_report(messenger)
 
     assert telegram.updates == messenger.updates
     assert _without_platform_ids(telegram.said) == _without_platform_ids(messenger.said)
@@ -255,27 +251,23 @@ def _texts(said: Said) -> list[str]:
 
 
 async def test_the_commands_are_one_table_on_telegram_and_messenger(
-    migrated_url: str, keyring: Keyring
+    db_engine: AsyncEngine, keyring: Keyring
 ) -> None:
     """Each command does the same on both channels, before consent and after; what differs is
     the channel's wording (bot/services/session.py, `Wording`)."""
-    db = create_engine(migrated_url)
-    try:
-        context = service_context(keyring)
-        sessions = create_sessionmaker(db)
-        chats = {
-            channel: Chat(channel, chat, sessions, context, consented=False)
-            for channel, chat in (("telegram", "5550002"), ("messenger", "7000000000000002"))
-        }
-        said: dict[str, dict[str, Said]] = {"telegram": {}, "messenger": {}}
-        for channel, chat in chats.items():
-            for name in ("new", "cancel", "help", "wipe", "language", "forget", "start"):
-                said[channel][name] = await chat.command(name)
-            chat.consented = True
-            for name in ("start", "new", "help", "cancel"):
-                said[channel][f"{name}, agreed"] = await chat.command(name)
-    finally:
-        await db.dispose()
+    context = service_context(keyring)
+    sessions = create_sessionmaker(db_engine)
+    chats = {
+        channel: Chat(channel, chat, sessions, context, consented=False)
+        for channel, chat in (("telegram", "5550002"), ("messenger", "7000000000000002"))
+    }
+    said: dict[str, dict[str, Said]] = {"telegram": {}, "messenger": {}}
+    for channel, chat in chats.items():
+        for name in ("new", "cancel", "help", "wipe", "language", "forget", "start"):
+            said[channel][name] = await chat.command(name)
+        chat.consented = True
+        for name in ("start", "new", "help", "cancel"):
+            said[channel][f"{name}, agreed"] = await chat.command(name)
 
     for channel in chats:
         ours = said[channel]

@@ -132,10 +132,12 @@ def test_plain_text_keeps_paragraphs_and_spells_out_links() -> None:
     assert messages.plain_text(message) == "Header\n\nthe page (https://example.org)"
 
 
-async def _enqueue(app: Any, reporter_id: int, payload: dict[str, Any], key: str) -> None:
+async def _enqueue(
+    app: Any, reporter_id: int, payload: dict[str, Any], key: str, *, kind: str = "status"
+) -> None:
     async with app.sessionmaker() as session, session.begin():
         await OutboxRepository(session, app.context.keyring).enqueue(
-            kind="status",
+            kind=kind,
             target="reporter",
             payload=payload,
             idempotency_key=key,
@@ -280,15 +282,7 @@ async def test_one_session_says_the_same_on_every_channel(
 
 async def _enqueue_reply(app: Any, reporter_id: int, payload: dict[str, Any], key: str) -> None:
     """A row as an update's replies were queued (bot/services/replies.py, kind "reply")."""
-    async with app.sessionmaker() as session, session.begin():
-        await OutboxRepository(session, app.context.keyring).enqueue(
-            kind="reply",
-            target="reporter",
-            payload=payload,
-            idempotency_key=f"reply:{key}",
-            reporter_id=reporter_id,
-        )
-    app.worker.notify()
+    await _enqueue(app, reporter_id, payload, f"reply:{key}", kind="reply")
 
 
 FIRST_QUESTION = FORMS["detention"].steps[0].question

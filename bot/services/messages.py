@@ -215,6 +215,18 @@ def suggested(message: Message) -> Action | None:
     return Action.from_json(found) if isinstance(found, dict) else None
 
 
+def read_back(
+    intent: Intent | None, step: str, value: str
+) -> tuple[Intent, tuple[str, ...]] | None:
+    """A platform's button data (the intent it stands for, a step and a value) as one of the
+    form's actions; None for data that stands for none (a forged button)."""
+    if intent is None:
+        return None
+    if intent is Intent.CHOOSE_FORM:
+        return intent, (value,)
+    return intent, (step, value)
+
+
 def edit_of(message: Message) -> tuple[int | None, bool] | None:
     """For a message that replaces the pressed one: the message's platform id (None when not
     known) and whether to send it as new where it cannot be edited; None for any other."""

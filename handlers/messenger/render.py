@@ -181,12 +181,7 @@ _FORM_INTENTS: dict[str, Intent] = {
 def form_action(payload: Payload) -> tuple[Intent, tuple[str, ...]] | None:
     """A payload read back as one of the form's actions (bot/services/form.py); None for any
     other payload."""
-    intent = _FORM_INTENTS.get(payload.action)
-    if intent is None:
-        return None
-    if intent is Intent.CHOOSE_FORM:
-        return intent, (payload.value,)
-    return intent, (payload.step, payload.value)
+    return messages.read_back(_FORM_INTENTS.get(payload.action), payload.step, payload.value)
 
 
 def action_title(action: messages.Action) -> str:

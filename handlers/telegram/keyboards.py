@@ -148,12 +148,7 @@ _FLOW_INTENTS = {flow: intent for intent, flow in _FLOW.items()}
 
 def flow_action(data: FlowCB) -> tuple[Intent, tuple[str, ...]] | None:
     """A flow button's callback data read back as the form's action; None for a forged one."""
-    intent = _FLOW_INTENTS.get(data.action)
-    if intent is None:
-        return None
-    if intent is Intent.CHOOSE_FORM:
-        return intent, (data.value,)
-    return intent, (data.step, data.value)
+    return messages.read_back(_FLOW_INTENTS.get(data.action), data.step, data.value)
 
 
 def _flow_data(action: Action) -> str:
