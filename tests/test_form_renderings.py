@@ -12,6 +12,7 @@ same Telegram HTML and callback data and the same Send API messages, page by pag
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,8 @@ from handlers.engine.engine import AskForm, AskStep, Reply, ReviewItem, ShowRevi
 from handlers.engine.forms import FORMS, StepKind
 from handlers.engine.render import Translator
 from handlers.engine.text import Msg
-from handlers.messenger.render import from_neutral
+from handlers.messenger.render import Action as Button
+from handlers.messenger.render import Payload, from_neutral
 from handlers.telegram.keyboards import neutral_keyboard
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "form_renderings.json").read_text())
@@ -142,3 +144,20 @@ def test_the_form_renders_on_messenger_as_before(lang: str, name: str) -> None:
         assert from_neutral(json.loads(json.dumps(message))) == before, page
     if isinstance(reply, ShowReview):
         assert from_neutral(form.answers_to_change(reply, t)) == recorded["messenger_edit_menu"]
+
+
+@pytest.mark.parametrize("lang", ["en", "kk"])
+def test_the_cancellation_renders_as_before(lang: str) -> None:
+    """Telegram: the sentence alone (its command menu has /new); Messenger: with a "New report"
+    quick reply, as each adapter said it before."""
+    t = _t(lang)
+    message = form.cancelled(t)
+    sentence = t(form.CANCELLED)
+    assert _telegram(message) == {"html": html.escape(sentence, quote=False), "reply_markup": None}
+    new = Payload(Button.NEW).encode()
+    assert from_neutral(message) == [
+        {
+            "text": sentence,
+            "quick_replies": [{"content_type": "text", "title": t("New report"), "payload": new}],
+        }
+    ]

@@ -1,9 +1,9 @@
 """The report form, channel-neutral: load the draft, feed the engine, save, submit, and say the
 engine's reply as messages any channel renders (bot/services/messages.py).
 
-Every channel's adapter (handlers/telegram/reporter.py, handlers/messenger/conversation.py)
-turns a platform event into an engine input and calls `FormDriver.advance`; what to ask is the
-engine's business, what is said here: the choice of form, each question with its options and
+Every channel's adapter (handlers/telegram/conversation.py, handlers/messenger/conversation.py)
+reads a pressed button back as one of the form's actions (`FormDriver.act`), or a message as
+engine inputs (`FormDriver.advance`); what to ask is the engine's business, what is said here: the choice of form, each question with its options and
 buttons, the review, the list of answers to change, the cancellation. The messages say which
 part of the form they are and carry the options apart from the other buttons, so each channel's
 renderer lays them out its own way (Telegram in one or two columns under the question, edited in
