@@ -3,8 +3,9 @@ engine's reply as messages any channel renders (bot/services/messages.py).
 
 Every channel's adapter (handlers/telegram/conversation.py, handlers/messenger/conversation.py)
 reads a pressed button back as one of the form's actions (`FormDriver.act`), or a message as
-engine inputs (`FormDriver.advance`); what to ask is the engine's business, what is said here: the choice of form, each question with its options and
-buttons, the review, the list of answers to change, the cancellation. The messages say which
+engine inputs (`FormDriver.advance`); what to ask is the engine's business, what is said here:
+the choice of form, each question with its options and buttons, the review, the list of answers
+to change, the cancellation. The messages say which
 part of the form they are and carry the options apart from the other buttons, so each channel's
 renderer lays them out its own way (Telegram in one or two columns under the question, edited in
 place; Messenger as pages of quick replies with a legend, a button template and a carousel)
@@ -257,20 +258,6 @@ _SIMPLE: dict[Intent, engine.Input] = {
     Intent.SUBMIT: engine.Submit(),
     Intent.SHOW: engine.Show(),
 }
-# What the driver does itself rather than the engine.
-OWN = frozenset({Intent.EDIT_MENU, Intent.SHOW, Intent.MORE, Intent.NEW})
-FORM_INTENTS = frozenset(
-    {
-        *_SIMPLE,
-        *OWN,
-        Intent.CHOOSE_FORM,
-        Intent.PICK,
-        Intent.DONE,
-        Intent.SKIP,
-        Intent.SKIP_DETAILS,
-        Intent.EDIT,
-    }
-)
 
 
 def engine_input(intent: Intent, args: Sequence[str]) -> engine.Input:
@@ -373,7 +360,7 @@ class FormDriver:
     async def act(
         self, intent: Intent, args: Sequence[str], *, pressed: Pressed | None = None
     ) -> engine.Reply | None:
-        """One of the form's actions (`FORM_INTENTS`), pressed or typed as a command."""
+        """One of the form's actions (messages.FORM_INTENTS), pressed or typed as a command."""
         if intent is Intent.NEW:
             await self.new()
             return None

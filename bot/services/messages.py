@@ -104,6 +104,26 @@ class FormPart(enum.StrEnum):
     EDIT_LIST = "edit_list"
 
 
+# The form's intents (bot/services/form.py, `FormDriver.act`).
+FORM_INTENTS = frozenset(
+    {
+        Intent.CHOOSE_FORM,
+        Intent.PICK,
+        Intent.DONE,
+        Intent.SKIP,
+        Intent.SKIP_DETAILS,
+        Intent.BACK,
+        Intent.CANCEL,
+        Intent.EDIT,
+        Intent.EDIT_MENU,
+        Intent.SHOW,
+        Intent.SUBMIT,
+        Intent.MORE,
+        Intent.NEW,
+    }
+)
+
+
 @dataclass(frozen=True)
 class Span:
     text: str

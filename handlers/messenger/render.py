@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.services import messages
-from bot.services.form import FORM_INTENTS
+from bot.services.messages import FORM_INTENTS, Intent
 from bot.services.messages import FormPart as Part
-from bot.services.messages import Intent
 from bot.services.splitting import split_text as split_sentences
 from handlers.messenger.graph import (
     BUTTON_TEXT_LIMIT,
