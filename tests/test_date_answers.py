@@ -10,11 +10,12 @@ import pytest
 
 from bot.i18n import create_i18n
 from bot.reporting.export import answer_cell
+from bot.services import form
 from handlers.engine import engine as e
 from handlers.engine.dates import PartOfDay, Reading
 from handlers.engine.forms import FORMS
 from handlers.engine.render import Translator, format_answer
-from handlers.telegram import keyboards
+from handlers.telegram.keyboards import neutral_keyboard
 
 ALMATY = ZoneInfo("Asia/Almaty")
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=ALMATY)  # a Sunday
@@ -77,7 +78,8 @@ def test_an_ambiguous_date_is_asked_back_and_a_tap_confirms_it() -> None:
     restored = e.Draft.from_json(draft.to_json())
     assert restored.pending == ask.pending
     # Telegram shows a button for it.
-    markup = keyboards.step_keyboard(ask, _t("ru"))
+    markup = neutral_keyboard(form.ask_step(ask, _t("ru")))
+    assert markup is not None
     assert markup.inline_keyboard[0][0].text == "✅ Да, верно"
     done = _say(restored, e.Pick(e.CONFIRM, step="when"))
     assert done.draft is not None

@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
+from bot.services import form as forms_said
 from bot.services.card_model import CardView, DuplicateHint
 from handlers.engine.engine import AskStep, ReviewItem, ShowReview
 from handlers.engine.forms import FORMS, StepKind
 from handlers.engine.render import Translator
 from handlers.engine.vocab import ALL_VOCABULARIES, REGIONS, sort_key
-from handlers.telegram import keyboards
 from handlers.telegram.cards import card_keyboard
+from handlers.telegram.keyboards import neutral_keyboard
 
 LANGUAGES = ("kk", "ru", "en")
 ALONE = 30  # characters of a button alone on its row
@@ -57,20 +58,23 @@ def test_step_keyboards_fit(lang: str) -> None:
             # A multi-choice step with everything ticked is its widest form ("✅ ...").
             value = keys if step.kind == StepKind.MULTI else None
             ask = AskStep(form, step, value, can_back=True, pending="2026-11-20")
-            markup = keyboards.step_keyboard(ask, t)
+            markup = neutral_keyboard(forms_said.ask_step(ask, t))
+            assert markup is not None
             rows = [[b.text for b in row] for row in markup.inline_keyboard]
             assert _too_long(rows) == [], (form.key, step.key)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_review_keyboards_fit(lang: str) -> None:
-    """The review screen puts two "✏️ label" buttons on a row."""
+    """The review's buttons, and the answers to change, two "✏️ label" buttons on a row."""
     t = _t(lang)
     for form in FORMS.values():
         review = ShowReview(form, tuple(ReviewItem(step, None) for step in form.steps))
-        markup = keyboards.review_keyboard(review, t)
-        rows = [[b.text for b in row] for row in markup.inline_keyboard]
-        assert _too_long(rows) == [], form.key
+        for said in (forms_said.review(review, t), forms_said.answers_to_change(review, t)):
+            markup = neutral_keyboard(said)
+            assert markup is not None
+            rows = [[b.text for b in row] for row in markup.inline_keyboard]
+            assert _too_long(rows) == [], form.key
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
+from bot.services import form as said
 from bot.services.messages import html_to_text
 from bot.services.reach import Window, messaging_window
 from bot.settings import ConfigError, load_settings
@@ -28,8 +29,8 @@ from handlers.messenger.events import (
 from handlers.messenger.graph import ErrorKind, GraphError, classify
 from handlers.messenger.render import (
     Action,
-    MessengerRenderer,
     Payload,
+    from_neutral,
     shorten,
     split_text,
 )
@@ -82,8 +83,7 @@ def _limits(messages: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_prompt_of_every_form_fits_messengers_limits(language: str) -> None:
     t = _t(language)
-    renderer = MessengerRenderer(t)
-    _limits(renderer.ask_form(engine.AskForm()))
+    _limits(from_neutral(said.ask_form(engine.AskForm(), t)))
     for form in FORMS.values():
         for step in form.steps:
             for required in (True, False):
@@ -94,7 +94,7 @@ def test_every_prompt_of_every_form_fits_messengers_limits(language: str) -> Non
                     continue
                 pages = 1
                 offered: list[str] = []
-                messages = renderer.ask_step(reply)
+                messages = from_neutral(said.ask_step(reply, t))
                 _limits(messages)
                 if step.vocabulary is None:
                     continue
@@ -104,7 +104,7 @@ def test_every_prompt_of_every_form_fits_messengers_limits(language: str) -> Non
                 if more:
                     pages = math.ceil(len(step.vocabulary.options) / 9)
                 for page in range(pages + 2):
-                    shown = renderer.ask_step(reply, page=page)
+                    shown = from_neutral(said.ask_step(reply, t, page=page))
                     _limits(shown)
                     offered += [
                         Payload.decode(r["payload"]).value  # type: ignore[union-attr]
@@ -132,11 +132,10 @@ def test_review_and_carousel_fit_even_with_long_answers(language: str) -> None:
     }
     items = tuple(engine.ReviewItem(step, answers.get(step.key)) for step in form.steps)
     review = engine.ShowReview(form, items)
-    renderer = MessengerRenderer(t)
-    messages = renderer.review(review)
+    messages = from_neutral(said.review(review, t))
     _limits(messages)
     assert messages[-1]["attachment"]["payload"]["template_type"] == "button"
-    carousels = renderer.edit_menu(review)
+    carousels = from_neutral(said.answers_to_change(review, t))
     _limits(carousels)
     assert sum(len(c["attachment"]["payload"]["elements"]) for c in carousels) == len(items)
 

@@ -1,5 +1,6 @@
 """Channel-neutral outbox payloads (version 2), rendered by each channel's transport; rows queued
-in the old shape (version 1: Telegram HTML and buttons) before an upgrade are still delivered.
+in the old shape (version 1: Telegram HTML and buttons, Send API messages) before an upgrade are
+still delivered, the form's questions among them, and their buttons still work.
 """
 
 from __future__ import annotations
@@ -31,13 +32,20 @@ from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.forms import FORMS
 from handlers.engine.render import Translator
+from handlers.messenger.delivery import MESSENGER_MESSAGE
 from handlers.messenger.render import Action as Button
 from handlers.messenger.render import Payload, quick_replies
-from handlers.telegram.keyboards import checkin_keyboard, neutral_keyboard, wipe_keyboard
+from handlers.telegram.keyboards import (
+    FlowAction,
+    FlowCB,
+    checkin_keyboard,
+    neutral_keyboard,
+    wipe_keyboard,
+)
 from storage.db import create_engine, create_sessionmaker
 from storage.repositories import OutboxRepository, Reporters
 from storage.sealing import Keyring
-from tests.e2e import moderator_group, running_bot
+from tests.e2e import button_data, moderator_group, open_menu, running_bot
 from tests.messenger_e2e import Messenger, begin, messenger_bot
 from tests.safety import service_context
 
@@ -124,10 +132,12 @@ def test_plain_text_keeps_paragraphs_and_spells_out_links() -> None:
     assert messages.plain_text(message) == "Header\n\nthe page (https://example.org)"
 
 
-async def _enqueue(app: Any, reporter_id: int, payload: dict[str, Any], key: str) -> None:
+async def _enqueue(
+    app: Any, reporter_id: int, payload: dict[str, Any], key: str, *, kind: str = "status"
+) -> None:
     async with app.sessionmaker() as session, session.begin():
         await OutboxRepository(session, app.context.keyring).enqueue(
-            kind="status",
+            kind=kind,
             target="reporter",
             payload=payload,
             idempotency_key=key,
@@ -268,3 +278,79 @@ async def test_one_session_says_the_same_on_every_channel(
     assert "CODE" in json.dumps(said[2])
     assert [a["args"] for a in said[3][0][0]["actions"][0]] == [["yes"], ["no"]]
     assert "erased" in said[4][0][0]["paragraphs"][0][0]["text"]
+
+
+async def _enqueue_reply(app: Any, reporter_id: int, payload: dict[str, Any], key: str) -> None:
+    """A row as an update's replies were queued (bot/services/replies.py, kind "reply")."""
+    await _enqueue(app, reporter_id, payload, f"reply:{key}", kind="reply")
+
+
+FIRST_QUESTION = FORMS["detention"].steps[0].question
+
+
+async def test_a_form_question_queued_before_the_form_was_neutral_still_works_on_telegram(
+    emu: TelegramEmulator, migrated_url: str, keyring: Keyring, tmp_path: Path
+) -> None:
+    """The types menu as the Telegram conversation queued it before issue 12 (version 1: HTML
+    and flow buttons, a prompt) arrives as it was, and its button still leads to the form: the
+    callback data is what today's neutral menu carries too."""
+    moderator_group(emu)
+    async with running_bot(emu, migrated_url, keyring, tmp_path) as bot:
+        user: UserHandle = emu.user(language_code="en")
+        menu = await open_menu(emu, user)
+        reporter_id = await _reporter_id(bot.app, "telegram", user.id)
+        data = FlowCB(action=FlowAction.TYPE, value="detention").pack()
+        assert data in button_data(menu)  # the neutral menu's button, byte for byte
+        markup = {"inline_keyboard": [[{"text": "Detention", "callback_data": data}]]}
+        old = {
+            "version": 1,
+            "messages": [
+                {
+                    "type": "text",
+                    "html": "<b>What do you want to report?</b> (queued before)",
+                    "reply_markup": markup,
+                    "prompt": True,
+                }
+            ],
+        }
+        await _enqueue_reply(bot.app, reporter_id, old, "test:v1-form")
+        queued = await emu.wait_for_bot_message(user, lambda m: "queued before" in (m.text or ""))
+        assert queued.keyboard == markup["inline_keyboard"]
+        assert [e["type"] for e in queued.entities] == ["bold"]
+        await user.press(queued, data)
+        question = bot.app.context.catalogs.gettext(FIRST_QUESTION, locale="en")
+        asked = await emu.wait_for_bot_message(user, lambda m: question in (m.text or ""))
+        assert asked.keyboard
+
+
+async def test_a_form_question_queued_before_the_form_was_neutral_still_works_on_messenger(
+    m: Messenger,
+) -> None:
+    """The types menu as the Messenger conversation queued it before issue 12 (Send API
+    messages inside a version 2 row, beside a neutral text) arrives as it was, and its quick
+    reply still leads to the form."""
+    user: MessengerUser = m.graph.user(locale="en_US")
+    menu = await begin(m, user)
+    reporter_id = await _reporter_id(m.bot.app, "messenger", user.psid)
+    payload = Payload(Button.TYPE, value="detention").encode()
+    assert payload in [r["payload"] for r in menu.quick_replies]  # today's menu, the same
+    sent_as_is = {
+        "text": "What do you want to report? (queued before)",
+        "quick_replies": [{"content_type": "text", "title": "Detention", "payload": payload}],
+    }
+    old = messages.payload(
+        [
+            messages.text(messages.plain("Thank you.")),
+            {"type": MESSENGER_MESSAGE, "message": sent_as_is},
+        ]
+    )
+    before = m.graph.seq
+    await _enqueue_reply(m.bot.app, reporter_id, old, "test:v1-form")
+    queued = await m.graph.wait_for_page_message(
+        user, lambda msg: "queued before" in (msg.text or ""), after=before
+    )
+    assert queued.message == sent_as_is
+    assert [msg.text for msg in m.graph.page_messages(user) if msg.seq > before][0] == "Thank you."
+    await user.tap(payload=payload)
+    question = m.i18n.gettext(FIRST_QUESTION, locale="en")
+    await m.graph.wait_for_page_message(user, lambda msg: question in (msg.text or ""))

@@ -41,13 +41,15 @@ from aiogram.types import (
 )
 
 from bot.services import card_model, messages
-from bot.services.messages import Action, Span, Style
+from bot.services.messages import Span, Style
 
 if TYPE_CHECKING:
     from storage.repositories import ClaimedRow
 
 log = logging.getLogger(__name__)
 
+# A neutral message that says nothing on Telegram (TelegramTransport.render).
+NOTHING = "nothing"
 # deleteMessages takes at most 100 ids a call (core.telegram.org/bots/api#deletemessages).
 DELETE_BATCH = 100
 
@@ -160,7 +162,8 @@ class FileSource(Protocol):
     async def as_upload(self, message: StoredMessage) -> StoredMessage: ...
 
 
-Keyboard = Callable[[Sequence[Sequence[Action]]], InlineKeyboardMarkup]
+# A neutral message's actions as inline buttons (None: no button for any of them).
+Keyboard = Callable[[StoredMessage], InlineKeyboardMarkup | None]
 # A neutral alert card message (bot/services/card_model.py) as a version 1 message.
 CardRenderer = Callable[[StoredMessage], StoredMessage]
 
@@ -212,13 +215,24 @@ class TelegramTransport:
         return int(stored)
 
     def render(self, message: StoredMessage) -> StoredMessage:
-        """A version 2 text as the version 1 message the Bot API calls below send."""
-        rendered = {k: v for k, v in message.items() if k not in ("paragraphs", "actions", "type")}
+        """A version 2 text as the version 1 message the Bot API calls below send: an "edit" of
+        the pressed message when it replaces one (editMessageText), else a new message or, for
+        one that only records in place what the chat shows, nothing (bot/services/messages.py)."""
+        dropped = ("paragraphs", "actions", "type", "form", "edit")
+        rendered = {k: v for k, v in message.items() if k not in dropped}
         rendered["type"] = "text"
         rendered["html"] = telegram_html(messages.spans(message))
-        rows = messages.actions(message)
-        if rows:
-            rendered["reply_markup"] = self.keyboard(rows).model_dump(exclude_none=True)
+        markup = self.keyboard(message)
+        if markup is not None:
+            rendered["reply_markup"] = markup.model_dump(exclude_none=True)
+        edit = messages.edit_of(message)
+        if edit is not None:
+            message_id, otherwise_send = edit
+            if message_id is not None:
+                rendered["type"] = "edit"
+                rendered["message_id"] = message_id
+            elif not otherwise_send:
+                return {"type": NOTHING}
         return rendered
 
     async def undeliverable(self, row: ClaimedRow, error: TransportError) -> None:
@@ -250,6 +264,8 @@ class TelegramTransport:
         markup = message.get("reply_markup")
         if kind == "clear_buttons":
             await self._clear_buttons(chat_id, message.get("message_id"))
+            return None
+        if kind == NOTHING:
             return None
         if kind == "delete":
             await self._delete(chat_id, list(message.get("message_ids") or []))

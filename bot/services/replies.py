@@ -12,9 +12,9 @@ So a reply is never sent for a state that did not commit, a committed reply is s
 of the old way, where every update's Bot API calls ran inside its transaction, was SQLite's one
 write lock held for every person's round trips to Telegram (README, "Architecture").
 
-What the reporter's session says is stored channel-neutral (`say`, `take`: bot/services/messages.py)
-and rendered by the outbox's transport when sent; the form's prompts and their in-place edits are
-still Telegram HTML (`send`, `edit`).
+What the reporter's session and the report form say is stored channel-neutral (`say`, `take`:
+bot/services/messages.py, bot/services/form.py), the form's in-place edits included, and rendered
+by the outbox's transport when sent; the team's chats still get Telegram HTML (`send`).
 
 A press answer (answerCallbackQuery) is not stored: it only stops the spinner on the person's
 button, Telegram accepts it for a short while only, and losing one loses nothing.
@@ -95,28 +95,15 @@ class Replies:
         """A plain text (escaped when it is rendered), with neutral actions under it."""
         self.say(neutral.text(neutral.plain(text), actions=actions))
 
-    def platform(self, kind: str, message: dict[str, Any]) -> None:
-        """A message already in one platform's own format (`kind`: its type, such as
-        "messenger"), sent as it is by that platform's transport."""
-        self.messages.append({"type": kind, "message": message})
-
     def take(self, session: ReporterSession) -> None:
         """What the reporter's session said: its messages, and its acknowledgement of the press
         as the press's answer."""
+        alert = session.alert
         said, ack = session.take()
         for message in said:
             self.say(message)
         if ack is not None:
-            self.answer(ack)
-
-    def edit(
-        self, message_id: int, html: str, *, reply_markup: InlineKeyboardMarkup | None = None
-    ) -> None:
-        message: dict[str, Any] = {"type": "edit", "message_id": message_id, "html": html}
-        if reply_markup is not None:
-            message["reply_markup"] = reply_markup.model_dump(exclude_none=True)
-            message["prompt"] = True
-        self.messages.append(message)
+            self.answer(ack, show_alert=alert)
 
     def clear_buttons(self, message_id: int | None = None) -> None:
         """Take the buttons off a message; None means the last question asked in this chat,

@@ -4,9 +4,10 @@ Every channel's adapter (handlers/telegram/reporter.py, handlers/messenger/conve
 platform event into a call here and what is said here into platform messages; the rules live
 once: consent, erasing the link (/forget), safety check-in answers, answers to the team's
 questions, messages held for a report already sent (follow-ups), files refused or passed on as
-they are. What is said is channel-neutral (bot/services/messages.py): `said`, in order, and
-`ack`, the acknowledgement of a pressed button (a short notice on a platform that has them,
-else one more message) (README, "Architecture").
+they are. The report form itself is driven by bot/services/form.py, which says its messages
+into the same `said`. What is said is channel-neutral (bot/services/messages.py): `said`, in
+order, and `ack`, the acknowledgement of a pressed button (a short notice on a platform that has
+them, else one more message; `alert`: one the person must close) (README, "Architecture").
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.services.actions import (
 from bot.services.followups import FollowUps
 from bot.services.intake import Intake
 from bot.services.media import NOTICES, REFUSALS
-from bot.services.messages import Action
+from bot.services.messages import Action, Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.receipts import help_text
@@ -69,6 +70,15 @@ class Wording:
     # The language choice asked in all three languages at once (a reader whose language is
     # not known yet), or in the reader's.
     languages_at_once: bool
+    # /start: the welcome before the consent notice (a thread that opens empty, where it says
+    # what the Page is), or after it is agreed to.
+    welcome_before_consent: bool
+    # Buttons show under the latest message only (Messenger's quick replies): after /help the
+    # question is asked again, so that its buttons come back.
+    asks_again_after_help: bool
+    # The consent notice offers its own language too, or only the others (quick replies are
+    # few: at most 13).
+    offers_own_language: bool
 
 
 TELEGRAM = Wording(
@@ -100,6 +110,9 @@ TELEGRAM = Wording(
     ),
     can_delete=True,
     languages_at_once=False,
+    welcome_before_consent=False,
+    asks_again_after_help=False,
+    offers_own_language=True,
 )
 MESSENGER = Wording(
     platform="Meta",
@@ -130,6 +143,9 @@ MESSENGER = Wording(
     ),
     can_delete=False,
     languages_at_once=True,
+    welcome_before_consent=True,
+    asks_again_after_help=True,
+    offers_own_language=False,
 )
 # By the reporter's channel (Reporter.channel); a channel not named reads Telegram's wording.
 WORDINGS = {"telegram": TELEGRAM, "messenger": MESSENGER}
@@ -158,6 +174,9 @@ class ReporterSession:
     t: Translator
     said: list[messages.Message] = field(default_factory=list)
     ack: str | None = None
+    # The acknowledgement is an alert the person must close (a refused report), where the
+    # platform has them.
+    alert: bool = False
 
     def say(self, text: str, actions: Iterable[Sequence[Action]] = ()) -> messages.Message:
         message = messages.text(messages.plain(text), actions=actions)
@@ -167,8 +186,11 @@ class ReporterSession:
     def take(self) -> tuple[list[messages.Message], str | None]:
         """What was said since the last call, and the acknowledgement; both are cleared."""
         said, ack = self.said, self.ack
-        self.said, self.ack = [], None
+        self.said, self.ack, self.alert = [], None, False
         return said, ack
+
+    def acknowledge(self, text: str, *, alert: bool = False) -> None:
+        self.ack, self.alert = text, alert
 
     @property
     def wording(self) -> Wording:
@@ -202,6 +224,12 @@ class ReporterSession:
     # --- consent, help, erasure ------------------------------------------------------------------
     def ask_consent(self) -> messages.Message:
         notice = consent_notice(self.privacy, self.t, self.reporter.channel)
+        if not self.wording.offers_own_language:
+            own = [self.t.locale]
+            notice["actions"] = [
+                [a for a in row if not (a["intent"] == Intent.LANGUAGE and a["args"] == own)]
+                for row in notice["actions"]
+            ]
         self.said.append(notice)
         return notice
 

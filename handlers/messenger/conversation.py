@@ -1,12 +1,12 @@
-"""The reporter's conversation in Messenger: turn one event into engine inputs, collect the reply.
+"""The reporter's conversation in Messenger: turn one event into session calls and form inputs.
 
 The Messenger adapter of the reporter's session: every rule about what to ask lives in the
-engine; consent, erasing the link, check-in answers, answers to the team's questions, follow-ups
-and refused files in the channel-neutral session Telegram uses too (bot/services/session.py),
-whose messages the outbox's transport renders; flood limits and pictures rebuilt without
-metadata in the same services. The draft
-is the same encrypted draft as on Telegram, with one more field: the `ref` of the m.me link the
-person came from, kept until the report is submitted and then stored as its source. Replies are
+engine; the form is driven and said by the channel-neutral form driver (bot/services/form.py);
+consent, erasing the link, check-in answers, answers to the team's questions, follow-ups and
+refused files in the channel-neutral session Telegram uses too (bot/services/session.py); the
+outbox's transport renders what both say (handlers/messenger/render.py); flood limits and
+pictures rebuilt without metadata in the same services. The draft is the same encrypted draft as
+on Telegram, with the `ref` of the m.me link the person came from as its source. Replies are
 collected in the event's `Replies` (bot/services/replies.py), never sent from here: the inbound
 pipeline stores them in the outbox (bot/services/pipeline.py).
 """
@@ -14,7 +14,6 @@ pipeline stores them in the outbox (bot/services/pipeline.py).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
@@ -24,9 +23,10 @@ from urllib.parse import unquote, urlsplit
 
 from aiogram import html
 
-from bot.services.flood import SubmissionRefused
+from bot.services.commands import Commands, ReporterCommand, command_named
 from bot.services.followups import FollowUps
-from bot.services.intake import DRAFT_TTL, Intake
+from bot.services.form import FormDriver, Pressed, small_number
+from bot.services.intake import Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
     CannotClean,
@@ -35,45 +35,35 @@ from bot.services.media import (
     is_image,
     upload_message,
 )
-from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.replies import Replies
 from bot.services.session import ReporterSession
 from handlers.engine import engine
-from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
-from handlers.engine.text import N_
 from handlers.messenger import CHANNEL
-from handlers.messenger.delivery import MESSENGER_MESSAGE
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
 from handlers.messenger.render import (
     Action,
-    Message,
-    MessengerRenderer,
     Payload,
-    quick_reply,
-    text_messages,
-    title,
+    form_action,
 )
 from storage.models import Report, Reporter
 
 log = logging.getLogger(__name__)
 
-COMMANDS = {
-    "/start": Action.START,
-    "/new": Action.NEW,
-    "/cancel": Action.CANCEL,
-    "/language": Action.LANGUAGES,
-    "/help": Action.HELP,
-    "/forget": Action.FORGET,
-    "/wipe": Action.WIPE,
+# The persistent menu's and the Get Started button's postbacks that are commands
+# (bot/services/commands.py); "/forget" asks first, its buttons answer ("yes", "no").
+PAYLOAD_COMMANDS: dict[str, ReporterCommand] = {
+    Action.START: ReporterCommand.START,
+    Action.LANGUAGES: ReporterCommand.LANGUAGE,
+    Action.HELP: ReporterCommand.HELP,
+    Action.WIPE: ReporterCommand.WIPE,
 }
-# What a person may do before agreeing to the consent notice.
-BEFORE_CONSENT = frozenset(
-    {Action.LANGUAGE, Action.LANGUAGES, Action.CONSENT, Action.HELP, Action.FORGET, Action.WIPE}
-)
+# The buttons a person may press before agreeing to the consent notice (the commands say their
+# own: bot/services/commands.py).
+BUTTONS_BEFORE_CONSENT = frozenset({Action.CONSENT, Action.FORGET})
 # Meta allows letters, digits and + / = - . : _ in a ref; the report's source column holds 64.
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9+/=\-.:_]")
 SOURCE_LENGTH = 64
@@ -83,12 +73,6 @@ def clean_ref(ref: str | None) -> str | None:
     """The m.me link's ref as a report source: Meta's characters only, at most 64 of them."""
     cleaned = _REF_UNSAFE.sub("", ref or "")[:SOURCE_LENGTH]
     return cleaned or None
-
-
-def _small_number(text: str) -> int:
-    """A check-in id or a page from a payload; 0 for anything else (a payload can be forged,
-    and a row id is a 32-bit integer in the database)."""
-    return int(text) if text.isdecimal() and len(text) <= 9 else 0
 
 
 def _file_name(item: Attachment) -> str | None:
@@ -148,11 +132,10 @@ class MessengerConversation:
     t: Translator
     replies: Replies
     pictures: dict[str, Picture] = field(default_factory=dict)
-    renderer: MessengerRenderer = field(init=False)
     session: ReporterSession = field(init=False)
+    form: FormDriver = field(init=False)
 
     def __post_init__(self) -> None:
-        self.renderer = MessengerRenderer(self.t)
         self.session = ReporterSession(
             intake=self.intake,
             moderation=self.moderation,
@@ -160,58 +143,25 @@ class MessengerConversation:
             reporter=self.reporter,
             t=self.t,
         )
-
-    def _say(self, msgid: str, **params: Any) -> list[Message]:
-        return text_messages(self.t(msgid, **params))
-
-    async def send(self, messages: Sequence[Message]) -> None:
-        """Send API messages, stored as they are and sent by the outbox's transport."""
-        for message in messages:
-            self.replies.platform(MESSENGER_MESSAGE, message)
+        self.form = FormDriver(self.session, CHANNEL)
 
     async def _said(self) -> None:
-        """What the session said (bot/services/session.py), stored channel-neutral and rendered
-        by the outbox's transport (handlers/messenger/transport.py); Messenger has no notice for
-        a pressed button, so its acknowledgement is a message of its own."""
+        """What the session and the form said (bot/services/session.py, bot/services/form.py),
+        stored channel-neutral and rendered by the outbox's transport
+        (handlers/messenger/transport.py); Messenger has no notice for a pressed button, so its
+        acknowledgement is a message of its own."""
         said, ack = self.session.take()
         if ack is not None:
             self.replies.say_plain(ack)
         for message in said:
             self.replies.say(message)
 
-    # --- state ---------------------------------------------------------------------------------
-    async def _load(self) -> tuple[engine.Draft | None, str | None]:
-        stored = await self.intake.drafts.load(self.reporter.id, self.intake.now())
-        if stored is None:
-            return None, None
-        source = stored.state.get("source")
-        draft = engine.Draft.from_json(stored.state) if stored.state.get("form") else None
-        return draft, source if isinstance(source, str) else None
-
-    async def _save(self, draft: engine.Draft | None, source: str | None) -> None:
-        if draft is None:
-            # Drops the draft and the pictures kept for it (bot.services.intake).
-            await self.intake.save_draft(self.reporter, None, [])
-            if source is None:
-                return
-        state: dict[str, Any] = (draft or engine.Draft()).to_json()
-        if source is not None:
-            state["source"] = source
-        await self.intake.drafts.save(
-            self.reporter.id,
-            form=draft.form if draft else None,
-            step=draft.step if draft else None,
-            state=state,
-            message_ids=[],  # Messenger lets no one delete a message: nothing to tidy later
-            expires_at=self.intake.now() + DRAFT_TTL,
-        )
-
     # --- events --------------------------------------------------------------------------------
     async def on_postback(self, event: PostbackEvent) -> None:
         if event.ref is not None:
             await self._remember_source(event.ref)
         payload = Payload.decode(event.payload) or Payload(Action.SHOW)
-        await self.on_payload(payload)
+        await self.on_payload(payload, pressed=True)
 
     async def on_referral(self, event: ReferralEvent) -> None:
         await self._remember_source(event.ref)
@@ -220,12 +170,12 @@ class MessengerConversation:
     async def on_message(self, event: MessageEvent) -> None:
         payload = Payload.decode(event.quick_reply)
         if payload is not None:
-            await self.on_payload(payload)
+            await self.on_payload(payload, pressed=True)
             return
         text = (event.text or "").strip()
-        command = COMMANDS.get(text.split(maxsplit=1)[0].lower()) if text.startswith("/") else None
+        command = command_named(text) if text.startswith("/") else None
         if command is not None:
-            await self.on_payload(Payload(command))
+            await self.on_command(command)
             return
         if self.reporter.language is None:
             await self._ask_language()
@@ -234,7 +184,7 @@ class MessengerConversation:
             self.session.cannot_read()
             await self._said()
             return
-        draft, source = await self._load()
+        draft, _ = await self.form.load()
         report = await self.moderation.answered_report(
             self.reporter, replied_message_id=None, has_draft=draft is not None
         )
@@ -254,112 +204,58 @@ class MessengerConversation:
             inputs.append(media)
         if text:
             inputs.append(engine.Text(text))
-        await self._apply(draft, source, inputs)
+        await self.form.advance(inputs)
+        await self._said()
 
-    async def on_payload(self, payload: Payload) -> None:
+    async def on_command(self, command: ReporterCommand) -> None:
+        """A command typed or chosen from the menu: the one table's (bot/services/commands.py),
+        once the language is known (Messenger may not say it)."""
+        if self.reporter.language is None:
+            await self._ask_language()
+            return
+        await Commands(self.session, self.form).run(command)
+        await self._said()
+
+    async def on_payload(self, payload: Payload, *, pressed: bool = False) -> None:
+        """A quick reply or postback (`pressed`), or a menu's postback."""
         action = payload.action
         if action == Action.LANGUAGE:
             await self._set_language(payload.value)
             return
-        if self.reporter.language is None or action == Action.LANGUAGES:
+        command = PAYLOAD_COMMANDS.get(action)
+        if action == Action.FORGET and payload.value == "":
+            command = ReporterCommand.FORGET
+        if command is not None:
+            await self.on_command(command)
+            return
+        if self.reporter.language is None:
             await self._ask_language()
             return
-        if action == Action.START:
-            self.session.welcome()
-            await self._said()
-        if action not in BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
+        if action not in BUTTONS_BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
             return
+        press = Pressed() if pressed else None
         if action == Action.CONSENT:
             await self._consent(payload.value == "yes")
-        elif action == Action.HELP:
-            self.session.help()
-            await self._said()
-            if not self.privacy.needs_consent(self.reporter):
-                await self.advance(engine.Show())
         elif action == Action.FORGET:
             await self._forget(payload.value)
-        elif action == Action.WIPE:
-            await self.session.ask_wipe()
-            await self._said()
         elif action == Action.CHECKIN:
-            await self.session.checkin(_small_number(payload.step), payload.value)
+            await self.session.checkin(small_number(payload.step), payload.value)
             await self._said()
         elif action == Action.FOLLOW:
-            await self.session.follow(_small_number(payload.value))
+            await self.session.follow(small_number(payload.value))
             await self._said()
-        elif action == Action.NEW:
-            _, source = await self._load()
-            await self._apply(None, source, [engine.Show()])
-        elif action == Action.MORE:
-            draft, source = await self._load()
-            page = _small_number(payload.value)
-            same_step = draft is not None and draft.step == payload.step
-            await self._apply(draft, source, [engine.Show()], page=page if same_step else 0)
-        elif action == Action.EDIT_MENU:
-            draft, source = await self._load()
-            result = engine.advance(draft, engine.Show(), now=self._now())
-            if isinstance(result.reply, engine.ShowReview):
-                await self.send(self.renderer.edit_menu(result.reply))
-            else:
-                await self._reply(result, source)
-        else:
-            await self.advance(_engine_input(payload))
+        elif (form_said := form_action(payload)) is not None:
+            intent, args = form_said
+            await self.form.act(intent, args, pressed=press)
+            await self._said()
+        else:  # a payload of no known action
+            await self.advance(engine.Show())
 
     # --- the engine ----------------------------------------------------------------------------
-    def _now(self) -> dt.datetime:
-        return self.intake.now().astimezone(self.t.tz)
-
-    async def advance(self, event: engine.Input) -> None:
-        draft, source = await self._load()
-        await self._apply(draft, source, [event])
-
-    async def _apply(
-        self,
-        draft: engine.Draft | None,
-        source: str | None,
-        inputs: Sequence[engine.Input],
-        *,
-        page: int = 0,
-    ) -> None:
-        """Feed the inputs in order (an album is several files at once); answer the last one."""
-        result = engine.Result(draft, engine.AskForm())
-        for event in inputs:
-            result = engine.advance(
-                result.draft, event, now=self._now(), lexicon=lexicon_for(self.t.catalogs)
-            )
-            if isinstance(result.reply, (engine.Submitted, engine.Cancelled)):
-                break
-        await self._reply(result, source, page=page)
-
-    async def _reply(self, result: engine.Result, source: str | None, *, page: int = 0) -> None:
-        reply = result.reply
-        if isinstance(reply, engine.Submitted):
-            try:
-                report = await self.intake.submit(
-                    self.reporter,
-                    reply,
-                    channel=CHANNEL,
-                    language=self.reporter.language or self.t.locale,
-                    source=source,
-                )
-            except SubmissionRefused as refused:
-                # Nothing was stored and the draft is as it was: Send works again later.
-                await self.send(text_messages(self.t.msg(refused.message)))
-                return
-            log.info("report %s submitted through Messenger (%s)", report.id, report.incident_type)
-            return
-        if isinstance(reply, engine.Cancelled):
-            # The person still came from the group's link: a new report keeps that source.
-            await self._save(None, source)
-            text = self.t(
-                N_("The report was cancelled and nothing was sent. /new starts a new one.")
-            )
-            new = quick_reply(title(self.t(N_("New report"))), Payload(Action.NEW))
-            await self.send(text_messages(text, [new]))
-            return
-        await self._save(result.draft, source)
-        await self.send(self.renderer.render(reply, page=page))
+    async def advance(self, event: engine.Input, *, pressed: Pressed | None = None) -> None:
+        await self.form.advance([event], pressed=pressed)
+        await self._said()
 
     # --- files ---------------------------------------------------------------------------------
     async def _picture(self, item: Attachment) -> CleanImage | None | bool:
@@ -431,8 +327,7 @@ class MessengerConversation:
         # the report to the one person it was handed to (README, Threats).
         if source is None or source not in self.intake.context.messenger_sources:
             return
-        draft, _ = await self._load()
-        await self._save(draft, source)
+        await self.form.remember_source(source)
 
     async def _ask_language(self) -> None:
         self.session.ask_language()
@@ -445,7 +340,6 @@ class MessengerConversation:
         # The first choice is welcomed, a change acknowledged (a message of its own here).
         self.session.choose_language(language)
         self.t = self.session.t
-        self.renderer = MessengerRenderer(self.t)
         await self._said()
         if self.privacy.needs_consent(self.reporter):
             await self._ask_consent()
@@ -453,16 +347,7 @@ class MessengerConversation:
         await self.advance(engine.Show())
 
     async def _ask_consent(self) -> None:
-        notice = self.session.ask_consent()
-        # Messenger offers only the other languages: quick replies are few (at most 13).
-        notice["actions"] = [
-            [
-                a
-                for a in row
-                if not (a["intent"] == Intent.LANGUAGE and a["args"] == [self.t.locale])
-            ]
-            for row in notice["actions"]
-        ]
+        self.session.ask_consent()
         await self._said()
 
     async def _consent(self, agreed: bool) -> None:
@@ -474,31 +359,3 @@ class MessengerConversation:
     async def _forget(self, answer: str) -> None:
         await self.session.forget(answer)
         await self._said()
-
-
-_SIMPLE: dict[str, engine.Input] = {
-    Action.BACK: engine.Back(),
-    Action.CANCEL: engine.Cancel(),
-    Action.SUBMIT: engine.Submit(),
-    Action.SHOW: engine.Show(),
-}
-
-
-def _engine_input(payload: Payload) -> engine.Input:
-    simple = _SIMPLE.get(payload.action)
-    if simple is not None:
-        return simple
-    step = payload.step or None
-    if payload.action == Action.TYPE:
-        return engine.ChooseForm(payload.value)
-    if payload.action == Action.PICK:
-        return engine.Pick(payload.value, step=step)
-    if payload.action == Action.DONE:
-        return engine.Done(step=step)
-    if payload.action == Action.SKIP:
-        return engine.Skip(step=step)
-    if payload.action == Action.SKIP_DETAILS:
-        return engine.Skip(step=step, details=True)
-    if payload.action == Action.EDIT:
-        return engine.Edit(payload.step)
-    return engine.Show()

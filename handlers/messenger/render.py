@@ -1,11 +1,13 @@
-"""The engine's replies as Messenger messages: plain text, quick replies, templates.
+"""Channel-neutral messages (bot/services/messages.py) as Messenger messages: plain text, quick
+replies, templates; the outbox's Messenger transport sends what `from_neutral` makes.
 
-Messenger shows no markup, so everything is plain text. Choices become quick replies (at most 13,
-titles of at most 20 characters, shown under the last message only); vocabularies longer than what
-fits are paged with a "More options" quick reply. A label that is too long for a title uses the
-option's short label from the catalogs, and the message lists short and full label together.
-The review screen is a summary, then a button template (Send, Change an answer, Cancel); "Change an
-answer" shows the answers as a carousel with a Change button on each.
+Messenger shows no markup, so everything is plain text. Actions become quick replies (at most 13,
+titles of at most 20 characters, shown under the last message only). For the form's messages
+(bot/services/form.py) the layout is Messenger's own, from the hints they carry: a question's
+options that do not fit beside its buttons are paged with a "More options" quick reply; a label
+too long for a title uses its short label, and the message lists short and full label together.
+The review is a summary, then a button template (Send, Change an answer, Cancel); the answers to
+change are a carousel with a Change button on each.
 
 Payloads say which action on which step, nothing more: the engine checks the step against the
 draft, so an old button or a forged payload changes nothing.
@@ -21,13 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.services import messages
-from bot.services.messages import Intent
+from bot.services.messages import FORM_INTENTS, Intent
+from bot.services.messages import FormPart as Part
 from bot.services.splitting import split_text as split_sentences
-from handlers.engine import engine
-from handlers.engine.forms import StepKind
-from handlers.engine.render import Translator, format_answer
-from handlers.engine.text import N_
-from handlers.engine.vocab import INCIDENT_TYPES, Option
 from handlers.messenger.graph import (
     BUTTON_TEXT_LIMIT,
     BUTTONS_MAX,
@@ -43,8 +41,9 @@ log = logging.getLogger(__name__)
 Message = dict[str, Any]
 
 PREFIX = "rb1"
-# How much of one answer the review shows; the whole answer is kept and sent.
-REVIEW_ANSWER = 300
+
+# Cut at a word boundary, as the form's answers are (the webhook's greeting and menu too).
+shorten = messages.shorten
 
 
 class Action(enum.StrEnum):
@@ -95,17 +94,6 @@ GET_STARTED = Payload(Action.START).encode()
 
 
 # --- text --------------------------------------------------------------------------------------
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary with an ellipsis when it must be cut."""
-    text = " ".join(text.split()) if len(text) > limit else text
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    # One enormous word (a link) has no boundary to cut at; then it is cut where it must be.
-    return (cut[:space] if space > 0 else cut).rstrip(" ,.;:") + "…"
-
-
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """Messages of at most `limit` characters (Meta's 2,000: developers.facebook.com/docs/
     messenger-platform/send-messages), cut between paragraphs, else sentences, else words
@@ -120,13 +108,6 @@ def title(text: str, *, prefix: str = "", fallback: str | None = None) -> str:
             return candidate
     # Only a catalog entry longer than its short label allows gets here (tests keep them short).
     return shorten(fallback or text, TITLE_LIMIT)
-
-
-def option_title(option: Option, t: Translator) -> str:
-    label = t(option.label)
-    if len(label) <= TITLE_LIMIT or option.short_label is None:
-        return title(label)
-    return title(t(option.short_label))
 
 
 def quick_reply(text: str, payload: Payload) -> dict[str, str]:
@@ -145,242 +126,259 @@ def text_messages(text: str, quick_replies: Sequence[dict[str, str]] = ()) -> li
     return messages
 
 
-# --- the engine's replies ----------------------------------------------------------------------
-class MessengerRenderer:
-    def __init__(self, t: Translator) -> None:
-        self.t = t
-
-    def render(self, reply: engine.Reply, *, page: int = 0) -> list[Message]:
-        if isinstance(reply, engine.AskForm):
-            return self.ask_form(reply)
-        if isinstance(reply, engine.AskStep):
-            return self.ask_step(reply, page=page)
-        if isinstance(reply, engine.ShowReview):
-            return self.review(reply)
-        return []
-
-    def _error(self, reply: engine.AskForm | engine.AskStep | engine.ShowReview) -> list[str]:
-        return [self.t.msg(reply.error)] if reply.error is not None else []
-
-    def _legend(self, options: Sequence[tuple[Option, str]]) -> list[str]:
-        """'Short — full label' for every option whose title is not its whole label."""
-        return [
-            f"• {shown} — {self.t(option.label)}"
-            for option, shown in options
-            if shown != self.t(option.label)
-        ]
-
-    def ask_form(self, reply: engine.AskForm) -> list[Message]:
-        t = self.t
-        shown = [(option, option_title(option, t)) for option in INCIDENT_TYPES.options]
-        lines = [*self._error(reply), t(N_("What do you want to report?"))]
-        legend = self._legend(shown)
-        if legend:
-            lines.append("\n".join(legend))
-        replies = [quick_reply(text, Payload(Action.TYPE, value=o.key)) for o, text in shown]
-        replies.append(
-            quick_reply(title(t(N_("Language")), prefix="🌐 "), Payload(Action.LANGUAGES))
-        )
-        return text_messages("\n\n".join(lines), replies)
-
-    def _nav(self, reply: engine.AskStep) -> list[dict[str, str]]:
-        t = self.t
-        step = reply.step
-        nav: list[dict[str, str]] = []
-        if reply.pending is not None:  # a date read back for confirmation (issue 15)
-            nav.append(
-                quick_reply(
-                    title(t(N_("Yes, that's right")), prefix="✅ "),
-                    Payload(Action.PICK, step.key, engine.CONFIRM),
-                )
-            )
-        if step.kind in (StepKind.MULTI, StepKind.MEDIA):
-            nav.append(
-                quick_reply(title(t(N_("Done")), prefix="✔ "), Payload(Action.DONE, step.key))
-            )
-        if reply.can_skip:
-            nav.append(quick_reply(title(t(N_("Skip")) + " »"), Payload(Action.SKIP, step.key)))
-        if reply.can_skip_details:
-            nav.append(
-                quick_reply(
-                    title(t(N_("Skip the details")), prefix="⏭ "),
-                    Payload(Action.SKIP_DETAILS, step.key),
-                )
-            )
-        if reply.can_back:
-            nav.append(quick_reply(title(t(N_("Back")), prefix="« "), Payload(Action.BACK)))
-        nav.append(quick_reply(title(t(N_("Cancel")), prefix="✕ "), Payload(Action.CANCEL)))
-        return nav
-
-    def ask_step(self, reply: engine.AskStep, *, page: int = 0) -> list[Message]:
-        t = self.t
-        step = reply.step
-        lines = [*self._error(reply), t(step.question)]
-        if step.kind == StepKind.MEDIA and reply.value:
-            lines.append(t.plural("Received {n} file.", "Received {n} files.", len(reply.value)))
-        elif step.kind in (StepKind.TEXT, StepKind.DATE, StepKind.DATETIME):
-            hint = (
-                N_("Type your answer, or press Skip.")
-                if reply.can_skip
-                else N_("Type your answer.")
-            )
-            lines.append(t(hint))
-        if step.kind == StepKind.MULTI and reply.value:
-            lines.append(t(N_("Selected: {answers}"), answers=format_answer(step, reply.value, t)))
-        elif reply.value not in (None, "", []) and step.kind != StepKind.MEDIA:
-            current = shorten(format_answer(step, reply.value, t), REVIEW_ANSWER)
-            lines.append(t(N_("Current answer: {answer}"), answer=current))
-        nav = self._nav(reply)
-        vocabulary, wanted = step.vocabulary, reply.suggestion
-        suggested = vocabulary.get(wanted) if vocabulary is not None and wanted else None
-        if suggested is not None:  # "did you mean": the closest option to what was typed, first
-            lines.insert(1, "👉 " + t(suggested.label))
-            nav.insert(
-                0,
-                quick_reply(
-                    title(option_title(suggested, t), prefix="👉 "),
-                    Payload(Action.PICK, step.key, suggested.key),
-                ),
-            )
-        choices: list[dict[str, str]] = []
-        if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
-            choices, page_lines = self._choices(reply, page, room=QUICK_REPLIES_MAX - len(nav))
-            lines.extend(page_lines)
-        if suggested is not None:
-            return text_messages("\n\n".join(lines), [nav[0], *choices, *nav[1:]])
-        return text_messages("\n\n".join(lines), [*choices, *nav])
-
-    def _choices(
-        self, reply: engine.AskStep, page: int, *, room: int
-    ) -> tuple[list[dict[str, str]], list[str]]:
-        t = self.t
-        step = reply.step
-        assert step.vocabulary is not None
-        options = step.vocabulary.ordered(t, t.locale)  # regions sorted per language
-        per_page = room if len(options) <= room else room - 1  # one slot for "More options"
-        pages = math.ceil(len(options) / per_page)
-        page = page % pages
-        first = page * per_page
-        on_page = options[first : first + per_page]
-        selected = set(reply.value or []) if step.kind == StepKind.MULTI else set()
-        shown = [(option, option_title(option, t)) for option in on_page]
-        replies = [
-            quick_reply(
-                title(text, prefix="✅ ") if option.key in selected else text,
-                Payload(Action.PICK, step.key, option.key),
-            )
-            for option, text in shown
-        ]
-        lines: list[str] = []
-        legend = self._legend(shown)
-        if pages > 1:
-            replies.append(
-                quick_reply(
-                    title(t(N_("More options")), prefix="⋯ "),
-                    Payload(Action.MORE, step.key, str((page + 1) % pages)),
-                )
-            )
-            lines.append(
-                t(
-                    N_("Options {first}–{last} of {total}"),
-                    first=first + 1,
-                    last=first + len(on_page),
-                    total=len(options),
-                )
-            )
-        if legend:
-            lines.append("\n".join(legend))
-        return replies, lines
-
-    def review(self, reply: engine.ShowReview) -> list[Message]:
-        t = self.t
-        lines = [*self._error(reply), t(N_("Please check your report:")), ""]
-        for item in reply.items:
-            answer = shorten(format_answer(item.step, item.value, t), REVIEW_ANSWER)
-            lines.append(f"{t(item.step.label)}: {answer}")
-        messages = text_messages("\n".join(lines))
-        buttons = [
-            postback(title(t(N_("Send the report")), prefix="📨 "), Payload(Action.SUBMIT)),
-            postback(title(t(N_("Change an answer")), prefix="✏️ "), Payload(Action.EDIT_MENU)),
-            postback(title(t(N_("Cancel")), prefix="✕ "), Payload(Action.CANCEL)),
-        ][:BUTTONS_MAX]
-        template: Message = {
-            "attachment": {
-                "type": "template",
-                "payload": {
-                    "template_type": "button",
-                    "text": shorten(
-                        t(N_("Press Send, or change an answer first.")), BUTTON_TEXT_LIMIT
-                    ),
-                    "buttons": buttons,
-                },
-            },
-            "quick_replies": [
-                quick_reply(title(t(N_("Back")), prefix="« "), Payload(Action.BACK)),
-            ],
-        }
-        return [*messages, template]
-
-    def edit_menu(self, reply: engine.ShowReview) -> list[Message]:
-        """The answers as cards, each with a button to change it (a carousel holds ten)."""
-        t = self.t
-        change = title(t(N_("Change this answer")), prefix="✏️ ")
-        elements = [
-            {
-                "title": shorten(t(item.step.label), ELEMENT_TEXT_LIMIT),
-                "subtitle": shorten(format_answer(item.step, item.value, t), ELEMENT_TEXT_LIMIT),
-                "buttons": [postback(change, Payload(Action.EDIT, item.step.key))],
-            }
-            for item in reply.items
-        ]
-        messages: list[Message] = [
-            {
-                "attachment": {
-                    "type": "template",
-                    "payload": {
-                        "template_type": "generic",
-                        "elements": elements[start : start + ELEMENTS_MAX],
-                    },
-                }
-            }
-            for start in range(0, len(elements), ELEMENTS_MAX)
-        ]
-        messages[-1]["quick_replies"] = [
-            quick_reply(title(t(N_("Send the report")), prefix="📨 "), Payload(Action.SUBMIT)),
-            quick_reply(title(t(N_("Back")), prefix="« "), Payload(Action.SHOW)),
-        ]
-        return messages
+# --- neutral messages --------------------------------------------------------------------------
+# The Payload of each neutral intent (bot/services/messages.py); the conversation reads them back.
+_SIMPLE: dict[Intent, Action] = {
+    Intent.BACK: Action.BACK,
+    Intent.CANCEL: Action.CANCEL,
+    Intent.SUBMIT: Action.SUBMIT,
+    Intent.EDIT_MENU: Action.EDIT_MENU,
+    Intent.SHOW: Action.SHOW,
+    Intent.NEW: Action.NEW,
+    Intent.LANGUAGES: Action.LANGUAGES,
+}
+_ON_STEP: dict[Intent, Action] = {
+    Intent.DONE: Action.DONE,
+    Intent.SKIP: Action.SKIP,
+    Intent.SKIP_DETAILS: Action.SKIP_DETAILS,
+    Intent.EDIT: Action.EDIT,
+}
 
 
-def _neutral_reply(action: messages.Action) -> dict[str, str] | None:
-    """A neutral action as a quick reply (the payload the conversation reads back); None for
-    what Messenger cannot do (clearing the chat: a Page cannot delete the person's messages)."""
-    if action.intent is Intent.CHECKIN:
-        payload = Payload(Action.CHECKIN, action.args[0], action.args[1])
-    elif action.intent is Intent.CONSENT:
-        payload = Payload(Action.CONSENT, value=action.args[0])
-    elif action.intent is Intent.LANGUAGE:
-        payload = Payload(Action.LANGUAGE, value=action.args[0])
-    elif action.intent is Intent.FORGET:
-        payload = Payload(Action.FORGET, value=action.args[0])
-    elif action.intent is Intent.FOLLOW:
-        report = action.args[0]
-        payload = Payload(Action.NEW) if report == "0" else Payload(Action.FOLLOW, value=report)
-    else:
-        return None
-    return quick_reply(title(action.label, fallback=action.short), payload)
+def payload_of(action: messages.Action) -> Payload | None:
+    """A neutral action as the payload the conversation reads back; None for what Messenger
+    cannot do (clearing the chat: a Page cannot delete the person's messages)."""
+    intent, args = action.intent, action.args
+    if intent in _SIMPLE:
+        return Payload(_SIMPLE[intent])
+    if intent in _ON_STEP:
+        return Payload(_ON_STEP[intent], args[0])
+    if intent in (Intent.PICK, Intent.MORE, Intent.CHECKIN):
+        kind = {Intent.PICK: Action.PICK, Intent.MORE: Action.MORE}.get(intent, Action.CHECKIN)
+        return Payload(kind, args[0], args[1])
+    if intent is Intent.FOLLOW:
+        report = args[0]
+        return Payload(Action.NEW) if report == "0" else Payload(Action.FOLLOW, value=report)
+    single = {
+        Intent.CHOOSE_FORM: Action.TYPE,
+        Intent.CONSENT: Action.CONSENT,
+        Intent.LANGUAGE: Action.LANGUAGE,
+        Intent.FORGET: Action.FORGET,
+    }.get(intent)
+    return Payload(single, value=args[0]) if single is not None else None
+
+
+_FORM_INTENTS: dict[str, Intent] = {
+    **{action.value: intent for intent, action in _SIMPLE.items() if intent in FORM_INTENTS},
+    **{action.value: intent for intent, action in _ON_STEP.items()},
+    Action.PICK.value: Intent.PICK,
+    Action.MORE.value: Intent.MORE,
+    Action.TYPE.value: Intent.CHOOSE_FORM,
+}
+
+
+def form_action(payload: Payload) -> tuple[Intent, tuple[str, ...]] | None:
+    """A payload read back as one of the form's actions (bot/services/form.py); None for any
+    other payload."""
+    return messages.read_back(_FORM_INTENTS.get(payload.action), payload.step, payload.value)
+
+
+def action_title(action: messages.Action) -> str:
+    """An action's title: its label if that fits, else its short label."""
+    return title(action.label, fallback=action.short)
+
+
+def _reply(action: messages.Action, text: str | None = None) -> dict[str, str] | None:
+    payload = payload_of(action)
+    return quick_reply(text or action_title(action), payload) if payload is not None else None
 
 
 def quick_replies(rows: Sequence[Sequence[messages.Action]]) -> list[dict[str, str]]:
     """The actions a Messenger reporter can answer, as quick replies."""
-    replies = [reply for row in rows for action in row if (reply := _neutral_reply(action))]
+    replies = [reply for row in rows for action in row if (reply := _reply(action))]
     if rows and not replies:
         log.info("a message to a Messenger reporter: its buttons are left out")
     return replies
 
 
+def _legend(shown: Sequence[tuple[messages.Action, str]]) -> list[str]:
+    """'Short — full label' for every option whose title is not its whole label."""
+    return [f"• {text} — {option.label}" for option, text in shown if text != option.label]
+
+
+# The form's buttons under a question, in the order a thumb wants them: the answer first, leaving
+# last; Back only where it leads somewhere, since quick replies are few.
+_NAV_ORDER = [Intent.PICK, Intent.DONE, Intent.SKIP, Intent.SKIP_DETAILS, Intent.BACK]
+
+
+def _nav_rank(action: messages.Action) -> int:
+    return _NAV_ORDER.index(action.intent) if action.intent in _NAV_ORDER else len(_NAV_ORDER)
+
+
+def _question(message: messages.Message, hints: dict[str, Any]) -> list[Message]:
+    """A question (or the choice of form): its options as quick replies, paged with "More
+    options" when they and the other buttons exceed 13
+    (developers.facebook.com/docs/messenger-platform/send-messages/quick-replies), titles cut to
+    20 characters with a legend of short and full labels."""
+    lines = messages.plain_paragraphs(message)
+    texts: dict[str, str] = hints.get("texts") or {}
+    if "selected" in texts:
+        lines.append(texts["selected"])
+    nav_actions = sorted(
+        (a for row in messages.actions(message) for a in row), key=_nav_rank
+    )  # sorted() is stable: Cancel stays after Back, Language after the rest
+    if hints.get("can_back") is False:
+        nav_actions = [a for a in nav_actions if a.intent is not Intent.BACK]
+    nav = [reply for action in nav_actions if (reply := _reply(action))]
+    suggested = messages.suggested(message)
+    if suggested is not None:  # "did you mean": the closest option to what was typed, first
+        lines.insert(1, "👉 " + suggested.label)
+        nav.insert(
+            0, quick_reply(title(action_title(suggested), prefix="👉 "), _payload(suggested))
+        )
+    choices = messages.choices(message)
+    replies: list[dict[str, str]] = []
+    if choices:
+        step = str(hints.get("step") or "")
+        page = hints.get("page")
+        room = QUICK_REPLIES_MAX - len(nav)
+        replies, page_lines = _page(
+            choices, page if isinstance(page, int) else 0, room, step, texts
+        )
+        lines.extend(page_lines)
+    text = "\n\n".join(lines)
+    if suggested is not None:
+        return text_messages(text, [nav[0], *replies, *nav[1:]])
+    return text_messages(text, [*replies, *nav])
+
+
+def _payload(action: messages.Action) -> Payload:
+    payload = payload_of(action)
+    assert payload is not None  # the form's options are all answerable here
+    return payload
+
+
+def _page(
+    options: Sequence[messages.Action], page: int, room: int, step: str, texts: dict[str, str]
+) -> tuple[list[dict[str, str]], list[str]]:
+    per_page = room if len(options) <= room else room - 1  # one slot for "More options"
+    pages = math.ceil(len(options) / per_page)
+    page = page % pages
+    first = page * per_page
+    on_page = options[first : first + per_page]
+    shown = [(option, action_title(option)) for option in on_page]
+    replies = [
+        quick_reply(title(text, prefix="✅ ") if option.selected else text, _payload(option))
+        for option, text in shown
+    ]
+    lines: list[str] = []
+    if pages > 1:
+        more = texts.get("more", "…")
+        replies.append(
+            quick_reply(
+                title(more, prefix="⋯ "), Payload(Action.MORE, step, str((page + 1) % pages))
+            )
+        )
+        lines.append(
+            texts.get("range", "{first}–{last} / {total}").format(
+                first=first + 1, last=first + len(on_page), total=len(options)
+            )
+        )
+    legend = _legend(shown)
+    if legend:
+        lines.append("\n".join(legend))
+    return replies, lines
+
+
+def _review(message: messages.Message, hints: dict[str, Any]) -> list[Message]:
+    """The review: the answers as text, then a button template (Send, Change an answer, Cancel:
+    at most three buttons, developers.facebook.com/docs/messenger-platform/send-messages/
+    template/button) whose text says what to press, and Back as a quick reply."""
+    # The header (and an error above it) on lines of their own, a blank line, the answers; the
+    # last paragraph, what to press, is the template's text unless the message words it anew.
+    *head, items, footer = ["", "", *messages.plain_paragraphs(message)]
+    head = [line for line in head if line]
+    body = text_messages("\n".join(head) + "\n\n" + items)
+    actions = [a for row in messages.actions(message) for a in row]
+    buttons = [
+        postback(_button_title(a), _payload(a)) for a in actions if a.intent is not Intent.BACK
+    ][:BUTTONS_MAX]
+    texts: dict[str, str] = hints.get("texts") or {}
+    template: Message = {
+        "attachment": {
+            "type": "template",
+            "payload": {
+                "template_type": "button",
+                "text": shorten(texts.get("buttons", footer), BUTTON_TEXT_LIMIT),
+                "buttons": buttons,
+            },
+        }
+    }
+    back = [_reply(a) for a in actions if a.intent is Intent.BACK]
+    template["quick_replies"] = [reply for reply in back if reply is not None]
+    return [*body, template]
+
+
+def _button_title(action: messages.Action) -> str:
+    # Sending goes off as a letter here (the other channels tick it).
+    if action.intent is Intent.SUBMIT:
+        return title(action.short or action.label, prefix="📨 ")
+    return action_title(action)
+
+
+def _edit_menu(message: messages.Message, hints: dict[str, Any]) -> list[Message]:
+    """The answers as cards of a carousel, each with a button to change it (a generic template
+    holds ten cards: developers.facebook.com/docs/messenger-platform/send-messages/template/
+    generic), then Send and Back as quick replies."""
+    texts: dict[str, str] = hints.get("texts") or {}
+    change = title(texts.get("change", ""), prefix="✏️ ")
+    elements = [
+        {
+            "title": shorten(item.short or item.label, ELEMENT_TEXT_LIMIT),
+            "subtitle": shorten(item.detail or "", ELEMENT_TEXT_LIMIT),
+            "buttons": [postback(change, _payload(item))],
+        }
+        for item in messages.choices(message)
+    ]
+    sent: list[Message] = [
+        {
+            "attachment": {
+                "type": "template",
+                "payload": {
+                    "template_type": "generic",
+                    "elements": elements[start : start + ELEMENTS_MAX],
+                },
+            }
+        }
+        for start in range(0, len(elements), ELEMENTS_MAX)
+    ]
+    actions = [a for row in messages.actions(message) for a in row]
+    sent[-1]["quick_replies"] = [
+        quick_reply(_button_title(a), _payload(a)) for a in actions if payload_of(a) is not None
+    ]
+    return sent
+
+
 def from_neutral(message: messages.Message) -> list[Message]:
     """A channel-neutral text (bot/services/messages.py) as Send API messages: plain text split
     to Meta's 2,000 characters, quick replies under the last part (at most 13:
-    developers.facebook.com/docs/messenger-platform/send-messages/quick-replies)."""
+    developers.facebook.com/docs/messenger-platform/send-messages/quick-replies); the form's
+    questions, review and answers to change laid out for Messenger.
+
+    A Page cannot edit a message it sent (the Send API has no such call: developers.facebook.com/
+    docs/messenger-platform/reference/send-api), so a message that replaces the pressed one is
+    sent as a new one, or not at all when it only records the answer in place: a tapped quick
+    reply is already posted to the conversation as the person's message
+    (developers.facebook.com/docs/messenger-platform/send-messages/quick-replies)."""
+    edit = messages.edit_of(message)
+    if edit is not None and not edit[1]:
+        return []
+    hints = messages.form_hints(message)
+    part = hints.get("part")
+    if part in (Part.TYPES, Part.QUESTION):
+        return _question(message, hints)
+    if part == Part.REVIEW:
+        return _review(message, hints)
+    if part == Part.EDIT_LIST:
+        return _edit_menu(message, hints)
     return text_messages(messages.plain_text(message), quick_replies(messages.actions(message)))

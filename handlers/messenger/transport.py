@@ -1,9 +1,11 @@
 """The outbox's transport for Messenger reporters (bot/outbox/transports.py).
 
-Version 2 texts are rendered by handlers/messenger/render.py (`from_neutral`). Version 1 messages
-(Telegram HTML, and Send API messages the Messenger conversation rendered) go through
-`MessengerDelivery.send` as before. The Send API's errors are sorted into `TransportError`s for
-the worker; a message given up is said plainly in the moderator chat.
+Version 2 texts, the form's questions and review among them, are rendered by
+handlers/messenger/render.py (`from_neutral`). Version 1 messages (Telegram HTML, and Send API
+messages the Messenger conversation rendered before the form was neutral) go through
+`MessengerDelivery.send` as before, so rows queued before an upgrade still arrive. The Send
+API's errors are sorted into `TransportError`s for the worker; a message given up is said plainly
+in the moderator chat.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class MessengerTransport:
         message: StoredMessage,
         sending: Sending,
     ) -> int | None:
+        if message.get("type") == "clear_buttons":
+            # Quick replies go away by themselves once the person answers, and a template's
+            # buttons cannot be taken off: a Page edits no message it sent
+            # (developers.facebook.com/docs/messenger-platform/send-messages/quick-replies).
+            return None
         tag = sending.envelope.get("messenger_tag")
         tag = tag if isinstance(tag, str) else None
         human = sending.envelope.get("human_reply") is True  # a team member's answer
@@ -60,7 +67,8 @@ class MessengerTransport:
         try:
             if messages.is_neutral(message):
                 parts = from_neutral(message)
-                await self.delivery.send_parts(recipient, parts, tag=tag, human_reply=human)
+                if parts:  # none for an answer recorded in place, which the chat already shows
+                    await self.delivery.send_parts(recipient, parts, tag=tag, human_reply=human)
             else:
                 await self.delivery.send(recipient, message, tag=tag, human_reply=human)
         except GraphError as exc:

@@ -11,9 +11,9 @@ from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
+from bot.services import messages
 from bot.services.actions import (
     checkin_actions,
     consent_actions,
@@ -23,11 +23,8 @@ from bot.services.actions import (
     wipe_actions,
 )
 from bot.services.messages import Action, Intent
-from handlers.engine.engine import CONFIRM, AskStep, ShowReview
-from handlers.engine.forms import StepKind
+from bot.services.messages import FormPart as Part
 from handlers.engine.render import Translator
-from handlers.engine.text import N_
-from handlers.engine.vocab import INCIDENT_TYPES
 
 
 class FlowAction:
@@ -75,151 +72,12 @@ def _columns(labels: list[str]) -> int:
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    return neutral_keyboard([language_actions()])
-
-
-def types_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for option in INCIDENT_TYPES.options:
-        builder.button(
-            text=t(option.label), callback_data=FlowCB(action=FlowAction.TYPE, value=option.key)
-        )
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-def _nav_row(t: Translator, step_key: str, *, can_skip: bool) -> list[InlineKeyboardButton]:
-    row = [
-        InlineKeyboardButton(
-            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
-        )
-    ]
-    if can_skip:
-        row.append(
-            InlineKeyboardButton(
-                text=t(N_("Skip")) + " »",
-                callback_data=FlowCB(action=FlowAction.SKIP, step=step_key).pack(),
-            )
-        )
-    row.append(
-        InlineKeyboardButton(
-            text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
-        )
-    )
-    return row
-
-
-def step_keyboard(ask: AskStep, t: Translator) -> InlineKeyboardMarkup:
-    step = ask.step
-    rows: list[list[InlineKeyboardButton]] = []
-    suggested = step.vocabulary.get(ask.suggestion) if step.vocabulary and ask.suggestion else None
-    if suggested is not None:  # "did you mean": the closest option to what was typed, on top
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text="👉 " + t(suggested.label),
-                    callback_data=FlowCB(
-                        action=FlowAction.PICK, step=step.key, value=suggested.key
-                    ).pack(),
-                )
-            ]
-        )
-    if step.vocabulary is not None and step.kind in (StepKind.CHOICE, StepKind.MULTI):
-        selected = set(ask.value or []) if step.kind == StepKind.MULTI else set()
-        options = step.vocabulary.ordered(t, t.locale)
-        labels = [t(option.label) for option in options]
-        width = _columns(labels)
-        buttons = [
-            InlineKeyboardButton(
-                text=("✅ " if option.key in selected else "") + label,
-                callback_data=FlowCB(
-                    action=FlowAction.PICK, step=step.key, value=option.key
-                ).pack(),
-            )
-            for option, label in zip(options, labels, strict=True)
-        ]
-        rows.extend(buttons[i : i + width] for i in range(0, len(buttons), width))
-    if ask.pending is not None:  # a date read back: one tap confirms it
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text="✅ " + t(N_("Yes, that's right")),
-                    callback_data=FlowCB(
-                        action=FlowAction.PICK, step=step.key, value=CONFIRM
-                    ).pack(),
-                )
-            ]
-        )
-    if step.kind in (StepKind.MULTI, StepKind.MEDIA):
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text="✔ " + t(N_("Done")),
-                    callback_data=FlowCB(action=FlowAction.DONE, step=step.key).pack(),
-                )
-            ]
-        )
-    rows.append(_nav_row(t, step.key, can_skip=ask.can_skip))
-    if ask.can_skip_details:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text="⏭ " + t(N_("Skip the details")),
-                    callback_data=FlowCB(action=FlowAction.SKIP_DETAILS, step=step.key).pack(),
-                )
-            ]
-        )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def review_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
-    """Send alone on the first row, where a thumb lands; changing an answer one button below it
-    that opens the list (edit_list_keyboard), so fourteen edit buttons don't crowd out Send."""
-    rows = [
-        [
-            InlineKeyboardButton(
-                text="✅ " + t(N_("Send the report")),
-                callback_data=FlowCB(action=FlowAction.SUBMIT).pack(),
-            )
-        ],
-        [
-            InlineKeyboardButton(
-                text="✏️ " + t(N_("Change an answer")),
-                callback_data=FlowCB(action=FlowAction.EDIT_MENU).pack(),
-            )
-        ],
-        [
-            InlineKeyboardButton(
-                text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.BACK).pack()
-            ),
-            InlineKeyboardButton(
-                text="✕ " + t(N_("Cancel")), callback_data=FlowCB(action=FlowAction.CANCEL).pack()
-            ),
-        ],
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def edit_list_keyboard(review: ShowReview, t: Translator) -> InlineKeyboardMarkup:
-    """One button per answer, then back to the review's buttons."""
-    builder = InlineKeyboardBuilder()
-    for item in review.items:
-        builder.button(
-            text="✏️ " + t(item.step.label),
-            callback_data=FlowCB(action=FlowAction.EDIT, step=item.step.key),
-        )
-    builder.adjust(2)
-    builder.row(
-        InlineKeyboardButton(
-            text="« " + t(N_("Back")), callback_data=FlowCB(action=FlowAction.REVIEW).pack()
-        )
-    )
-    return builder.as_markup()
+    return _keyboard([language_actions()])
 
 
 def followup_keyboard(choices: list[tuple[int, str]], t: Translator) -> InlineKeyboardMarkup:
     """One button per report (id, code), then a separate "new report" row."""
-    return neutral_keyboard(followup_actions(choices, t))
+    return _keyboard(followup_actions(choices, t))
 
 
 # --- reporter safety ---------------------------------------------------------------------------
@@ -249,24 +107,63 @@ class CheckinCB(CallbackData, prefix="k1"):
 
 
 def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return neutral_keyboard(consent_actions(t))
+    return _keyboard(consent_actions(t))
 
 
 def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboardMarkup:
     """Clearing the chat: keep the report codes (when there are any) or not."""
-    return neutral_keyboard(wipe_actions(t, codes=codes, cancel=cancel))
+    return _keyboard(wipe_actions(t, codes=codes, cancel=cancel))
 
 
 def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return neutral_keyboard([forget_actions(t)])
+    return _keyboard([forget_actions(t)])
 
 
 def checkin_keyboard(checkin_id: int, t: Translator) -> InlineKeyboardMarkup:
-    return neutral_keyboard([checkin_actions(checkin_id, t)])
+    return _keyboard([checkin_actions(checkin_id, t)])
+
+
+# The form's intents as the flow buttons the handlers read back (handlers/telegram/reporter.py);
+# the same callback data as before they were neutral, so buttons already in chats keep working.
+_FLOW: dict[Intent, str] = {
+    Intent.CHOOSE_FORM: FlowAction.TYPE,
+    Intent.PICK: FlowAction.PICK,
+    Intent.DONE: FlowAction.DONE,
+    Intent.SKIP: FlowAction.SKIP,
+    Intent.SKIP_DETAILS: FlowAction.SKIP_DETAILS,
+    Intent.BACK: FlowAction.BACK,
+    Intent.CANCEL: FlowAction.CANCEL,
+    Intent.EDIT: FlowAction.EDIT,
+    Intent.EDIT_MENU: FlowAction.EDIT_MENU,
+    Intent.SHOW: FlowAction.REVIEW,
+    Intent.SUBMIT: FlowAction.SUBMIT,
+}
+# Offered where buttons are few or a command is out of reach; a Telegram chat has the command
+# menu (/new, /language) and shows every option at once, so these get no button.
+_NO_BUTTON = frozenset({Intent.MORE, Intent.NEW, Intent.LANGUAGES})
+
+
+_FLOW_INTENTS = {flow: intent for intent, flow in _FLOW.items()}
+
+
+def flow_action(data: FlowCB) -> tuple[Intent, tuple[str, ...]] | None:
+    """A flow button's callback data read back as the form's action; None for a forged one."""
+    return messages.read_back(_FLOW_INTENTS.get(data.action), data.step, data.value)
+
+
+def _flow_data(action: Action) -> str:
+    flow = _FLOW[action.intent]
+    if action.intent is Intent.CHOOSE_FORM:
+        return FlowCB(action=flow, value=action.args[0]).pack()
+    step = action.args[0] if action.args else ""
+    value = action.args[1] if len(action.args) > 1 else ""
+    return FlowCB(action=flow, step=step, value=value).pack()
 
 
 def _callback_data(action: Action) -> str:
     """A neutral action (bot/services/messages.py) as the callback data the handlers read."""
+    if action.intent in _FLOW:
+        return _flow_data(action)
     if action.intent is Intent.CHECKIN:
         checkin, answer = action.args
         return CheckinCB(checkin=int(checkin), answer=answer).pack()
@@ -283,15 +180,55 @@ def _callback_data(action: Action) -> str:
     raise ValueError(f"no button for {action.intent}")
 
 
-def neutral_keyboard(rows: Sequence[Sequence[Action]]) -> InlineKeyboardMarkup:
-    """Neutral actions as inline buttons: the outbox's Telegram transport renders with this."""
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=action.label, callback_data=_callback_data(action))
-                for action in row
-            ]
-            for row in rows
-            if row
-        ]
-    )
+def _button(action: Action, text: str | None = None) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text or action.label, callback_data=_callback_data(action))
+
+
+def _row(actions: Sequence[Action]) -> list[InlineKeyboardButton]:
+    return [_button(action) for action in actions if action.intent not in _NO_BUTTON]
+
+
+def _keyboard(rows: Sequence[Sequence[Action]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[buttons for row in rows if (buttons := _row(row))])
+
+
+def _form_rows(message: messages.Message) -> list[list[InlineKeyboardButton]]:
+    """A form's message (bot/services/form.py): the option closest to what was typed on top, the
+    options in one or two columns, then the other buttons as the message has them in rows."""
+    part = messages.form_hints(message).get("part")
+    rows: list[list[InlineKeyboardButton]] = []
+    suggested = messages.suggested(message)
+    if suggested is not None:
+        rows.append([_button(suggested, "👉 " + suggested.label)])
+    choices = messages.choices(message)
+    if part == Part.TYPES:
+        width = 1
+    elif part == Part.EDIT_LIST:
+        width = 2  # short step names ("Region", "When"); the review's text is above them
+    else:
+        width = _columns([choice.label for choice in choices])
+    buttons = [
+        _button(choice, ("✅ " if choice.selected else "") + choice.label) for choice in choices
+    ]
+    rows.extend(buttons[i : i + width] for i in range(0, len(buttons), width))
+    for row in messages.actions(message):
+        # The answers to change replace the review's buttons in place; its Back brings Send back.
+        shown = [a for a in row if not (part == Part.EDIT_LIST and a.intent is Intent.SUBMIT)]
+        if buttons_row := _row(shown):
+            rows.append(buttons_row)
+    return rows
+
+
+def neutral_keyboard(
+    source: messages.Message | Sequence[Sequence[Action]],
+) -> InlineKeyboardMarkup | None:
+    """A neutral message's actions (or rows of actions) as inline buttons: the outbox's Telegram
+    transport renders with this. None when none of them is a button here."""
+    if isinstance(source, dict):
+        rows = (
+            _form_rows(source)
+            if messages.form_hints(source)
+            else [b for row in messages.actions(source) if (b := _row(row))]
+        )
+        return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+    return _keyboard(source)

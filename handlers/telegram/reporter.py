@@ -1,4 +1,10 @@
-"""Telegram router for the reporter's private chat: commands, buttons, text, files."""
+"""Telegram router for the reporter's private chat: commands, buttons, text, files.
+
+Each handler turns a Telegram update into a call on the channel-neutral services: the commands'
+table (bot/services/commands.py), the form driver (through handlers/telegram/conversation.py),
+and the reporter's session (bot/services/session.py); what they say is stored as it is and
+rendered by the outbox's Telegram transport.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router, html
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.services import messages
-from bot.services.flood import SubmissionRefused
+from bot.services.commands import Commands, ReporterCommand, command_named
+from bot.services.form import FormDriver
 from bot.services.media import ReceivedFile, upload_message
-from bot.services.session import ReporterSession, consent_notice
+from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -20,7 +27,6 @@ from handlers.telegram.conversation import CHANNEL, Conversation
 from handlers.telegram.keyboards import (
     CheckinCB,
     ConsentCB,
-    FlowAction,
     FlowCB,
     FollowCB,
     ForgetCB,
@@ -36,24 +42,20 @@ if TYPE_CHECKING:  # the intake service imports the card renderer from this pack
     from bot.services.replies import Replies
 
 
-def _conversation(
-    replies: Replies, reporter: Reporter, intake: Intake, t: Translator
-) -> Conversation:
-    return Conversation(replies=replies, reporter=reporter, intake=intake, t=t)
+def _conversation(replies: Replies, reporter_session: ReporterSession) -> Conversation:
+    return Conversation(replies=replies, session=reporter_session)
 
 
 # --- consent -----------------------------------------------------------------------------------
-def _ask_consent(replies: Replies, privacy: Privacy, t: Translator) -> None:
-    replies.say(consent_notice(privacy, t, CHANNEL))
+def _ask_consent(replies: Replies, reporter_session: ReporterSession) -> None:
+    reporter_session.ask_consent()
+    replies.take(reporter_session)
 
 
 async def on_consent(
     query: CallbackQuery,
     callback_data: ConsentCB,
     replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    t: Translator,
     reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
@@ -62,60 +64,22 @@ async def on_consent(
     agreed = reporter_session.consent(callback_data.answer == "yes")
     replies.take(reporter_session)
     if agreed:
-        await _conversation(replies, reporter, intake, t).handle(engine.Show())
+        await _conversation(replies, reporter_session).handle(engine.Show())
 
 
-async def on_start(
+async def on_command(
     message: Message,
-    replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    privacy: Privacy,
-    t: Translator,
-    reporter_session: ReporterSession,
-) -> None:
-    if privacy.needs_consent(reporter):
-        _ask_consent(replies, privacy, t)
-        return
-    reporter_session.welcome()
-    replies.take(reporter_session)
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
-
-
-async def on_new(
-    message: Message,
-    replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    privacy: Privacy,
-    t: Translator,
-) -> None:
-    if privacy.needs_consent(reporter):
-        _ask_consent(replies, privacy, t)
-        return
-    await intake.save_draft(reporter, None, [])
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
-
-
-async def on_cancel(
-    message: Message, replies: Replies, reporter: Reporter, intake: Intake, t: Translator
-) -> None:
-    await _conversation(replies, reporter, intake, t).handle(engine.Cancel())
-
-
-async def on_help(
-    message: Message,
+    command: CommandObject,
     replies: Replies,
     reporter_session: ReporterSession,
 ) -> None:
-    reporter_session.help()
-    replies.take(reporter_session)
-
-
-async def on_language(
-    message: Message, replies: Replies, reporter_session: ReporterSession
-) -> None:
-    reporter_session.ask_language()
+    """/start /new /cancel /language /help /wipe /forget: the one table of what each does and
+    which work before consent (bot/services/commands.py)."""
+    named = command_named(command.command)
+    if named is None:
+        return
+    form = FormDriver(reporter_session, CHANNEL)
+    await Commands(reporter_session, form).run(named)
     replies.take(reporter_session)
 
 
@@ -124,48 +88,19 @@ async def on_language_chosen(
     callback_data: LanguageCB,
     replies: Replies,
     reporter: Reporter,
-    intake: Intake,
     privacy: Privacy,
     reporter_session: ReporterSession,
 ) -> None:
     if callback_data.lang not in ("kk", "ru", "en") or query.message is None:
         return
     reporter_session.choose_language(callback_data.lang)
-    t = reporter_session.t
     replies.take(reporter_session)
     if privacy.needs_consent(reporter):
         # The language buttons under the consent text: show it again in the new language.
         replies.clear_buttons(query.message.message_id)
-        _ask_consent(replies, privacy, t)
+        _ask_consent(replies, reporter_session)
         return
-    await _conversation(replies, reporter, intake, t).handle(engine.Show())
-
-
-_SIMPLE_ACTIONS: dict[str, engine.Input] = {
-    FlowAction.BACK: engine.Back(),
-    FlowAction.CANCEL: engine.Cancel(),
-    FlowAction.SUBMIT: engine.Submit(),
-}
-
-
-def _input_from(data: FlowCB) -> engine.Input:
-    simple = _SIMPLE_ACTIONS.get(data.action)
-    if simple is not None:
-        return simple
-    step = data.step or None
-    if data.action == FlowAction.TYPE:
-        return engine.ChooseForm(data.value)
-    if data.action == FlowAction.PICK:
-        return engine.Pick(data.value, step=step)
-    if data.action == FlowAction.DONE:
-        return engine.Done(step=step)
-    if data.action == FlowAction.SKIP:
-        return engine.Skip(step=step)
-    if data.action == FlowAction.SKIP_DETAILS:
-        return engine.Skip(step=step, details=True)
-    if data.action == FlowAction.EDIT:
-        return engine.Edit(data.step)
-    return engine.Show()
+    await _conversation(replies, reporter_session).handle(engine.Show())
 
 
 async def on_flow_button(
@@ -173,30 +108,15 @@ async def on_flow_button(
     callback_data: FlowCB,
     replies: Replies,
     reporter: Reporter,
-    intake: Intake,
     privacy: Privacy,
-    t: Translator,
+    reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
     if privacy.needs_consent(reporter):  # a button from before consent was asked
-        _ask_consent(replies, privacy, t)
+        _ask_consent(replies, reporter_session)
         return
-    conversation = _conversation(replies, reporter, intake, t)
-    if callback_data.action in (FlowAction.EDIT_MENU, FlowAction.REVIEW):
-        edit_list = callback_data.action == FlowAction.EDIT_MENU
-        await conversation.review_in_place(query.message.message_id, edit_list=edit_list)
-        return
-    try:
-        reply = await conversation.handle(
-            _input_from(callback_data), pressed_message_id=query.message.message_id
-        )
-    except SubmissionRefused as refused:
-        # Too many reports: nothing was stored, the review screen stays for a later Send.
-        replies.answer(t.msg(refused.message), show_alert=True)
-        return
-    if isinstance(reply, engine.Submitted):
-        replies.answer(t(N_("Sending…")))
+    await _conversation(replies, reporter_session).press(callback_data, query.message.message_id)
 
 
 async def _team_question(
@@ -235,17 +155,13 @@ async def on_followup_button(
     query: CallbackQuery,
     callback_data: FollowCB,
     replies: Replies,
-    reporter: Reporter,
-    intake: Intake,
-    t: Translator,
     reporter_session: ReporterSession,
 ) -> None:
     if query.message is None:
         return
     replies.clear_buttons(query.message.message_id)
     if callback_data.report == 0:  # "New report": the held messages are dropped with the row
-        await intake.save_draft(reporter, None, [])
-        await _conversation(replies, reporter, intake, t).handle(engine.Show())
+        await _conversation(replies, reporter_session).new()
         return
     await reporter_session.follow(callback_data.report)
     replies.answer()
@@ -259,7 +175,6 @@ async def on_text(
     intake: Intake,
     moderation: Moderation,
     privacy: Privacy,
-    t: Translator,
     reporter_session: ReporterSession,
 ) -> None:
     text = message.text or ""
@@ -269,12 +184,12 @@ async def on_text(
         await _forward_to_team(replies, reporter_session, report, content)
         return
     if privacy.needs_consent(reporter):
-        _ask_consent(replies, privacy, t)
+        _ask_consent(replies, reporter_session)
         return
     draft, _ = await intake.load_draft(reporter)
     if draft is None and await _offer_to_report(replies, reporter_session, content):
         return
-    await _conversation(replies, reporter, intake, t).handle(engine.Text(text))
+    await _conversation(replies, reporter_session).handle(engine.Text(text))
 
 
 async def on_file(
@@ -284,7 +199,6 @@ async def on_file(
     intake: Intake,
     moderation: Moderation,
     privacy: Privacy,
-    t: Translator,
     reporter_session: ReporterSession,
     received_file: ReceivedFile | None = None,
 ) -> None:
@@ -298,7 +212,7 @@ async def on_file(
         return
     report = await _team_question(message, reporter, intake, moderation)
     if report is None and privacy.needs_consent(reporter):
-        _ask_consent(replies, privacy, t)
+        _ask_consent(replies, reporter_session)
         return
     if received_file.refused is not None:
         reporter_session.file_refused(received_file.refused)
@@ -325,15 +239,10 @@ async def on_file(
         media = engine.Media(kind, ref, None, clean.mime)
     else:
         media = engine.Media(kind, received_file.file_id, received_file.name, received_file.mime)
-    await _conversation(replies, reporter, intake, t).handle(media)
+    await _conversation(replies, reporter_session).handle(media)
 
 
 # --- leaving no trace ---------------------------------------------------------------------------
-async def on_wipe(message: Message, replies: Replies, reporter_session: ReporterSession) -> None:
-    await reporter_session.ask_wipe()
-    replies.take(reporter_session)
-
-
 async def on_wipe_button(
     query: CallbackQuery,
     callback_data: WipeCB,
@@ -363,15 +272,6 @@ async def on_wipe_button(
     for code in codes:
         spans += [messages.plain("\n"), messages.Span(code, messages.Style.CODE)]
     replies.say(messages.text(spans))
-
-
-async def on_forget(
-    message: Message,
-    replies: Replies,
-    reporter_session: ReporterSession,
-) -> None:
-    await reporter_session.forget("")
-    replies.take(reporter_session)
 
 
 async def on_forget_button(
@@ -417,13 +317,7 @@ async def on_anything_else(
 def create_router() -> Router:
     """A fresh router per dispatcher (aiogram attaches a router to one parent only)."""
     router = Router(name=__name__)
-    router.message.register(on_start, CommandStart())
-    router.message.register(on_new, Command("new"))
-    router.message.register(on_cancel, Command("cancel"))
-    router.message.register(on_help, Command("help"))
-    router.message.register(on_language, Command("language"))
-    router.message.register(on_wipe, Command("wipe"))
-    router.message.register(on_forget, Command("forget"))
+    router.message.register(on_command, Command(*(command.value for command in ReporterCommand)))
     router.callback_query.register(on_language_chosen, LanguageCB.filter())
     router.callback_query.register(on_consent, ConsentCB.filter())
     router.callback_query.register(on_wipe_button, WipeCB.filter())
