@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.services import messages
@@ -42,7 +42,7 @@ from handlers.engine import engine
 from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator, format_answer
-from handlers.engine.text import N_
+from handlers.engine.text import N_, Msg
 from handlers.engine.vocab import INCIDENT_TYPES, Option
 from storage.models import Report
 
@@ -289,6 +289,19 @@ def small_number(text: str) -> int:
     return int(text) if text.isdecimal() and len(text) <= 9 else 0
 
 
+@dataclass(frozen=True)
+class Fed:
+    """What one update's inputs did to the form (`FormDriver.feed`)."""
+
+    before: engine.Draft | None  # the draft they were fed to
+    result: engine.Result  # the engine's reply to the last one, and the draft after it
+    last: engine.Input  # the last input fed (a sending or a cancellation ends the feed)
+    report: Report | None = None  # the report sent
+    # Why sending was refused (a flood limit, bot/services/flood.py): nothing was stored and
+    # the draft is as it was (`before`).
+    refused: Msg | None = None
+
+
 # --- the driver --------------------------------------------------------------------------------
 @dataclass
 class FormDriver:
@@ -388,8 +401,7 @@ class FormDriver:
 
     async def review(self, *, pressed: Pressed, edit_list: bool) -> None:
         """The review's buttons swapped for the answers to change (`edit_list`), or back."""
-        draft, _ = await self.load()
-        result = engine.advance(draft, engine.Show(), now=self._now())
+        result = await self.current()
         if not isinstance(result.reply, engine.ShowReview):
             await self.advance([engine.Show()], pressed=pressed)
             return
@@ -397,13 +409,23 @@ class FormDriver:
         shown = answers_to_change(result.reply, t) if edit_list else review(result.reply, t)
         self._say(in_place(shown, pressed, otherwise_send=True))
 
-    async def advance(
-        self, inputs: Sequence[engine.Input], *, pressed: Pressed | None = None, page: int = 0
-    ) -> engine.Reply:
-        """Feed the inputs in order (an album is several files at once); say the reply to the
-        last one."""
+    def shown(self, draft: engine.Draft | None) -> engine.Result:
+        """What `draft` is asking, unchanged: the type menu, a question or the review."""
+        return engine.advance(draft, engine.Show(), now=self._now())
+
+    async def current(self) -> engine.Result:
+        """What the stored draft is asking; nothing is stored."""
+        draft, _ = await self.load()
+        return self.shown(draft)
+
+    async def feed(self, inputs: Sequence[engine.Input]) -> Fed:
+        """Feed the inputs in order (an album is several files at once, a page's ticked boxes
+        several taps), up to a sending or a cancellation, and store what they did: the draft, or
+        the report. Nothing is said: a channel that renders the engine's replies itself (the web
+        form's pages) renders `Fed`, and `advance` says it for the chats."""
         draft, source = await self.load()
-        asked = _asked_step(draft)
+        # The engine changes the draft it is given: `before` is a copy.
+        before = engine.Draft.from_json(draft.to_json()) if draft is not None else None
         result = engine.Result(draft, engine.AskForm())
         lexicon = lexicon_for(self.t.catalogs)
         event: engine.Input = engine.Show()
@@ -413,7 +435,25 @@ class FormDriver:
                 break
         reply = result.reply
         if isinstance(reply, engine.Submitted):
-            await self._submit(reply, source, pressed)
+            return await self._submit(Fed(before, result, event), reply, source)
+        # A cancelled report is dropped; a new one keeps the source: the person still came
+        # from that link.
+        await self.save(None if isinstance(reply, engine.Cancelled) else result.draft, source)
+        return Fed(before, result, event)
+
+    async def advance(
+        self, inputs: Sequence[engine.Input], *, pressed: Pressed | None = None, page: int = 0
+    ) -> engine.Reply:
+        """Feed the inputs in order (`feed`); say the reply to the last one."""
+        fed = await self.feed(inputs)
+        draft, result, event = fed.before, fed.result, fed.last
+        asked = _asked_step(draft)
+        reply = result.reply
+        if isinstance(reply, engine.Submitted):
+            if fed.refused is not None:
+                self.session.acknowledge(self.t.msg(fed.refused), alert=True)
+            elif pressed is not None:
+                self._clear_buttons(pressed.message_id)
             return reply
         answered_in_place = False
         if pressed is not None and asked is not None:
@@ -425,8 +465,6 @@ class FormDriver:
                 answered_in_place = True
         if isinstance(reply, engine.Cancelled):
             self._close_prompt(pressed, had_draft=draft is not None)
-            # A new report keeps the source: the person still came from that link.
-            await self.save(None, source)
             self._say(cancelled(self.t))
             return reply
         message = render(reply, self.t, page=page)
@@ -448,12 +486,9 @@ class FormDriver:
             if not answered_in_place:
                 self._close_prompt(pressed, had_draft=draft is not None)
             self._say(message)
-        await self.save(result.draft, source)
         return reply
 
-    async def _submit(
-        self, reply: engine.Submitted, source: str | None, pressed: Pressed | None
-    ) -> None:
+    async def _submit(self, fed: Fed, reply: engine.Submitted, source: str | None) -> Fed:
         reporter = self.session.reporter
         try:
             report = await self.intake.submit(
@@ -465,12 +500,10 @@ class FormDriver:
             )
         except SubmissionRefused as refused:
             # Nothing was stored and the draft is as it was: Send works again later.
-            self.session.acknowledge(self.t.msg(refused.message), alert=True)
-            return
+            return replace(fed, refused=refused.message)
         log.info("report %s submitted (%s, %s)", report.id, report.incident_type, self.channel)
         self.report = report
-        if pressed is not None:
-            self._clear_buttons(pressed.message_id)
+        return replace(fed, report=report)
 
     def _chosen(
         self, asked: Step, event: engine.Input, result: engine.Result
