@@ -31,6 +31,7 @@ from bot.demo.emulator.telegram import TelegramEmulator
 from bot.services.card_model import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from bot.services.checkins import CheckinService
 from bot.services.moderation import WEB_ASKED
+from handlers.engine import engine
 from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
 from handlers.web import challenge, routes, words
@@ -275,26 +276,28 @@ async def test_passphrase_guesses_are_limited_per_code_whether_or_not_it_exists(
 async def _post_through(
     http: aiohttp.ClientSession, url: str, answers: dict[str, str], form_key: str = "other"
 ) -> str:
-    """Answers each question page by its step (the hidden field), as a form post; returns the
-    page after sending."""
-    async with http.post(url + "form", data={"do": f"form:{form_key}"}) as response:
+    """Answers each question page by its step (the hidden field), as a form post: a "pick:"
+    answer presses that option's button (the form's action, pages.action_value), any other is
+    typed; returns the page after sending."""
+    async with http.post(url + "form", data={"do": f"form::{form_key}"}) as response:
         page = await response.text()
     for _ in range(30):
         step = re.search(r'name="step" value="([^"]*)"', page)
         if step is None:
             return page
         key = step.group(1)
-        if 'value="confirm"' in page:
-            form = {"do": "confirm", "step": key}
+        confirm = f"pick:{key}:{engine.CONFIRM}"
+        if f'value="{confirm}"' in page:
+            form = {"do": confirm}
         elif key == "review":
             form = {"do": "submit", "step": key, "lang": "en"}
         elif key in answers:
             value = answers[key]
             pick = value.startswith("pick:")
-            form = {"do": value} if pick else {"do": "text", "text": value}
+            form = {"do": f"pick:{key}:{value[5:]}"} if pick else {"do": "text", "text": value}
             form["step"] = key
         else:
-            form = {"do": "done" if key == "media" else "skip", "step": key}
+            form = {"do": f"done:{key}" if key == "media" else f"skip:{key}", "step": key}
         async with http.post(url + "form", data=form) as response:
             page = await response.text()
     raise AssertionError(f"the report was never sent: {page[-1500:]}")

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.services import receipts
+from bot.services import messages, receipts
+from bot.services.messages import FORM_INTENTS, Intent
 from bot.services.receipts import CHECKIN as CHECKIN_AT
 from handlers.engine import engine
 from handlers.engine.forms import StepKind
@@ -164,6 +165,30 @@ def _button(label: str, value: str, *, primary: bool = False) -> str:
     )
 
 
+# What the form's buttons post ("do"): one of the form's actions, written as its intent, the
+# step and the value (`action_value`), the same three parts as Telegram's callback data and
+# Messenger's payloads, read back by the same function (bot/services/messages.py, `read_back`)
+# and made the engine's input by the form driver (bot/services/form.py, `engine_input`), the one
+# table of the form's actions. Two presses are the page's own: the typed answer (its field) and
+# the files attached (the file field) without going on.
+TEXT = "text"
+UPLOAD = "upload"
+_FORM_ACTIONS = {intent.value: intent for intent in FORM_INTENTS}
+
+
+def action_value(intent: Intent, step: str = "", value: str = "") -> str:
+    """The value of a button that does one of the form's actions."""
+    return ":".join((intent.value, step, value)).rstrip(":")
+
+
+def posted_action(posted: str) -> tuple[Intent, tuple[str, ...]] | None:
+    """A posted button's value read back as one of the form's actions; None for a value that
+    is none (the page's own presses, a forged one)."""
+    name, _, rest = posted.partition(":")
+    step, _, value = rest.partition(":")
+    return messages.read_back(_FORM_ACTIONS.get(name), step, value)
+
+
 @dataclass(frozen=True)
 class Challenge:
     a: int
@@ -201,7 +226,8 @@ def form_page(t: Translator, reply: engine.Reply, *, notes: Sequence[str] = ()) 
     else:
         error = t.msg(reply.error) if isinstance(reply, engine.AskForm) and reply.error else None
         buttons = "".join(
-            _button(t(option.label), f"form:{option.key}") for option in INCIDENT_TYPES.options
+            _button(t(option.label), action_value(Intent.CHOOSE_FORM, value=option.key))
+            for option in INCIDENT_TYPES.options
         )
         body = f"<h1>{esc(t(N_('What do you want to report?')))}</h1>{_error(t, error)}" + _form(
             t, f'<div class="choices">{buttons}</div>'
@@ -210,14 +236,16 @@ def form_page(t: Translator, reply: engine.Reply, *, notes: Sequence[str] = ()) 
 
 
 def _nav(t: Translator, reply: engine.AskStep) -> str:
+    step = reply.step.key
     buttons: list[str] = []
     if reply.can_skip:
-        buttons.append(_button(t(N_("Skip")), "skip"))
+        buttons.append(_button(t(N_("Skip")), action_value(Intent.SKIP, step)))
     if reply.can_skip_details:
-        buttons.append(_button(t(N_("Skip the details")), "skipd"))
+        skip = action_value(Intent.SKIP_DETAILS, step)
+        buttons.append(_button(t(N_("Skip the details")), skip))
     if reply.can_back:
-        buttons.append(_button(t(N_("Back")), "back"))
-    buttons.append(_button(t(N_("Cancel")), "cancel"))
+        buttons.append(_button(t(N_("Back")), action_value(Intent.BACK)))
+    buttons.append(_button(t(N_("Cancel")), action_value(Intent.CANCEL)))
     return f'<div class="nav">{"".join(buttons)}</div>'
 
 
@@ -227,16 +255,19 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
     parts: list[str] = []
     question = esc(t(step.question))
     if reply.pending is not None:
-        parts.append(_button(t(N_("Yes, that's right")), "confirm", primary=True))
+        confirm = action_value(Intent.PICK, step.key, engine.CONFIRM)
+        parts.append(_button(t(N_("Yes, that's right")), confirm, primary=True))
     if reply.suggestion is not None and step.vocabulary is not None:
         suggested = step.vocabulary.get(reply.suggestion)
         if suggested is not None:
-            parts.append(_button("👉 " + t(suggested.label), f"pick:{suggested.key}", primary=True))
+            pick = action_value(Intent.PICK, step.key, suggested.key)
+            parts.append(_button("👉 " + t(suggested.label), pick, primary=True))
     if step.kind == StepKind.CHOICE and step.vocabulary is not None:
         options = step.vocabulary.ordered(t, t.locale)
         buttons = "".join(
             _button(
-                ("✓ " if option.key == reply.value else "") + t(option.label), f"pick:{option.key}"
+                ("✓ " if option.key == reply.value else "") + t(option.label),
+                action_value(Intent.PICK, step.key, option.key),
             )
             for option in options
         )
@@ -251,7 +282,8 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
             for o in step.vocabulary.ordered(t, t.locale)
         )
         heading = f"<h1>{question}</h1>"
-        parts.insert(0, _button(t(NEXT), "multi", primary=True))
+        # The boxes ticked and unticked are read as taps before Done (handlers/web/routes.py).
+        parts.insert(0, _button(t(NEXT), action_value(Intent.DONE, step.key), primary=True))
         parts.insert(
             0, f'<fieldset><legend class="visually-hidden">{question}</legend>{boxes}</fieldset>'
         )
@@ -265,8 +297,8 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
             f'<label for="file">{esc(t(FILE_LABEL))}</label>'
             '<input id="file" type="file" name="file" multiple '
             'accept="image/*,application/pdf">'
-            + _button(t(ATTACH), "upload")
-            + _button(t(N_("Done")), "done", primary=True)
+            + _button(t(ATTACH), UPLOAD)
+            + _button(t(N_("Done")), action_value(Intent.DONE, step.key), primary=True)
         )
     else:
         heading = f'<h1><label for="text">{question}</label></h1>'
@@ -285,7 +317,7 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
                 field = f"<p>{esc(answer)}</p>{field}"
         hint = N_("Type your answer, or press Skip.") if reply.can_skip else N_("Type your answer.")
         parts.insert(
-            0, f'<p class="hint">{esc(t(hint))}</p>{field}' + _button(t(NEXT), "text", primary=True)
+            0, f'<p class="hint">{esc(t(hint))}</p>{field}' + _button(t(NEXT), TEXT, primary=True)
         )
     return heading + _error(t, error) + _form(t, "".join(parts) + _nav(t, reply), step.key)
 
@@ -293,7 +325,8 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
 def _change(label: str, what: str, step: str) -> str:
     """A small "Change this answer" button; its accessible name says which answer."""
     return (
-        f'<button type="submit" name="do" value="edit:{esc(step)}" class="change" '
+        f'<button type="submit" name="do" value="{esc(action_value(Intent.EDIT, step))}" '
+        'class="change" '
         f'aria-label="{esc(label)}: {esc(what)}">{esc(label)}</button>'
     )
 
@@ -307,11 +340,11 @@ def _review(t: Translator, reply: engine.ShowReview) -> str:
         for item in reply.items
     )
     inner = (
-        _button(t(N_("Send the report")), "submit", primary=True)
+        _button(t(N_("Send the report")), action_value(Intent.SUBMIT), primary=True)
         + f"<dl>{rows}</dl>"
         + '<div class="nav">'
-        + _button(t(N_("Back")), "back")
-        + _button(t(N_("Cancel")), "cancel")
+        + _button(t(N_("Back")), action_value(Intent.BACK))
+        + _button(t(N_("Cancel")), action_value(Intent.CANCEL))
         + "</div>"
     )
     return f"<h1>{esc(t(N_('Please check your report:')))}</h1>{_error(t, error)}" + _form(

@@ -37,15 +37,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.outage import is_database_outage
 from bot.services.checkins import CheckinService
 from bot.services.context import ServiceContext
-from bot.services.flood import TOO_FAST, Admission, FloodGuard, SubmissionRefused
+from bot.services.flood import TOO_FAST, Admission, FloodGuard
+from bot.services.form import FormDriver, engine_input
 from bot.services.intake import Intake
 from bot.services.media import DOWNLOAD_LIMIT, NOTICES, REFUSALS, CannotClean, examine, is_image
+from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.receipts import receipt_text
+from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, StepKind
-from handlers.engine.matching import lexicon_for
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
 from handlers.web import CHANNEL, challenge, pages, words
@@ -175,16 +177,6 @@ async def read_form(request: web.Request) -> Posted:
         if raw is not None:
             posted.fields.setdefault(part.name, []).append(raw.decode("utf-8", "replace"))
     return posted
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One form post being handled: its transaction, services, reporter and language."""
-
-    session: AsyncSession
-    intake: Intake
-    reporter: Reporter
-    t: Translator
 
 
 class WebForm:
@@ -328,6 +320,14 @@ class WebForm:
         response.del_cookie(COOKIE, path="/report/")
         return response
 
+    def _form(self, session: AsyncSession, reporter: Reporter, t: Translator) -> FormDriver:
+        """The report form's driver, the chats' own (bot/services/form.py): it loads and stores
+        the draft, feeds the engine and sends; the pages render what it returns."""
+        moderation = Moderation(session, self.context, moderator_chat_id=self.moderator_chat_id)
+        privacy = Privacy(session, self.context)
+        intake = Intake(session, self.context)
+        return FormDriver(ReporterSession(intake, moderation, privacy, reporter, t), CHANNEL)
+
     async def show_form(self, request: web.Request) -> web.Response:
         async def show(session: AsyncSession) -> str | None:
             reporter = await self._reporter(session, request)
@@ -335,15 +335,11 @@ class WebForm:
                 return None
             t = self._t(request, reporter.language)
             reporter.language = t.locale
-            draft, _ = await Intake(session, self.context).load_draft(reporter)
-            result = engine.advance(draft, engine.Show(), now=self._local_now(t))
+            result = await self._form(session, reporter, t).current()
             return pages.form_page(t, result.reply)
 
         page = await self._transaction(show)
         return self._expired(request) if page is None else _page(page)
-
-    def _local_now(self, t: Translator) -> dt.datetime:
-        return self._now().astimezone(t.tz)
 
     async def post_form(self, request: web.Request) -> web.Response:
         posted = await read_form(request)
@@ -390,24 +386,23 @@ class WebForm:
             reporter = await self._reporter(session, request)
             if reporter is None:
                 return None
-            intake = Intake(session, self.context)
             t = self._t(request, reporter.language)
+            reporter.language = t.locale  # the language the report is sent in
             reporter.last_seen = self._now()  # the token lives TOKEN_TTL after the last answer
+            form = self._form(session, reporter, t)
             counted = secret is not None  # a send was counted by _admit
-            if not counted and await intake.flood.admit_update(reporter) is not Admission.OK:
+            if not counted and await form.intake.flood.admit_update(reporter) is not Admission.OK:
                 return _too_fast(t)
-            draft, _ = await intake.load_draft(reporter)
             inputs: list[engine.Input] = []
             said = [t(note) for note in notes]
             for kind, item in cleaned:
                 if kind == "refused":
                     said.append(t(item))
                 else:
-                    ref = await intake.store_attachment(reporter, item)
+                    ref = await form.intake.store_attachment(reporter, item)
                     inputs.append(engine.Media(kind, ref, None, item.mime))
-            inputs.extend(_inputs(action, posted, draft))
-            turn = Turn(session, intake, reporter, t)
-            return await self._reply(turn, draft, inputs, said, secret)
+            inputs.extend(await _inputs(form, action, posted))
+            return await self._reply(session, form, inputs or [engine.Show()], said, secret)
 
         response: web.Response | None = await self._transaction(apply)
         if response is None:
@@ -433,50 +428,38 @@ class WebForm:
 
     async def _reply(
         self,
-        turn: Turn,
-        draft: engine.Draft | None,
+        session: AsyncSession,
+        form: FormDriver,
         inputs: list[engine.Input],
         said: list[str],
         secret: tuple[str, bytes, bytes] | None,
     ) -> web.Response:
-        t, intake, reporter = turn.t, turn.intake, turn.reporter
-        result = engine.Result(draft, engine.AskForm())
-        if not inputs:
-            inputs = [engine.Show()]
-        for event in inputs:
-            result = engine.advance(
-                result.draft, event, now=self._local_now(t), lexicon=lexicon_for(t.catalogs)
-            )
-            if isinstance(result.reply, (engine.Submitted, engine.Cancelled)):
-                break
-        reply = result.reply
-        if isinstance(reply, engine.Cancelled):
-            await intake.save_draft(reporter, None, [])
+        """The inputs fed through the form driver; the page for what they did."""
+        t = form.t
+        fed = await form.feed(inputs)
+        if isinstance(fed.result.reply, engine.Cancelled):
             return _page(pages.form_page(t, engine.AskForm(), notes=[*said, t(pages.CANCELLED)]))
-        if isinstance(reply, engine.Submitted):
-            return await self._submit(turn, draft, reply, secret)
-        await intake.save_draft(reporter, result.draft, [])
-        return _page(pages.form_page(t, reply, notes=said))
+        if fed.refused is not None:
+            # Nothing was stored and the draft is as it was: Send works again later.
+            shown = form.shown(fed.before).reply
+            return _page(pages.form_page(t, shown, notes=[t.msg(fed.refused)]))
+        if fed.report is None:
+            return _page(pages.form_page(t, fed.result.reply, notes=said))
+        return await self._sent(session, form, fed.report, secret)
 
-    async def _submit(
+    async def _sent(
         self,
-        turn: Turn,
-        draft: engine.Draft | None,
-        reply: engine.Submitted,
+        session: AsyncSession,
+        form: FormDriver,
+        report: Report,
         secret: tuple[str, bytes, bytes] | None,
     ) -> web.Response:
-        t, intake, reporter = turn.t, turn.intake, turn.reporter
-        try:
-            report = await intake.submit(reporter, reply, channel=CHANNEL, language=t.locale)
-        except SubmissionRefused as refused:
-            # Nothing was stored and the draft is as it was: Send works again later.
-            shown = engine.advance(draft, engine.Show(), now=self._local_now(t)).reply
-            return _page(pages.form_page(t, shown, notes=[t.msg(refused.message)]))
-        log.info("report %s submitted through the web form (%s)", report.id, report.incident_type)
+        """The report was sent: its mailbox, if the team may answer here, and the receipt."""
+        t, reporter = form.t, form.session.reporter
         phrase: str | None = None
         if secret is not None and report.contact == "chat":
             phrase, salt, public = secret
-            await WebMailboxes(turn.session, self.context.keyring).create(
+            await WebMailboxes(session, self.context.keyring).create(
                 report_id=report.id,
                 reporter_id=reporter.id,
                 salt=salt,
@@ -487,7 +470,7 @@ class WebForm:
         reporter.external_hash = self.context.keyring.lookup_hash(
             CHANNEL, secrets.token_urlsafe(32)
         )
-        checkins = await WebMailboxes(turn.session, self.context.keyring).checkins(report.id)
+        checkins = await WebMailboxes(session, self.context.keyring).checkins(report.id)
         receipt = receipt_text(
             t,
             code=report.public_code,
@@ -699,49 +682,39 @@ def _keep_token(response: web.Response, token: str, request: web.Request) -> Non
     )
 
 
-def _inputs(action: str, posted: Posted, draft: engine.Draft | None) -> list[engine.Input]:
-    """The engine's inputs for one press of a button on a page."""
-    step = posted.get("step") or None
-    name, _, value = action.partition(":")
-    simple: dict[str, engine.Input] = {
-        "back": engine.Back(),
-        "cancel": engine.Cancel(),
-        "submit": engine.Submit(),
-        "skip": engine.Skip(step=step),
-        "skipd": engine.Skip(step=step, details=True),
-        "confirm": engine.Pick(engine.CONFIRM, step=step),
-        "done": engine.Done(step=step),
-    }
-    if name in simple:
-        return [simple[name]]
-    if name == "form":
-        return [engine.ChooseForm(value)]
-    if name == "pick":
-        return [engine.Pick(value, step=step)]
-    if name == "edit":
-        return [engine.Edit(value)]
-    if name == "multi":
-        return _toggles(posted, draft, step)
-    if name == "text" or (not name and posted.get("text")):
+async def _inputs(form: FormDriver, action: str, posted: Posted) -> list[engine.Input]:
+    """The engine's inputs for one press of a button on a page: the typed answer, or one of the
+    form's actions (pages.posted_action) made an input as every channel's is
+    (bot/services/form.py, `engine_input`); a multi-choice question's ticked boxes are the
+    taps before its Done."""
+    if action == pages.TEXT or (not action and posted.get("text")):
         return [engine.Text(posted.get("text"))]
-    return []  # "upload", or nothing pressed: the files alone, or the page again
+    pressed = pages.posted_action(action)
+    if pressed is None:
+        return []  # "upload", or nothing pressed: the files alone, or the page again
+    intent, args = pressed
+    taps: list[engine.Input] = []
+    if intent is Intent.DONE:
+        draft, _ = await form.load()
+        taps = _taps(posted, draft, args[0])
+    return [*taps, engine_input(intent, args)]
 
 
-def _toggles(posted: Posted, draft: engine.Draft | None, step: str | None) -> list[engine.Input]:
-    """Checkboxes as the engine's taps: each option whose state changed, then Done."""
+def _taps(posted: Posted, draft: engine.Draft | None, step: str) -> list[engine.Input]:
+    """Checkboxes as the engine's taps: each option whose state changed (none where the step is
+    not the draft's multi-choice question)."""
     form = FORMS.get(draft.form) if draft is not None and draft.form else None
     current = form.step(step) if form is not None and step else None
     if draft is None or current is None or current.kind != StepKind.MULTI:
-        return [engine.Done(step=step)]
+        return []
     assert current.vocabulary is not None
     had = set(draft.answers.get(current.key) or [])
     wanted = set(posted.fields.get("option", []))
-    taps: list[engine.Input] = [
+    return [
         engine.Pick(key, step=step)
         for key in current.vocabulary.option_keys()
         if (key in had) != (key in wanted)
     ]
-    return [*taps, engine.Done(step=step)]
 
 
 def web_form_routes(app: App) -> list[web.RouteDef]:
