@@ -23,28 +23,36 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web as aioweb
+from aiohttp.test_utils import TestServer
+from nacl.public import PrivateKey
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle, UserHandle
 from bot.demo.emulator.telegram import TelegramEmulator
+from bot.services import messages
 from bot.services.card_model import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from bot.services.checkins import CheckinService
+from bot.services.messages import Action, Intent
 from bot.services.moderation import WEB_ASKED
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
 from handlers.web import challenge, routes, words
-from handlers.web.pages import ERASE, ERASE_QUESTION, ERASED, WEB_WORDING
+from handlers.web.pages import ERASE, ERASE_QUESTION, ERASED, WEB_WORDING, action_value
 from handlers.web.routes import accept_language
 from handlers.web.slots import Busy, Derivations
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ModerationEvent, Report, WebMailbox, WebMessage
-from storage.sealing import Keyring
+from storage.repositories import Drafts, Reporters
+from storage.sealing import Keyring, open_sealed
 from storage.web import derive_key, new_key, normalise
 from tests.demo_browser import CHROMIUM_ARGS, chromium_path
 from tests.e2e import RunningBot, moderator_group, outbox_settled, start_bot
-from tests.safety import dump_database, session_for
+from tests.safety import dump_database, service_context, session_for
+from tests.test_form_driver import TYPED, Chat, _find, _no, _shown
 
 HOST = "127.0.0.77"  # the browser's address as the bot sees it
 FORWARDED = "203.0.113.77"  # an X-Forwarded-For the bot must ignore
@@ -842,3 +850,174 @@ async def test_a_flood_of_guesses_asks_the_sum_and_locks_nobody_out(
         async with http.post(s.url + "mailbox", data=solved) as response:
             assert response.status == 429  # one sum, one attempt
             assert "wrong or too late" in await response.text()
+
+
+# --------------------------------------------------------------------------- one form driver
+@dataclass
+class Poster:
+    """A browser on the web form (its own draft token), mounted on a server of its own."""
+
+    http: aiohttp.ClientSession
+    url: str
+    token: str = ""
+    reporter_id: int = 0
+    page: str = ""
+
+    async def post(self, data: dict[str, Any] | aiohttp.FormData) -> str:
+        async with self.http.post(self.url + "form", data=data) as response:
+            assert response.status == 200, await response.text()
+            self.page = await response.text()
+        return self.page
+
+    def step(self) -> str:
+        found = re.search(r'name="step" value="([^"]*)"', self.page)
+        return found.group(1) if found else ""
+
+
+async def _stored_draft(sessions: Any, keyring: Keyring, reporter_id: int) -> dict[str, Any] | None:
+    async with sessions() as db:
+        stored = await Drafts(db, keyring).load(reporter_id, dt.datetime.now(dt.UTC))
+    return None if stored is None else dict(stored.state)
+
+
+async def test_one_script_through_the_web_form_and_telegram_stores_the_same(
+    db_engine: AsyncEngine,
+    keyring: Keyring,
+    org_private_key: PrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The web form and Telegram drive the report form through one driver
+    (bot/services/form.py): the same presses and answers, a page's button posted on the web, a
+    button's callback data on Telegram, leave the same stored draft after every one (a
+    cancellation, Back, a typed date confirmed, several things ticked at once on the page and
+    one by one in the chat, an answer changed from the review) and send the same answers."""
+    monkeypatch.setattr(challenge, "MIN_WAIT", dt.timedelta(0))
+    context = service_context(keyring)
+    sessions = create_sessionmaker(db_engine)
+    chat = Chat("telegram", "5550077", sessions, context)
+    woken = asyncio.Event()  # the outbox worker's wake-up, once a card is queued
+    form = routes.WebForm(
+        context=context, sessionmaker=sessions, moderator_chat_id=-1001, notify=woken.set
+    )
+    app = aioweb.Application()
+    app.add_routes(form.routes())
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        aiohttp.ClientSession(cookie_jar=jar) as http,
+    ):
+        browser = Poster(http, str(server.make_url("/report/")))
+        _, started = await _start(http, browser.url)
+        browser.token = started.cookies["rb_draft"].value
+        browser.page = await started.text()  # the form's first page: what to report
+        async with sessions() as db:
+            found = await Reporters(db, keyring).find("web", browser.token)
+            assert found is not None
+            browser.reporter_id = found.id
+        said = await chat.new()
+        async with sessions() as db:
+            found = await Reporters(db, keyring).find("telegram", chat.chat)
+            assert found is not None
+            telegram_id = found.id
+
+        async def same_drafts() -> dict[str, Any] | None:
+            on_telegram = await _stored_draft(sessions, keyring, telegram_id)
+            on_the_web = await _stored_draft(sessions, keyring, browser.reporter_id)
+            assert on_the_web == on_telegram
+            return on_the_web
+
+        async def press(action: Action | None) -> messages.Message | None:
+            """The button pressed in the chat and on the page."""
+            assert action is not None, "the button the script wants is not offered"
+            answer = await chat.press(action)
+            if action.intent is Intent.CHOOSE_FORM:
+                value = action_value(action.intent, value=action.args[0])
+            else:
+                value = action_value(action.intent, *action.args)
+            assert f'value="{value}"' in browser.page  # the page offers the same button
+            await browser.post({"do": value, "step": browser.step()})
+            await same_drafts()
+            forms = [message for message in answer if messages.form_hints(message)]
+            return forms[-1] if forms else None
+
+        async def type_(text: str) -> messages.Message:
+            answer = await chat.type(text)
+            await browser.post({"do": "text", "text": text, "step": browser.step()})
+            await same_drafts()
+            return _shown(answer)
+
+        shown = await press(_find(_shown(said), Intent.CHOOSE_FORM, "search"))
+        assert shown is not None
+        assert await press(_find(shown, Intent.CANCEL)) is None
+        assert "cancelled" in browser.page
+        assert await same_drafts() is None
+        said = await chat.new()
+        shown = await press(_find(_shown(said), Intent.CHOOSE_FORM, "search"))
+        went_back = changed = False
+        done: set[str] = set()  # what the script did besides answering and skipping
+        for _ in range(60):
+            assert shown is not None
+            hints = messages.form_hints(shown)
+            part, step = hints.get("part"), str(hints.get("step") or "")
+            assert browser.step() == (step or ("review" if part == "review" else ""))
+            choices = messages.choices(shown)
+            if part == "review" and not changed:
+                # The chat opens the list of answers first; the page shows them with the review.
+                listed = _shown(await chat.press(_find(shown, Intent.EDIT_MENU) or _no()))
+                shown = await press(_find(listed, Intent.EDIT, "subject"))
+            elif part == "review":
+                break
+            elif step == "subject" and changed is False and chat.updates > 20:
+                shown = await type_("Марат Б.")
+                changed = True
+            elif not went_back and step == "account":
+                shown = await press(_find(shown, Intent.BACK))
+                went_back = True
+            elif confirm := _find(shown, Intent.PICK, step, engine.CONFIRM):
+                shown = await press(confirm)
+                done.add("confirmed")
+            elif choices and _find(shown, Intent.DONE, step):  # several things seized
+                await chat.press(choices[0])
+                await chat.press(choices[1])
+                finished = _find(_shown(chat.said[-1]), Intent.DONE, step)
+                said = await chat.press(finished or _no())
+                ticked = aiohttp.FormData()
+                for option in (choices[0], choices[1]):
+                    ticked.add_field("option", option.args[1])
+                ticked.add_field("do", action_value(Intent.DONE, step))
+                ticked.add_field("step", step)
+                await browser.post(ticked)
+                stored = await same_drafts()
+                assert stored is not None and len(stored["answers"][step]) == 2
+                done.add("ticked")
+                shown = _shown(said)
+            elif choices:
+                shown = await press(choices[0])
+            elif step in TYPED:
+                # "yesterday at 5" is 05:00 or 17:00: read back, to be confirmed.
+                shown = await type_("yesterday at 5" if step == "when" else TYPED[step])
+            else:  # files, or a question to skip
+                shown = await press(
+                    _find(shown, Intent.DONE, step) or _find(shown, Intent.SKIP, step)
+                )
+        else:
+            raise AssertionError("the review was never reached")
+        assert went_back and changed and done == {"confirmed", "ticked"}
+        stored = await same_drafts()
+        assert stored is not None and stored["answers"]["subject"] == "Марат Б."
+
+        await chat.press(_find(shown, Intent.SUBMIT))
+        sent = await browser.post({"do": action_value(Intent.SUBMIT), "step": "review"})
+        assert CODE.search(sent) is not None
+    await asyncio.wait_for(woken.wait(), 5)
+    assert await same_drafts() is None
+    async with sessions() as db:
+        reports = list((await db.execute(select(Report).order_by(Report.id))).scalars())
+    assert [report.channel for report in reports] == ["telegram", "web"]
+    on_telegram, on_the_web = (open_sealed(org_private_key, r.sealed_payload) for r in reports)
+    assert on_the_web["answers"] == on_telegram["answers"]
+    assert on_the_web["answers"]["subject"] == "Марат Б."
+    kept = ("incident_type", "region", "consent", "contact", "urgent", "language")
+    assert [getattr(reports[1], name) for name in kept] == [
+        getattr(reports[0], name) for name in kept
+    ]
