@@ -1,9 +1,13 @@
 """The report form, channel-neutral: load the draft, feed the engine, save, submit, and say the
 engine's reply as messages any channel renders (bot/services/messages.py).
 
-Every channel's adapter (handlers/telegram/conversation.py, handlers/messenger/conversation.py)
-reads a pressed button back as one of the form's actions (`FormDriver.act`), or a message as
-engine inputs (`FormDriver.advance`); what to ask is the engine's business, what is said here:
+Every channel's adapter (handlers/telegram/conversation.py, handlers/messenger/conversation.py,
+handlers/web/routes.py) reads a pressed button back as one of the form's actions (`engine_input`,
+`FormDriver.act`), or a message as engine inputs (`FormDriver.advance`). `FormDriver.feed` does
+the form's work (load the draft, feed the engine, save, send or cancel) and returns what it did;
+`advance` says it for the chats, while the web form, which answers each post with a page, renders
+the engine's reply itself (handlers/web/pages.py). What to ask is the engine's business, what is
+said here:
 the choice of form, each question with its options and buttons, the review, the list of answers
 to change, the cancellation. The messages say which
 part of the form they are and carry the options apart from the other buttons, so each channel's
@@ -305,8 +309,9 @@ class Fed:
 # --- the driver --------------------------------------------------------------------------------
 @dataclass
 class FormDriver:
-    """One reporter's form for one update; what it says goes to the session's `said`, the
-    refusal of a report to its acknowledgement (an alert on Telegram, a message on Messenger)."""
+    """One reporter's form for one update; what `advance` says goes to the session's `said`,
+    the refusal of a report to its acknowledgement (an alert on Telegram, a message on
+    Messenger); `feed` says nothing and returns what the inputs did (the web form's pages)."""
 
     session: ReporterSession
     channel: str

@@ -1,5 +1,9 @@
 """The web form's pages: the engine's replies as server-rendered HTML (README, "The web form").
 
+The replies are the form driver's (bot/services/form.py, `FormDriver.feed`); a button on a page
+posts one of the form's actions (`action_value`), read back as the chats' buttons are
+(`posted_action`).
+
 No JavaScript, no resource from elsewhere: every page is one HTML document with a stylesheet
 from the same server, every action a POST form. Every value that comes from a person or a
 catalog goes through `esc` (html.escape); nothing else is put into the markup.

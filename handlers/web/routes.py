@@ -11,6 +11,13 @@
   POST /report/forget      erase the mailbox and the link to the report (asked, then confirmed)
   GET  /report/style.css   the only stylesheet
 
+The report form is the chats' own driver (bot/services/form.py, `FormDriver.feed`): a post's
+files and pressed button become engine inputs (the button's value is one of the form's actions,
+read back by pages.posted_action and made an input by form.engine_input, as every channel's
+are), the driver loads, feeds, saves, sends or cancels, and the page renders its reply. What is
+the web's own stays here: the draft token, the challenge, the flood check of each post, cleaning
+the files before the transaction, the passphrase and the mailbox after sending.
+
 What identifies a reporter is never read: not the address (behind Tor it is the onion service's
 own; behind a proxy, X-Forwarded-For is ignored), not the user agent. The one cookie is the draft
 token, HttpOnly, SameSite=Strict, for this path only, gone after sending; the server finds the
