@@ -10,6 +10,8 @@ database or the logs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -27,7 +29,7 @@ from aiohttp import web as aioweb
 from aiohttp.test_utils import TestServer
 from nacl.public import PrivateKey
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.demo.emulator.files import make_png
 from bot.demo.emulator.handles import GroupHandle, UserHandle
@@ -35,6 +37,7 @@ from bot.demo.emulator.telegram import TelegramEmulator
 from bot.services import messages
 from bot.services.card_model import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from bot.services.checkins import CheckinService
+from bot.services.context import SafetyPolicy, ServiceContext
 from bot.services.messages import Action, Intent
 from bot.services.moderation import WEB_ASKED
 from handlers.engine import engine
@@ -282,11 +285,16 @@ async def test_passphrase_guesses_are_limited_per_code_whether_or_not_it_exists(
 
 
 async def _post_through(
-    http: aiohttp.ClientSession, url: str, answers: dict[str, str], form_key: str = "other"
+    http: aiohttp.ClientSession,
+    url: str,
+    answers: dict[str, str],
+    form_key: str = "other",
+    *,
+    send: bool = True,
 ) -> str:
     """Answers each question page by its step (the hidden field), as a form post: a "pick:"
     answer presses that option's button (the form's action, pages.action_value), any other is
-    typed; returns the page after sending."""
+    typed; returns the page after sending (`send`), or the review."""
     async with http.post(url + "form", data={"do": f"form::{form_key}"}) as response:
         page = await response.text()
     for _ in range(30):
@@ -297,6 +305,8 @@ async def _post_through(
         confirm = f"pick:{key}:{engine.CONFIRM}"
         if f'value="{confirm}"' in page:
             form = {"do": confirm}
+        elif key == "review" and not send:
+            return page
         elif key == "review":
             form = {"do": "submit", "step": key, "lang": "en"}
         elif key in answers:
@@ -874,30 +884,26 @@ class Poster:
         return found.group(1) if found else ""
 
 
-async def _stored_draft(sessions: Any, keyring: Keyring, reporter_id: int) -> dict[str, Any] | None:
+async def _stored_draft(
+    sessions: async_sessionmaker[AsyncSession], keyring: Keyring, reporter_id: int
+) -> dict[str, Any] | None:
     async with sessions() as db:
         stored = await Drafts(db, keyring).load(reporter_id, dt.datetime.now(dt.UTC))
     return None if stored is None else dict(stored.state)
 
 
-async def test_one_script_through_the_web_form_and_telegram_stores_the_same(
-    db_engine: AsyncEngine,
-    keyring: Keyring,
-    org_private_key: PrivateKey,
+@contextlib.asynccontextmanager
+async def _web_form(
+    sessions: async_sessionmaker[AsyncSession],
+    context: ServiceContext,
+    notify: Callable[[], None],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The web form and Telegram drive the report form through one driver
-    (bot/services/form.py): the same presses and answers, a page's button posted on the web, a
-    button's callback data on Telegram, leave the same stored draft after every one (a
-    cancellation, Back, a typed date confirmed, several things ticked at once on the page and
-    one by one in the chat, an answer changed from the review) and send the same answers."""
+) -> AsyncIterator[Poster]:
+    """The web form's routes on a server of their own, and a browser that answered the sum;
+    `notify`: the outbox worker's wake-up."""
     monkeypatch.setattr(challenge, "MIN_WAIT", dt.timedelta(0))
-    context = service_context(keyring)
-    sessions = create_sessionmaker(db_engine)
-    chat = Chat("telegram", "5550077", sessions, context)
-    woken = asyncio.Event()  # the outbox worker's wake-up, once a card is queued
     form = routes.WebForm(
-        context=context, sessionmaker=sessions, moderator_chat_id=-1001, notify=woken.set
+        context=context, sessionmaker=sessions, moderator_chat_id=-1001, notify=notify
     )
     app = aioweb.Application()
     app.add_routes(form.routes())
@@ -911,9 +917,28 @@ async def test_one_script_through_the_web_form_and_telegram_stores_the_same(
         browser.token = started.cookies["rb_draft"].value
         browser.page = await started.text()  # the form's first page: what to report
         async with sessions() as db:
-            found = await Reporters(db, keyring).find("web", browser.token)
+            found = await Reporters(db, context.keyring).find("web", browser.token)
             assert found is not None
             browser.reporter_id = found.id
+        yield browser
+
+
+async def test_one_script_through_the_web_form_and_telegram_stores_the_same(
+    db_engine: AsyncEngine,
+    keyring: Keyring,
+    org_private_key: PrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The web form and Telegram drive the report form through one driver
+    (bot/services/form.py): the same presses and answers, a page's button posted on the web, a
+    button's callback data on Telegram, leave the same stored draft after every one (a
+    cancellation, Back, a typed date confirmed, several things ticked at once on the page and
+    one by one in the chat, an answer changed from the review) and send the same answers."""
+    context = service_context(keyring)
+    sessions = create_sessionmaker(db_engine)
+    chat = Chat("telegram", "5550077", sessions, context)
+    woken = asyncio.Event()  # the outbox worker's wake-up, once a card is queued
+    async with _web_form(sessions, context, woken.set, monkeypatch) as browser:
         said = await chat.new()
         async with sessions() as db:
             found = await Reporters(db, keyring).find("telegram", chat.chat)
@@ -1006,7 +1031,7 @@ async def test_one_script_through_the_web_form_and_telegram_stores_the_same(
         stored = await same_drafts()
         assert stored is not None and stored["answers"]["subject"] == "Марат Б."
 
-        await chat.press(_find(shown, Intent.SUBMIT))
+        await chat.press(_find(shown, Intent.SUBMIT) or _no())
         sent = await browser.post({"do": action_value(Intent.SUBMIT), "step": "review"})
         assert CODE.search(sent) is not None
     await asyncio.wait_for(woken.wait(), 5)
@@ -1021,3 +1046,29 @@ async def test_one_script_through_the_web_form_and_telegram_stores_the_same(
     assert [getattr(reports[1], name) for name in kept] == [
         getattr(reports[0], name) for name in kept
     ]
+
+
+async def test_a_refused_send_keeps_the_draft_and_shows_the_review_with_why(
+    db_engine: AsyncEngine, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the reports an account may send in an hour (here none), Send stores nothing: the
+    page is the review again with the reason, the draft is as it was, and the draft token still
+    leads to it (the driver's refusal, bot/services/flood.py)."""
+    context = dataclasses.replace(service_context(keyring), policy=SafetyPolicy(reports_per_hour=0))
+    sessions = create_sessionmaker(db_engine)
+    woken = asyncio.Event()
+    async with _web_form(sessions, context, woken.set, monkeypatch) as browser:
+        review = await _post_through(browser.http, browser.url, THREATS, send=False)
+        assert 'name="step" value="review"' in review
+        kept = await _stored_draft(sessions, keyring, browser.reporter_id)
+        assert kept is not None and kept["answers"]["subject"] == "Somebody"
+        refused = await browser.post({"do": action_value(Intent.SUBMIT), "step": "review"})
+        assert "Your report is kept: please press Send again later." in html.unescape(refused)
+        assert 'name="step" value="review"' in refused and "Somebody" in refused
+        assert await _stored_draft(sessions, keyring, browser.reporter_id) == kept
+        async with browser.http.get(browser.url + "form") as again:
+            assert again.status == 200
+            assert 'name="step" value="review"' in await again.text()
+    async with sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(Report)) == 0
+    assert not woken.is_set()  # no card was queued
