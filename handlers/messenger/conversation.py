@@ -2,13 +2,15 @@
 
 The Messenger adapter of the reporter's session: every rule about what to ask lives in the
 engine; the form is driven and said by the channel-neutral form driver (bot/services/form.py);
-consent, erasing the link, check-in answers, answers to the team's questions, follow-ups and
-refused files in the channel-neutral session Telegram uses too (bot/services/session.py); the
-outbox's transport renders what both say (handlers/messenger/render.py); flood limits and
-pictures rebuilt without metadata in the same services. The draft is the same encrypted draft as
-on Telegram, with the `ref` of the m.me link the person came from as its source. Replies are
-collected in the event's `Replies` (bot/services/replies.py), never sent from here: the inbound
-pipeline stores them in the outbox (bot/services/pipeline.py).
+a payload is read back as a command (bot/services/commands.py) or a button's intent, pressed
+through the one table of buttons (bot/services/buttons.py); consent, erasing the link, check-in
+answers, answers to the team's questions, follow-ups and refused files in the channel-neutral
+session Telegram uses too (bot/services/session.py); the outbox's transport renders what both
+say (handlers/messenger/render.py); flood limits and pictures rebuilt without metadata in the
+same services. The draft is the same encrypted draft as on Telegram, with the `ref` of the m.me
+link the person came from as its source. Replies are collected in the event's `Replies`
+(bot/services/replies.py), never sent from here: the inbound pipeline stores them in the outbox
+(bot/services/pipeline.py).
 """
 
 from __future__ import annotations
@@ -230,11 +232,6 @@ class MessengerConversation:
         self.t = self.session.t  # the language may have been chosen
         await self._said()
 
-    # --- the engine ----------------------------------------------------------------------------
-    async def advance(self, event: engine.Input, *, pressed: Pressed | None = None) -> None:
-        await self.form.advance([event], pressed=pressed)
-        await self._said()
-
     # --- files ---------------------------------------------------------------------------------
     async def _picture(self, item: Attachment) -> CleanImage | None | bool:
         """The prefetched picture, None once its refusal is said, or False for a file that is
@@ -298,7 +295,7 @@ class MessengerConversation:
         await self.session.answer_team(report, contents)
         await self._said()
 
-    # --- language, consent, erasure ------------------------------------------------------------
+    # --- the source, and what must come first ---------------------------------------------------
     async def _remember_source(self, ref: str | None) -> None:
         source = clean_ref(ref)
         # Only a ref on the MESSENGER_SOURCES allow-list: a personal m.me link's tag would tie
