@@ -382,9 +382,10 @@ async def _press_every_button(chat: Chat, t: Translator) -> None:
     consent notice is agreed to, then after; some for rows that are not theirs, one forged."""
     consent = consent_actions(t)
     forget = [forget_actions(t)]
-    # Before consent: a follow-up (as the form) waits for the notice; its language and answers
-    # work.
+    # Before consent: a follow-up (as the form) waits for the notice; a check-in's answer does
+    # not (a call for help is never held back); the notice's language and answers work.
     await chat.press(_offered(followup_actions([(7, "R-1")], t), Intent.FOLLOW, "7"))
+    await chat.press(_offered([checkin_actions(12345, t)], Intent.CHECKIN, "12345", "safe"))
     await chat.press(_offered([language_actions()], Intent.LANGUAGE, "ru"))
     await chat.press(_offered(consent, Intent.CONSENT, "no"))
     await chat.press(_offered(consent, Intent.CONSENT, "yes"))
@@ -418,30 +419,32 @@ async def test_every_reporter_button_does_the_same_on_telegram_and_messenger(
     # otherwise: the notice names who can see the conversation and Messenger's offers only the
     # other languages, Messenger asks the language in all three at once; and "A new report
     # instead", which on Messenger is the form's New (its quick replies are few).
-    new_report = 8
-    same = [2, 3, 4, 5, 7, 9]
+    new_report = 9
+    same = [1, 3, 4, 5, 6, 8, 10]
     assert _without_platform_ids([telegram[i] for i in same]) == _without_platform_ids(
         [messenger[i] for i in same]
     )
     for said in (telegram, messenger):
         assert [a["intent"] for a in said[0][0]["actions"][0]] == ["consent"]  # waits for it
+        closed = ["This check-in is already closed."]
+        assert _texts(said[1]) == closed  # not the reporter's: nothing changes
         # The notice again, in the language chosen, the change acknowledged first.
-        changed, cleared, notice = said[1]
+        changed, cleared, notice = said[2]
+        assert messages.plain_text(changed) == context.translator("ru")(LANGUAGE_CHANGED)
         assert cleared["type"] == "clear_buttons"
         assert messages.plain_text(notice) != messages.plain_text(said[0][0])
         assert "consent" in json.dumps(notice["actions"])
-        assert _texts(said[2]) == [t(NOT_NOW)]
-        assert _texts(said[3])[0] == t(THANK_YOU)
-        assert messages.form_hints(said[3][-1])["part"] == "types"
-        assert _texts(said[4]) == ["This check-in is already closed."]
-        assert "can no longer receive additions" in _texts(said[5])[0]
-        assert {a["intent"] for a in said[6][0]["actions"][0]} == {"language"}  # asked again
-        assert _texts(said[7]) == [t(NOTHING_ERASED)]
+        assert _texts(said[3]) == [t(NOT_NOW)]
+        assert _texts(said[4])[0] == t(THANK_YOU)
+        assert messages.form_hints(said[4][-1])["part"] == "types"
+        assert _texts(said[5]) == closed
+        assert "can no longer receive additions" in _texts(said[6])[0]
+        assert {a["intent"] for a in said[7][0]["actions"][0]} == {"language"}  # asked again
+        assert _texts(said[8]) == [t(NOTHING_ERASED)]
         assert messages.form_hints(said[new_report][-1])["part"] == "types"
-        assert _texts(said[9]) == [t(FORGOTTEN)]
-        assert messages.plain_text(changed) == context.translator("ru")(LANGUAGE_CHANGED)
+        assert _texts(said[10]) == [t(FORGOTTEN)]
     # Telegram takes the buttons off the pressed message (its id); Messenger's go by themselves.
-    assert chats["telegram"].said[2][0] == {"type": "clear_buttons", "message_id": 1002}
+    assert chats["telegram"].said[3][0] == {"type": "clear_buttons", "message_id": 1003}
     assert chats["telegram"].said[new_report][0]["type"] == "clear_buttons"
 
 
