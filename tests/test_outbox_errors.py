@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.demo.emulator.handles import GroupHandle, UserHandle
+from bot.demo.emulator.models import EmuMessage
 from bot.demo.emulator.telegram import TelegramEmulator
 from bot.outbox.transports import UNAUTHORIZED_WAIT
 from bot.services.replies import REPLY_KIND
@@ -43,11 +44,11 @@ class Setup:
         *,
         reporter: UserHandle | None = None,
         kind: str = "status",
-        message: dict[str, Any] | None = None,
+        messages: list[dict[str, Any]] | None = None,
     ) -> int:
         """One row in the outbox, as a service queues it (to the moderators, or to `reporter`);
         the worker is woken."""
-        [row_id] = await self.queue_all([(text, reporter)], kind=kind, message=message)
+        [row_id] = await self.queue_all([(text, reporter)], kind=kind, messages=messages)
         return row_id
 
     async def queue_all(
@@ -55,9 +56,10 @@ class Setup:
         texts: list[tuple[str, UserHandle | None]],
         *,
         kind: str = "status",
-        message: dict[str, Any] | None = None,
+        messages: list[dict[str, Any]] | None = None,
     ) -> list[int]:
-        """Rows queued in one transaction (as one update queues them), then the worker woken."""
+        """Rows queued in one transaction (as one update queues them), then the worker woken.
+        Each row is one text, or `messages`."""
         app = self.bot.app
         row_ids: list[int] = []
         async with app.sessionmaker() as session, session.begin():
@@ -71,7 +73,7 @@ class Setup:
                 row_id = await OutboxRepository(session, app.worker.keyring).enqueue(
                     kind=kind,
                     target="reporter" if reporter is not None else "moderators",
-                    payload={"messages": [message or {"type": "text", "html": text}]},
+                    payload={"messages": messages or [{"type": "text", "html": text}]},
                     idempotency_key=f"test:{text[:40]}",
                     reporter_id=reporter_id,
                 )
@@ -229,7 +231,7 @@ async def test_an_edit_that_changes_nothing_is_done(setup: Setup) -> None:
     await s.row_when(first, lambda row: row.state == OutboxState.SENT)
     # Telegram answers 400 "message is not modified" (the emulator's api.py says it).
     edit = {"type": "edit", "html": "Unchanged card", "message_id": card.message_id}
-    row_id = await s.queue("edit", kind="card_edit", message=edit)
+    row_id = await s.queue("edit", kind="card_edit", messages=[edit])
     row = await s.row_when(row_id, lambda row: row.state != OutboxState.PENDING)
     assert row.state == OutboxState.SENT
     refused = s.calls(s.group, "editMessageText")
@@ -269,3 +271,49 @@ async def test_a_reply_the_workers_pass_claimed_goes_in_the_persons_turn(setup: 
     await outbox_settled(s.bot.app)
     for index, person in enumerate(people):  # each sent once
         assert [m.text for m in s.emu.bot_messages(person)] == [f"Reply {index}"]
+
+
+async def queue_press_answer(s: Setup, person: UserHandle) -> tuple[EmuMessage, int]:
+    """A question in the person's chat, and the row a press on it queues: the question rewritten
+    with the answer under it (no buttons), then the next question."""
+    asked = await s.queue("Who is he to you?", reporter=person, kind=REPLY_KIND)
+    question = await s.emu.wait_for_bot_message(person, sent("Who is he to you?"))
+    await s.row_when(asked, lambda row: row.state == OutboxState.SENT)
+    recap = {"type": "edit", "message_id": question.message_id, "html": "Who?\n\n✓ Brother"}
+    next_question = {"type": "text", "html": "His name?", "prompt": True}
+    row_id = await s.queue(
+        "His name?", reporter=person, kind=REPLY_KIND, messages=[recap, next_question]
+    )
+    return question, row_id
+
+
+async def test_a_press_answer_costs_one_round_trip(setup: Setup) -> None:
+    s = setup
+    person = s.emu.user(started=True)
+    question, row_id = await queue_press_answer(s, person)
+    s.emu.faults.set_latency(1.0)
+    started = asyncio.get_running_loop().time()
+    await s.bot.app.worker.deliver_now([row_id])
+    took = asyncio.get_running_loop().time() - started
+    s.emu.faults.set_latency(0)
+    assert [m.text for m in s.emu.bot_messages(person)][-1] == "His name?"
+    assert "✓ Brother" in (s.emu.message(person, question.message_id).text or "")
+    # The answer under the pressed question and the next question went at once: one round
+    # trip of 1 s (and a short claim and record), not two.
+    assert took < 1.8
+
+
+async def test_a_press_answer_whose_recap_fails_sends_the_next_question_once(
+    setup: Setup,
+) -> None:
+    s = setup
+    person = s.emu.user(started=True)
+    question, row_id = await queue_press_answer(s, person)
+    s.emu.faults.fail_next(status=502, method="editMessageText")
+    await s.bot.app.worker.deliver_now([row_id])
+    row = await s.row_when(row_id, lambda row: row.state != OutboxState.PENDING)
+    assert row.state == OutboxState.SENT
+    await outbox_settled(s.bot.app)
+    assert [m.text for m in s.emu.bot_messages(person)].count("His name?") == 1
+    assert "✓" not in (s.emu.message(person, question.message_id).text or "")
+    assert s.errors("TelegramServerError") == 1

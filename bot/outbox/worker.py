@@ -644,8 +644,9 @@ class OutboxWorker:
         """Send the row's messages from where it got to; what the last one sent has not been
         recorded yet is returned, for `_finish` to record with the row's end."""
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
-        # Taking the buttons off an earlier message does not have to finish before the next
-        # message goes: both go at once, so an answer costs one round trip to Telegram, not two.
+        # Tidying an earlier message (taking its buttons off, or writing the answer under the
+        # question just pressed) does not have to finish before the next message goes: both go
+        # at once, so an answer costs one round trip to Telegram, not two.
         tidying: list[asyncio.Task[int | None]] = []
         try:
             unrecorded = await self._send_in_order(
@@ -655,7 +656,12 @@ class OutboxWorker:
             await asyncio.gather(*tidying, return_exceptions=True)  # the first failure counts
             raise
         for failure in await asyncio.gather(*tidying, return_exceptions=True):
-            if isinstance(failure, Exception):
+            if isinstance(failure, TransportError):
+                # What matters went out: trying the row again would send it a second time, for
+                # an old message left as it was (its buttons, or the answer not written under it).
+                self.metrics.send_errors.labels(failure.label).inc()
+                log.warning("outbox row %s: an earlier message not tidied: %s", row.id, failure)
+            elif isinstance(failure, Exception):
                 raise failure
         return unrecorded
 
@@ -717,7 +723,7 @@ class OutboxWorker:
                 row.id, index, row.kind, row.reporter_id, row.payload, card_id, route.seen
             )
             send = transport.send(chat_id, message, sending)
-            concurrent = answering and message.get("type") == "clear_buttons"
+            concurrent = answering and _tidying(message)
             if concurrent and index + 1 < len(messages):
                 tidying.append(asyncio.create_task(send))
                 continue
@@ -875,6 +881,20 @@ def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
     if lines:
         chunks.append((ids, lines))
     return chunks
+
+
+def _tidying(message: dict[str, Any]) -> bool:
+    """A message that only tidies an earlier one in a person's chat: its buttons taken off, or
+    the question just pressed rewritten with the answer under it (an edit with no buttons that
+    is no question: one that is gone is not asked anew). Doing it twice changes nothing."""
+    if message.get("type") == "clear_buttons":
+        return True
+    return (
+        message.get("type") == "edit"
+        and "reply_markup" not in message
+        and not message.get("prompt")
+        and not message.get("card")
+    )
 
 
 def _quote(text: str) -> str:
