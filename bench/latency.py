@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 import time
@@ -249,6 +250,11 @@ async def main() -> None:
         default=[0.0, 0.2],
         help="Bot API round trips to compare, in seconds (the lowest is the baseline)",
     )
+    parser.add_argument(
+        "--keep-logs",
+        type=Path,
+        help="copy the bot's log here (with LOG_LEVEL=DEBUG: why a reply waited)",
+    )
     args = parser.parse_args()
     keyring = new_keyring()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -263,6 +269,10 @@ async def main() -> None:
                 url = databases.url(backend, workdir)
                 print(f"measuring reportbot on {backend}…", flush=True)  # noqa: T201
                 results[backend] = await measure(backend, url, keyring, workdir, args)
+                if args.keep_logs is not None:
+                    args.keep_logs.mkdir(parents=True, exist_ok=True)
+                    for log in workdir.glob("*.log"):
+                        shutil.copy(log, args.keep_logs / f"{backend}-{log.name}")
         finally:
             databases.close()
     report(results, args)

@@ -201,7 +201,6 @@ def create_app(settings: Settings, keyring: Keyring, *, clock: Clock = utcnow) -
     # Web reporters' mailboxes, even with the form off: what is queued for them still arrives.
     reporters[WEB] = WebTransport(sessionmaker, keyring, clock)
     worker = OutboxWorker(
-        bot=bot,
         sessionmaker=sessionmaker,
         keyring=keyring,
         moderator_chat_id=settings.moderator_chat_id,

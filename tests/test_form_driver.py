@@ -8,32 +8,56 @@ pressed question in place, Messenger, which cannot edit, sends it anew or not at
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiogram.filters import CommandObject
+from aiogram.types import CallbackQuery, User
+from aiogram.types import Chat as TelegramChat
+from aiogram.types import Message as TelegramMessage
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.outbox.transports import TelegramTransport
 from bot.services import messages
+from bot.services.actions import (
+    checkin_actions,
+    consent_actions,
+    followup_actions,
+    forget_actions,
+    language_actions,
+    wipe_actions,
+)
+from bot.services.buttons import NO_ROW, row_id
 from bot.services.context import ServiceContext
 from bot.services.intake import Intake
 from bot.services.messages import Action, Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.replies import Replies
-from bot.services.session import ReporterSession
+from bot.services.session import (
+    FORGOTTEN,
+    LANGUAGE_CHANGED,
+    NOT_NOW,
+    NOTHING_DELETED,
+    NOTHING_ERASED,
+    THANK_YOU,
+    ReporterSession,
+)
 from handlers.engine import engine
+from handlers.engine.render import Translator
 from handlers.messenger.conversation import MessengerConversation
 from handlers.messenger.events import MessageEvent
 from handlers.messenger.render import Action as Button
-from handlers.messenger.render import Payload, from_neutral, quick_replies
+from handlers.messenger.render import Payload, button_action, from_neutral, quick_replies
 from handlers.telegram.cards import render_card
 from handlers.telegram.conversation import Conversation
-from handlers.telegram.keyboards import FlowCB, neutral_keyboard
-from handlers.telegram.reporter import on_command
+from handlers.telegram.keyboards import button_action as telegram_button
+from handlers.telegram.keyboards import neutral_keyboard
+from handlers.telegram.reporter import create_router, on_command
 from storage.db import create_sessionmaker
 from storage.sealing import Keyring
 from tests.safety import service_context
@@ -106,16 +130,49 @@ class Chat:
 
     async def press(self, action: Action) -> Said:
         """The action's button as the platform sends it back: callback data, or a payload."""
+        return await self.tap(button_data(self.channel, action))
+
+    async def tap(self, data: str) -> Said:
+        """A button pressed, its data as the platform hands it back: Telegram's callback data
+        through the reporter's router (its filters read it back), Messenger's payload through
+        its conversation."""
         if self.channel == "telegram":
-            markup = neutral_keyboard([[action]])
-            assert markup is not None
-            data = FlowCB.unpack(str(markup.inline_keyboard[0][0].callback_data))
             # The pressed message's id: Telegram's, made up here from the update's number.
-            message_id = 1000 + self.updates
-            return await self._update(lambda c: c.press(data, message_id))
-        payload = Payload.decode(quick_replies([[action]])[0]["payload"])
+            query = _callback_query(self.chat, data, message_id=1000 + self.updates)
+
+            async def handler(c: Conversation) -> None:
+                router = create_router()
+                await router.propagate_event(
+                    "callback_query", query, replies=c.replies, reporter_session=c.session
+                )
+
+            return await self._update(handler)
+        payload = Payload.decode(data)
         assert payload is not None
         return await self._update(lambda c: c.on_payload(payload, pressed=True))
+
+
+def button_data(channel: str, action: Action) -> str:
+    """The data of the action's button on `channel`, as its renderer makes it."""
+    if channel == "telegram":
+        markup = neutral_keyboard([[action]])
+        assert markup is not None
+        return str(markup.inline_keyboard[0][0].callback_data)
+    return quick_replies([[action]])[0]["payload"]
+
+
+def _callback_query(chat: str, data: str, *, message_id: int) -> CallbackQuery:
+    """A press of a button under the bot's message `message_id`, as Bot API's CallbackQuery
+    carries it (core.telegram.org/bots/api#callbackquery)."""
+    user = User(id=int(chat), is_bot=False, first_name="R")
+    message = TelegramMessage(
+        message_id=message_id,
+        date=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+        chat=TelegramChat(id=int(chat), type="private"),
+    )
+    return CallbackQuery(
+        id=str(message_id), from_user=user, chat_instance="1", message=message, data=data
+    )
 
 
 def _shown(said: Said) -> dict[str, Any]:
@@ -302,3 +359,173 @@ async def test_the_commands_are_one_table_on_telegram_and_messenger(
     assert messages.form_hints(messenger["help, agreed"][-1])["part"] == "types"
     # Telegram's /wipe asks; a Page can delete nothing, so Messenger's says how to by hand.
     assert telegram["wipe"][0]["actions"] and "actions" not in messenger["wipe"][0]
+
+
+def _as_said_on_messenger(chat: Chat) -> list[Said]:
+    """What each update said, the press's answer put first as a message of its own: Telegram
+    answers a press with a notice (answerCallbackQuery), Messenger has none and says it."""
+    return [
+        ([messages.text(messages.plain(answer))] if answer else []) + said
+        for said, answer in zip(chat.said, chat.answers, strict=True)
+    ]
+
+
+def _offered(rows: Sequence[Sequence[Action]], intent: Intent, *args: str) -> Action:
+    for action in (a for row in rows for a in row):
+        if action.intent is intent and action.args == args:
+            return action
+    raise AssertionError(f"no {intent} {args} among the actions")
+
+
+async def _press_every_button(chat: Chat, t: Translator) -> None:
+    """Every reporter button other than the form's, as a person could press them: before the
+    consent notice is agreed to, then after; some for rows that are not theirs, one forged."""
+    consent = consent_actions(t)
+    forget = [forget_actions(t)]
+    # Before consent: a follow-up (as the form) waits for the notice; a check-in's answer does
+    # not (a call for help is never held back); the notice's language and answers work.
+    await chat.press(_offered(followup_actions([(7, "R-1")], t), Intent.FOLLOW, "7"))
+    await chat.press(_offered([checkin_actions(12345, t)], Intent.CHECKIN, "12345", "safe"))
+    await chat.press(_offered([language_actions()], Intent.LANGUAGE, "ru"))
+    await chat.press(_offered(consent, Intent.CONSENT, "no"))
+    await chat.press(_offered(consent, Intent.CONSENT, "yes"))
+    # After it: a check-in and a report that are not the reporter's find nothing.
+    await chat.press(_offered([checkin_actions(12345, t)], Intent.CHECKIN, "12345", "help"))
+    await chat.press(_offered(followup_actions([(12345, "R-2")], t), Intent.FOLLOW, "12345"))
+    await chat.press(Action(Intent.LANGUAGE, ("xx",), "forged"))
+    await chat.press(_offered(forget, Intent.FORGET, "no"))
+    await chat.press(_offered(followup_actions([(7, "R-1")], t), Intent.FOLLOW, "0"))
+    await chat.press(_offered(forget, Intent.FORGET, "yes"))
+
+
+async def test_every_reporter_button_does_the_same_on_telegram_and_messenger(
+    db_engine: AsyncEngine, keyring: Keyring
+) -> None:
+    """Consent, language, check-in, follow-up and /forget buttons, pressed as each platform hands
+    them back (callback data through Telegram's reporter router, payloads through Messenger's
+    conversation), are one table (bot/services/buttons.py): the same neutral messages, before
+    consent and after, for rows not the reporter's and forged args too."""
+    context = service_context(keyring)
+    sessions = create_sessionmaker(db_engine)
+    t = context.translator("en")
+    chats = {
+        channel: Chat(channel, chat, sessions, context, consented=False)
+        for channel, chat in (("telegram", "5550003"), ("messenger", "7000000000000003"))
+    }
+    for chat in chats.values():
+        await _press_every_button(chat, t)
+    telegram, messenger = (_as_said_on_messenger(chat) for chat in chats.values())
+    # The same messages, but where the channel's `Wording` (bot/services/session.py) says
+    # otherwise: the notice names who can see the conversation and Messenger's offers only the
+    # other languages, Messenger asks the language in all three at once; and "A new report
+    # instead", which on Messenger is the form's New (its quick replies are few).
+    new_report = 9
+    same = [1, 3, 4, 5, 6, 8, 10]
+    assert _without_platform_ids([telegram[i] for i in same]) == _without_platform_ids(
+        [messenger[i] for i in same]
+    )
+    for said in (telegram, messenger):
+        assert [a["intent"] for a in said[0][0]["actions"][0]] == ["consent"]  # waits for it
+        closed = ["This check-in is already closed."]
+        assert _texts(said[1]) == closed  # not the reporter's: nothing changes
+        # The notice again, in the language chosen, the change acknowledged first.
+        changed, cleared, notice = said[2]
+        assert messages.plain_text(changed) == context.translator("ru")(LANGUAGE_CHANGED)
+        assert cleared["type"] == "clear_buttons"
+        assert messages.plain_text(notice) != messages.plain_text(said[0][0])
+        assert "consent" in json.dumps(notice["actions"])
+        assert _texts(said[3]) == [t(NOT_NOW)]
+        assert _texts(said[4])[0] == t(THANK_YOU)
+        assert messages.form_hints(said[4][-1])["part"] == "types"
+        assert _texts(said[5]) == closed
+        assert "can no longer receive additions" in _texts(said[6])[0]
+        assert {a["intent"] for a in said[7][0]["actions"][0]} == {"language"}  # asked again
+        assert _texts(said[8]) == [t(NOTHING_ERASED)]
+        assert messages.form_hints(said[new_report][-1])["part"] == "types"
+        assert _texts(said[10]) == [t(FORGOTTEN)]
+    # Telegram takes the buttons off the pressed message (its id); Messenger's go by themselves.
+    assert chats["telegram"].said[3][0] == {"type": "clear_buttons", "message_id": 1003}
+    assert chats["telegram"].said[new_report][0]["type"] == "clear_buttons"
+
+
+async def test_wipe_answers_delete_on_telegram_and_say_how_on_messenger(
+    db_engine: AsyncEngine, keyring: Keyring
+) -> None:
+    """/wipe's answers: Telegram deletes the pressed message (and the chat's tracked ones) and
+    leaves one neutral line, or deletes nothing; a Page can delete no message, so Messenger
+    offers no such button, and the /wipe postback, whatever it carries, says how by hand."""
+    context = service_context(keyring)
+    sessions = create_sessionmaker(db_engine)
+    t = context.translator("en")
+    rows = wipe_actions(t, codes=False, cancel=True)
+    telegram = Chat("telegram", "5550004", sessions, context)
+    said = await telegram.press(_offered(rows, Intent.WIPE, "no"))
+    assert said == [{"type": "clear_buttons", "message_id": 1000}]
+    assert telegram.answers[-1] == t(NOTHING_DELETED)
+    said = await telegram.press(_offered(rows, Intent.WIPE, "all"))
+    assert said[0] == {"type": "delete", "message_ids": [1001]}
+    assert _texts(said[1:]) == ["The chat was cleared."]
+
+    messenger = Chat("messenger", "7000000000000004", sessions, context)
+    assert quick_replies(rows) == []
+    by_hand = await messenger.tap("rb1:wp::all")
+    assert by_hand == await messenger.command("wipe")
+    assert "delete it in Messenger" in _texts(by_hand)[0]
+
+
+# Button data recorded from chats before the buttons were neutral: each reads back as the same
+# intent and args, and the renderers still make it byte for byte.
+RECORDED_CALLBACK_DATA = {
+    "c1:yes": (Intent.CONSENT, ("yes",)),
+    "l1:kk": (Intent.LANGUAGE, ("kk",)),
+    "k1:42:help": (Intent.CHECKIN, ("42", "help")),
+    "a1:0": (Intent.FOLLOW, ("0",)),
+    "a1:42": (Intent.FOLLOW, ("42",)),
+    "w1:keep": (Intent.WIPE, ("keep",)),
+    "g1:no": (Intent.FORGET, ("no",)),
+}
+RECORDED_PAYLOADS = {
+    "rb1:ok::yes": (Intent.CONSENT, ("yes",)),
+    "rb1:l::kk": (Intent.LANGUAGE, ("kk",)),
+    "rb1:ck:42:help": (Intent.CHECKIN, ("42", "help")),
+    "rb1:fu::42": (Intent.FOLLOW, ("42",)),
+    "rb1:fg::yes": (Intent.FORGET, ("yes",)),
+    "rb1:p:region:almaty": (Intent.PICK, ("region", "almaty")),
+}
+
+
+def test_buttons_already_in_chats_read_back_as_before() -> None:
+    for data, (intent, args) in RECORDED_CALLBACK_DATA.items():
+        assert telegram_button(data) == (intent, args)
+        assert button_data("telegram", Action(intent, args, "label")) == data
+    for data, (intent, args) in RECORDED_PAYLOADS.items():
+        payload = Payload.decode(data)
+        assert payload is not None and button_action(payload) == (intent, args)
+        assert button_data("messenger", Action(intent, args, "label")) == data
+    # The form's buttons and forged data are not the reporter's other buttons: beyond a 32-bit
+    # row id, or not a number, nothing unpacks and no handler takes the press.
+    for forged in ("f1:p:region:almaty", "k1:2147483648:safe", "a1:-1", "a1:x", "k1::safe"):
+        assert telegram_button(forged) is None
+    assert row_id("2147483647") == 2**31 - 1
+    for bad in ("2147483648", "99999999999", "-1", "٣", "", "4 2"):
+        assert row_id(bad) == NO_ROW
+
+
+@pytest.mark.parametrize(
+    ("channel", "chat_id", "consent", "forged"),
+    [
+        ("telegram", "5550005", "c1:yes", "k1:99999999999:safe"),
+        ("messenger", "7000000000000005", "rb1:ok::yes", "rb1:ck:99999999999:safe"),
+    ],
+)
+async def test_an_old_button_still_works_and_a_forged_one_changes_nothing(
+    db_engine: AsyncEngine, keyring: Keyring, channel: str, chat_id: str, consent: str, forged: str
+) -> None:
+    context = service_context(keyring)
+    chat = Chat(channel, chat_id, create_sessionmaker(db_engine), context, consented=False)
+    said = await chat.tap(consent)
+    assert messages.form_hints(said[-1])["part"] == "types"  # agreed: what happened?
+    said = await chat.tap(forged)
+    # Telegram's cannot unpack (no handler takes it); Messenger's names no row (NO_ROW).
+    expected = [] if channel == "telegram" else ["This check-in is already closed."]
+    assert _texts(said) == expected

@@ -3,6 +3,7 @@ free of frameworks at run time too (README, "Layout")."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -80,3 +81,26 @@ def test_the_services_and_the_messenger_channel_spell_its_name_alike() -> None:
     from handlers.messenger import CHANNEL  # noqa: PLC0415
 
     assert MESSENGER == CHANNEL
+
+
+def test_the_outbox_worker_imports_no_platform_library() -> None:
+    """The worker claims, orders, paces and records; each transport sorts its platform's
+    errors (bot/outbox/transports.py), so the worker names none of them. The contract in
+    pyproject.toml says so for lint-imports; this reads the module's own imports too."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert any(
+        contract["type"] == "forbidden"
+        and "bot.outbox.worker" in contract["source_modules"]
+        and "aiogram" in contract["forbidden_modules"]
+        for contract in contracts["contracts"]
+    )
+    tree = ast.parse((ROOT / "bot" / "outbox" / "worker.py").read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "bot.outbox.transports" in imported  # the platforms are reached through it
+    assert sorted(name for name in imported if name.split(".")[0] in ("aiogram", "aiohttp")) == []

@@ -13,9 +13,9 @@ staff transport also renders alert cards (bot/services/card_model.py) with the r
 given.
 
 Failures: `TransportError` is a platform's answer sorted for the worker (retry after a pause,
-retry counted, or give up), so the worker needs none of the platform's error types. The Bot API's
-own exceptions still reach the worker from the staff transport, which is Telegram by design
-(the moderators work in a Telegram group: README, "Architecture").
+retry counted, or give up; a group that refuses the bot for now, a person who blocked it, a chat
+that moved), so the worker needs none of the platform's error types: the Bot API's exceptions
+are sorted here (`TelegramFailure`), Meta's in handlers/messenger/transport.py (`GraphFailure`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram import Bot, html
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import (
     BufferedInputFile,
     ForceReply,
@@ -61,7 +71,13 @@ class TransportError(Exception):
     """A platform's refusal, sorted: `retryable` (with `retry_after`, whether the try counts
     towards giving up, and `attempts`: at most this many tries in all for such an answer, when
     the platform's documentation says to give up sooner than usual) or not. `label` is a short
-    metric label; `str()` never holds content or an id."""
+    metric label; `str()` never holds content or an id.
+
+    What the worker does besides retrying or giving up: `chat_refused`, the kind of refusal when
+    the chat refuses the bot's messages rather than this message (a team's group waits for it
+    to allow them again); `recipient_gone`, the person blocked the bot or deleted their account
+    (the team is told under the card); `moved_to`, the chat's new id (a group that became a
+    supergroup is followed there)."""
 
     def __init__(
         self,
@@ -72,6 +88,9 @@ class TransportError(Exception):
         retry_after: float | None = None,
         counted: bool = True,
         attempts: int | None = None,
+        chat_refused: str | None = None,
+        recipient_gone: bool = False,
+        moved_to: int | None = None,
     ) -> None:
         super().__init__(description)
         self.attempts = attempts
@@ -79,6 +98,9 @@ class TransportError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.counted = counted
+        self.chat_refused = chat_refused
+        self.recipient_gone = recipient_gone
+        self.moved_to = moved_to
 
     def retry_after_tries(self, tries: int) -> bool:
         """Whether to try again after `tries` failed tries (this one included)."""
@@ -248,7 +270,13 @@ class TelegramTransport:
             message = self.render(message)
         elif card_model.is_card(message):
             message = self.cards(message)
-        sent = await self._send(chat, message, reply_to=sending.reply_to)
+        try:
+            sent = await self._send(chat, message, reply_to=sending.reply_to)
+        except TelegramAPIError as exc:
+            failure = TelegramFailure.of(exc)
+            if failure is None:
+                raise  # not one Telegram documents: the worker's unexpected failures
+            raise failure from None
         return sent.message_id if sent is not None else None
 
     async def _send(
@@ -381,6 +409,105 @@ class TelegramTransport:
             # Telegram; a batch with none left to delete is refused. Neither is a failure here.
             with contextlib.suppress(TelegramBadRequest):
                 await self.bot.delete_messages(chat_id, message_ids[start : start + DELETE_BATCH])
+
+
+# Seconds between tries while Telegram refuses the bot token (401: revoked or replaced).
+UNAUTHORIZED_WAIT = 60.0
+
+# What a group answers when it refuses the bot's messages rather than this message: Bot API
+# texts (tdlib/telegram-bot-api) and the MTProto error names it passes on
+# (core.telegram.org/api/errors: CHAT_WRITE_FORBIDDEN, CHAT_RESTRICTED, TOPIC_CLOSED...).
+_REFUSALS = (
+    "not enough rights",
+    "have no rights",
+    "need administrator rights",
+    "not a member",
+    "chat not found",
+    "message thread not found",
+    "group chat was deactivated",
+    "chat_write_forbidden",
+    "chat_restricted",
+    "chat_admin_required",
+    "chat_send_",
+    "topic_closed",
+    "topic_deleted",
+    "channel_private",
+    "user_banned_in_channel",
+)
+
+
+class TelegramFailure(TransportError):
+    """A Bot API call refused, sorted for the worker. A failed request answers "ok": false with
+    an `error_code` and a human-readable `description`, and some carry `parameters`
+    (core.telegram.org/bots/api#making-requests); the `ResponseParameters` tell "whether the
+    request can be repeated": `retry_after` ("the number of seconds left to wait before the
+    request can be repeated") and `migrate_to_chat_id` ("the group has been migrated to a
+    supergroup with the specified identifier", core.telegram.org/bots/api#responseparameters).
+    aiogram turns each error_code into an exception class; this sorts them once:
+
+    - 429 (TelegramRetryAfter): try again after `retry_after`; Telegram asking for a pause is
+      not a failed attempt.
+    - 400 with migrate_to_chat_id (TelegramMigrateToChat): the chat moved; the worker follows a
+      team's group there and sends again at once; anything else cannot be sent.
+    - 5xx (TelegramServerError) and no answer at all (TelegramNetworkError): try again later,
+      counted towards giving up.
+    - 401 (TelegramUnauthorizedError): the token was revoked; every message waits for a new one
+      (UNAUTHORIZED_WAIT between tries, not counted), none is given up.
+    - 403 (TelegramForbiddenError: "bot was blocked by the user", "user is deactivated", "bot
+      was kicked from the group"...) and 404: give up; the person is gone, or the group refuses
+      the bot for now (the worker keeps a team's rows waiting).
+    - 400 (TelegramBadRequest): give up (the message itself is wrong: too long, a bad picture),
+      unless its description says the group refuses the bot ("not enough rights...": waits
+      like a 403). The 400s that are not failures (an edit that changes nothing, a card or a
+      question that is gone, a picture refused as a photo) are handled where they are sent.
+
+    Any other Bot API error reaches the worker as it is (an unexpected failure). `str()` is the
+    exception class, or for a 400 the stable part of the description (it can quote the text)."""
+
+    @classmethod
+    def of(cls, exc: TelegramAPIError) -> TelegramFailure | None:
+        label = type(exc).__name__
+        if isinstance(exc, TelegramRetryAfter):
+            return cls(
+                "retry_after",
+                label=label,
+                retryable=True,
+                retry_after=exc.retry_after,
+                counted=False,
+            )
+        if isinstance(exc, TelegramMigrateToChat):
+            return cls(label, label=label, retryable=False, moved_to=exc.migrate_to_chat_id)
+        if isinstance(exc, TelegramServerError | TelegramNetworkError):
+            return cls(label, label=label, retryable=True)
+        if isinstance(exc, TelegramUnauthorizedError):
+            log.error("Telegram refused BOT_TOKEN (revoked?); outgoing messages wait for a new one")
+            return cls(
+                "unauthorized",
+                label=label,
+                retryable=True,
+                retry_after=UNAUTHORIZED_WAIT,
+                counted=False,
+            )
+        refusal = error_kind(exc.message.removeprefix("Forbidden: "))
+        if isinstance(exc, TelegramForbiddenError):
+            return cls(
+                label, label=label, retryable=False, chat_refused=refusal, recipient_gone=True
+            )
+        if isinstance(exc, TelegramNotFound):
+            return cls(label, label=label, retryable=False, chat_refused=refusal)
+        if isinstance(exc, TelegramBadRequest):
+            return cls(
+                f"{label}: {error_kind(exc.message)}",
+                label=label,
+                retryable=False,
+                chat_refused=refusal if _refusal(exc.message) else None,
+            )
+        return None
+
+
+def _refusal(description: str) -> bool:
+    lowered = description.lower()
+    return any(pattern in lowered for pattern in _REFUSALS)
 
 
 class UnknownMessage(Exception):

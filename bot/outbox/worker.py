@@ -42,7 +42,9 @@ shutdown the rows claimed but not yet tried are released at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import html
 import logging
 import random
 import time
@@ -50,18 +52,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot, html
-from aiogram.exceptions import (
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramMigrateToChat,
-    TelegramNetworkError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-    TelegramServerError,
-    TelegramUnauthorizedError,
-)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import Metrics
@@ -74,8 +64,8 @@ from bot.outbox.transports import (
     TransportError,
     Transports,
     UnknownMessage,
-    error_kind,
 )
+from bot.services import messages as neutral
 from bot.services.group_chats import ADMIN_TARGET, GroupChatIds
 from bot.services.replies import REPLY_KIND
 from handlers.engine.text import N_
@@ -96,7 +86,6 @@ MAX_ATTEMPTS = 10
 BACKOFF_CAP = 300.0  # seconds
 REFUSED_CAP = 300.0  # seconds between tries while a group refuses the bot's messages
 CLAIM_LEASE = dt.timedelta(minutes=2)
-UNAUTHORIZED_WAIT = 60.0  # seconds between tries while the bot token is refused
 BATCH = 20
 # Bursts (see _announce_backlog). Full cards use the group's window only while more than
 # CARD_RESERVE of its 20 slots are free: the rest is kept for digests and card edits.
@@ -115,6 +104,9 @@ GROUP_INTERVAL = GROUP_RATE[1] / GROUP_RATE[0]
 PRIVATE_RATE = (1, 1.05)
 # A reply row waiting behind an earlier row to the same chat looks again this soon.
 ORDER_WAIT = 0.3
+# How long deliver_now waits for the worker's pass to finish claiming, or sending a row of its
+# update (a Bot API call): past that, the row is left to the pass.
+HANDOVER_WAIT = 5.0
 # The worker's shortest nap between passes when a row is due (and waits for its chat's pace).
 MIN_IDLE = 0.05
 BUSY_IDLE = 0.25
@@ -200,7 +192,6 @@ class OutboxWorker:
     def __init__(
         self,
         *,
-        bot: Bot,
         sessionmaker: async_sessionmaker[AsyncSession],
         keyring: Keyring,
         moderator_chat_id: int,
@@ -219,7 +210,6 @@ class OutboxWorker:
     ) -> None:
         # The line under a card when a message could not reach its reporter (code, reason).
         self.undelivered_text = undelivered_text
-        self.bot = bot
         # The groups' current ids (a group upgraded to a supergroup moves:
         # bot/services/group_chats.py).
         self.chats = chats
@@ -246,6 +236,12 @@ class OutboxWorker:
         self._chats: dict[int | str, SlidingWindow] = {}
         self._burst_until = float("-inf")
         self._background: set[asyncio.Task[None]] = set()
+        # Rows this process's pass claimed and has not tried yet, and those it is sending (the
+        # event is set when it is done): an update's reply among them goes in the person's
+        # turn (deliver_now). `_claiming` is held while a pass claims.
+        self._untried: dict[int, ClaimedRow] = {}
+        self._sending: dict[int, asyncio.Event] = {}
+        self._claiming = asyncio.Lock()
 
     def notify(self) -> None:
         """Wake the worker now (called after a transaction that queued messages commits)."""
@@ -302,28 +298,86 @@ class OutboxWorker:
         blocked = [
             target for target in GROUP_TARGETS if self._pace(self._group_id(target)).free_in() > 0
         ]
-        async with self.sessionmaker() as session, session.begin():
-            rows = await OutboxRepository(session, self.keyring).claim_due(
-                now=self.clock(), limit=BATCH, lease=self.lease, skip_targets=blocked
-            )
-        for index, row in enumerate(rows):
-            if stop is not None and stop.is_set():
-                await self._release_untried(rows[index:])
-                break
-            progressed += await self._deliver(row)
+        async with self._claiming:
+            async with self.sessionmaker() as session, session.begin():
+                rows = await OutboxRepository(session, self.keyring).claim_due(
+                    now=self.clock(), limit=BATCH, lease=self.lease, skip_targets=blocked
+                )
+            self._untried.update((row.id, row) for row in rows)
+        if rows:
+            log.debug("outbox pass claimed rows %s", [(row.id, row.kind) for row in rows])
+        try:
+            for index, row in enumerate(rows):
+                if stop is not None and stop.is_set():
+                    untried = [left for left in rows[index:] if self._untried.pop(left.id, None)]
+                    await self._release_untried(untried)
+                    break
+                if self._untried.pop(row.id, None) is None:
+                    continue  # an update's reply, taken over by deliver_now in the person's turn
+                done = self._sending[row.id] = asyncio.Event()
+                try:
+                    progressed += await self._deliver(row)
+                finally:
+                    del self._sending[row.id]
+                    done.set()
+        finally:
+            for row in rows:  # a pass that failed midway: the rest waits for its lease to end
+                self._untried.pop(row.id, None)
         return progressed
 
     async def deliver_now(self, row_ids: list[int]) -> None:
-        """Send these rows now, in order, if no one else holds them (an update's replies, right
-        after its commit). What cannot go now stays queued for the worker, which is woken."""
+        """Send these rows now, in order (an update's replies, right after its commit), whoever
+        claimed them in this process. What cannot go now stays queued for the worker, which is
+        woken.
+
+        The worker's own pass may have claimed a row between the commit and this claim (or be
+        claiming it at this moment: SKIP LOCKED passes over it here). Its pass sends the rows it
+        claimed one after another, so a reply left to it could wait behind many others' round
+        trips: instead a row the pass has not started is taken over and sent here, and one it
+        is sending now is waited for. Each row is still sent by one owner only: taking a row
+        over removes it from the pass, which sends only what it can still remove.
+        """
         async with self.sessionmaker() as session, session.begin():
             rows = await OutboxRepository(session, self.keyring).claim_rows(
                 row_ids, now=self.clock(), lease=self.lease
             )
+        missing = sorted(set(row_ids) - {row.id for row in rows})
+        if missing:
+            rows, in_flight = await self._take_over(rows, missing)
+            if in_flight:
+                # Being sent by the pass right now: the next rows to the chat come after it.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(HANDOVER_WAIT):
+                        await asyncio.gather(*(event.wait() for event in in_flight))
+            left = len(row_ids) - len(rows) - len(in_flight)
+        else:
+            left = 0
         for row in rows:
             await self._deliver(row, in_turn=True)
-        if len(rows) < len(row_ids):
+        if left:
             self.notify()
+
+    async def _take_over(
+        self, rows: list[ClaimedRow], missing: list[int]
+    ) -> tuple[list[ClaimedRow], list[asyncio.Event]]:
+        """Rows this process's pass claimed and has not started: taken from it, with `rows`, in
+        order; and the events of the ones it is sending now."""
+        # A pass claiming at this moment: its rows are known once its transaction ends.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(HANDOVER_WAIT), self._claiming:
+                pass
+        untried = [self._untried.pop(row_id, None) for row_id in missing]
+        taken = [row for row in untried if row is not None]
+        in_flight = [self._sending[row_id] for row_id in missing if row_id in self._sending]
+        left = len(missing) - len(taken) - len(in_flight)
+        log.debug(
+            "deliver_now: %s rows taken from the worker's pass, %s being sent by it, "
+            "%s held elsewhere or not due",
+            len(taken),
+            len(in_flight),
+            left,
+        )
+        return sorted([*rows, *taken], key=lambda row: row.id), in_flight
 
     async def _release_untried(self, rows: list[ClaimedRow]) -> None:
         """Shutting down: give back what we claimed but did not try, due now."""
@@ -374,18 +428,22 @@ class OutboxWorker:
                 # More than one digest at a time only while the window has room to spare.
                 if index and pace.available() <= CARD_RESERVE:
                     break
-                header = html.bold(html.quote(self.digest_header(len(ids))))
+                header = f"<b>{_quote(self.digest_header(len(ids)))}</b>"
+                digest = {"type": "text", "html": header + "\n" + "\n".join(lines)}
                 await self._global.acquire()
                 pace.take()
-                await self.bot.send_message(chat_id, header + "\n" + "\n".join(lines))
+                await self.transports.staff.send(
+                    chat_id, digest, Sending(ids[0], 0, "digest", None, {})
+                )
                 announced.extend(ids)
                 self._burst_until = time.monotonic() + GROUP_RATE[1]
-        except TelegramAPIError as exc:
-            # Whatever Telegram answers, the claimed rows are released below: the cards follow.
-            self.metrics.send_errors.labels(_error_label(exc)).inc()
-            log.warning("burst digest not sent: %s", type(exc).__name__)
-            if isinstance(exc, TelegramMigrateToChat) and self.chats is not None:
-                await self.chats.follow(self.moderator_chat_id, exc.migrate_to_chat_id)
+        except TransportError as exc:
+            # Whatever the platform answers, the claimed rows are released below: the cards
+            # follow.
+            self.metrics.send_errors.labels(exc.label).inc()
+            log.warning("burst digest not sent: %s", exc.label)
+            if exc.moved_to is not None and self.chats is not None:
+                await self.chats.follow(self.moderator_chat_id, exc.moved_to)
         async with self.sessionmaker() as session, session.begin():
             repo = OutboxRepository(session, self.keyring)
             if announced:
@@ -425,37 +483,11 @@ class OutboxWorker:
                     row.id, at=self.clock() + dt.timedelta(seconds=exc.wait)
                 )
             return 0
-        except TelegramRetryAfter as exc:
-            self.metrics.send_errors.labels(_error_label(exc)).inc()
-            await self._retry(row, exc.retry_after, "retry_after", count=False)
-        except TelegramMigrateToChat as exc:
-            # Not a TelegramBadRequest in aiogram: the group became a supergroup with a new id.
-            self.metrics.send_errors.labels(_error_label(exc)).inc()
-            await self._migrated(row, exc)
-        except (TelegramServerError, TelegramNetworkError) as exc:
-            self.metrics.send_errors.labels(_error_label(exc)).inc()
-            await self._retry(row, None, type(exc).__name__)
-        except TelegramUnauthorizedError as exc:
-            # The token was revoked: nothing can be sent until the new one is in place and the
-            # bot restarted. That is no reason to give up any message; wait for it.
-            self.metrics.send_errors.labels(_error_label(exc)).inc()
-            log.error("Telegram refused BOT_TOKEN (revoked?); outgoing messages wait for a new one")
-            await self._retry(row, UNAUTHORIZED_WAIT, "unauthorized", count=False)
-        except (
-            PermanentFailure,
-            UnknownMessage,
-            TelegramForbiddenError,
-            TelegramNotFound,
-        ) as exc:
-            self.metrics.send_errors.labels(_error_label(exc)).inc()
-            if not await self._group_refused(row, exc):
-                await self._dead(row, type(exc).__name__)
-                await self._tell_card_undelivered(row, exc)
-        except TelegramBadRequest as exc:
-            self.metrics.send_errors.labels(_error_label(exc)).inc()
-            if not await self._group_refused(row, exc):
-                # Telegram's description can quote the offending text; store only the kind.
-                await self._dead(row, f"TelegramBadRequest: {error_kind(exc.message)}")
+        except (PermanentFailure, UnknownMessage) as exc:
+            self.metrics.send_errors.labels(type(exc).__name__).inc()
+            await self._dead(row, type(exc).__name__)
+            if isinstance(exc, PermanentFailure) and str(exc) == REPORTER_ERASED:
+                await self._tell_card_undelivered(row, "erased")
         except TransportError as exc:
             self.metrics.send_errors.labels(exc.label).inc()
             await self._transport_failure(row, route.transport if route else None, exc)
@@ -475,13 +507,13 @@ class OutboxWorker:
             self._spawn(self._record_later(row, unrecorded, finish=True))
             raise RecordingDeferred(str(row.id)) from exc
 
-    async def _migrated(self, row: ClaimedRow, exc: TelegramMigrateToChat) -> None:
-        """Follow the group to its new id, and send the row there at once."""
+    async def _migrated(self, row: ClaimedRow, moved_to: int) -> bool:
+        """Follow a team's group to its new id, and send the row there at once."""
         if row.target not in GROUP_TARGETS or self.chats is None:
-            await self._dead(row, "TelegramMigrateToChat")
-            return
-        await self.chats.follow(self._configured(row.target), exc.migrate_to_chat_id)
+            return False  # nothing else moves: the row cannot be sent
+        await self.chats.follow(self._configured(row.target), moved_to)
         await self._retry(row, 0.0, "chat migrated", count=False)
+        return True
 
     async def _card_moved(self, row: ClaimedRow, message_id: int) -> None:
         """The card was posted anew: presses, replies and edits go to the new message."""
@@ -491,17 +523,13 @@ class OutboxWorker:
             await OutboxRepository(session, self.keyring).move_card(row.report_id, message_id)
         log.warning("the card of report %s was gone; posted anew", row.report_id)
 
-    async def _group_refused(self, row: ClaimedRow, exc: Exception) -> bool:
+    async def _group_refused(self, row: ClaimedRow, reason: str | None) -> bool:
         """A group refused the message (the bot may not post, was removed, a closed topic):
         the row waits and is tried again, with capped backoff, for as long as it takes. An
-        alert is never dropped because the moderators' chat refused it for a while."""
-        if row.target not in GROUP_TARGETS or not isinstance(
-            exc, TelegramForbiddenError | TelegramBadRequest | TelegramNotFound
-        ):
+        alert is never dropped because the moderators' chat refused it for a while. A refusal
+        of this message (too long, a bad picture) has no `reason`: waiting cannot help."""
+        if row.target not in GROUP_TARGETS or reason is None:
             return False
-        if isinstance(exc, TelegramBadRequest) and not _refusal(exc.message):
-            return False  # about this message (too long, a bad picture): waiting cannot help
-        reason = error_kind(exc.message.removeprefix("Forbidden: "))
         configured = self._configured(row.target)
         waited = 0.0
         if self.chats is not None:
@@ -514,11 +542,11 @@ class OutboxWorker:
         await self._retry(row, delay, f"{CHAT_REFUSED}: {reason}", count=False)
         return True
 
-    async def _tell_card_undelivered(self, row: ClaimedRow, exc: Exception) -> None:
-        """A question, status message or check-in could not reach the reporter (they blocked
-        the bot: 403 "bot was blocked by the user"; or the link to them was erased): the
-        moderators see it under the card, instead of believing it arrived. Never the
-        reporter's id, never the content."""
+    async def _tell_card_undelivered(self, row: ClaimedRow, reason: str) -> None:
+        """A question, status message or check-in could not reach the reporter (`reason`:
+        "blocked", they blocked the bot or deleted their account; "erased", the link to them
+        was erased): the moderators see it under the card, instead of believing it arrived.
+        Never the reporter's id, never the content."""
         if (
             row.target != "reporter"
             or row.kind not in UNDELIVERED_KINDS
@@ -526,19 +554,13 @@ class OutboxWorker:
             or self.undelivered_text is None
         ):
             return
-        if isinstance(exc, TelegramForbiddenError):
-            reason = "blocked"  # or "user is deactivated": the account was deleted
-        elif isinstance(exc, PermanentFailure) and str(exc) == REPORTER_ERASED:
-            reason = "erased"
-        else:
-            return
         async with self.sessionmaker() as session, session.begin():
             code = (await Reports(session, self.keyring).codes([row.report_id])).get(
                 row.report_id, ""
             )
             await OutboxRepository(session, self.keyring).notice_under_card(
                 row.report_id,
-                html.quote(self.undelivered_text(reason, code)),
+                _quote(self.undelivered_text(reason, code)),
                 key=f"undelivered:{row.id}:{row.attempts}",
             )
         self.notify()
@@ -623,8 +645,9 @@ class OutboxWorker:
         """Send the row's messages from where it got to; what the last one sent has not been
         recorded yet is returned, for `_finish` to record with the row's end."""
         messages: list[dict[str, Any]] = list(row.payload.get("messages") or [])
-        # Taking the buttons off an earlier message does not have to finish before the next
-        # message goes: both go at once, so an answer costs one round trip to Telegram, not two.
+        # Tidying an earlier message (taking its buttons off, or writing the answer under the
+        # question just pressed) does not have to finish before the next message goes: both go
+        # at once, so an answer costs one round trip to Telegram, not two.
         tidying: list[asyncio.Task[int | None]] = []
         try:
             unrecorded = await self._send_in_order(
@@ -634,7 +657,12 @@ class OutboxWorker:
             await asyncio.gather(*tidying, return_exceptions=True)  # the first failure counts
             raise
         for failure in await asyncio.gather(*tidying, return_exceptions=True):
-            if isinstance(failure, Exception):
+            if isinstance(failure, TransportError):
+                # What matters went out: trying the row again would send it a second time, for
+                # an old message left as it was (its buttons, or the answer not written under it).
+                self.metrics.send_errors.labels(failure.label).inc()
+                log.warning("outbox row %s: an earlier message not tidied: %s", row.id, failure)
+            elif isinstance(failure, Exception):
                 raise failure
         return unrecorded
 
@@ -696,7 +724,7 @@ class OutboxWorker:
                 row.id, index, row.kind, row.reporter_id, row.payload, card_id, route.seen
             )
             send = transport.send(chat_id, message, sending)
-            concurrent = answering and message.get("type") == "clear_buttons"
+            concurrent = answering and _tidying(message)
             if concurrent and index + 1 < len(messages):
                 tidying.append(asyncio.create_task(send))
                 continue
@@ -769,12 +797,20 @@ class OutboxWorker:
     async def _transport_failure(
         self, row: ClaimedRow, transport: Transport | None, exc: TransportError
     ) -> None:
-        """A platform's refusal as its transport sorted it; the team hears of what cannot
-        arrive at a reporter (the transport says it, in the platform's terms)."""
+        """A platform's refusal as its transport sorted it: a team's group that moved is
+        followed, one that refuses the bot for now is waited for; the rest is tried again or
+        given up. The team hears of what cannot arrive at a reporter (the transport says it, in
+        the platform's terms; a person who blocked the bot is marked under the card)."""
+        if exc.moved_to is not None and await self._migrated(row, exc.moved_to):
+            return
+        if await self._group_refused(row, exc.chat_refused):
+            return
         if exc.retry_after_tries(row.attempts + 1):
             await self._retry(row, exc.retry_after, str(exc), count=exc.counted)
             return
         await self._dead(row, str(exc))
+        if exc.recipient_gone:
+            await self._tell_card_undelivered(row, "blocked")
         if row.target == "reporter" and transport is not None:
             await transport.undeliverable(row, exc)
             self.notify()
@@ -848,33 +884,32 @@ def _digest_chunks(rows: list[ClaimedRow]) -> list[tuple[list[int], list[str]]]:
     return chunks
 
 
-# What a group answers when it refuses the bot's messages rather than this message: Bot API
-# texts (tdlib/telegram-bot-api) and the MTProto error names it passes on
-# (core.telegram.org/api/errors: CHAT_WRITE_FORBIDDEN, CHAT_RESTRICTED, TOPIC_CLOSED...).
-_REFUSALS = (
-    "not enough rights",
-    "have no rights",
-    "need administrator rights",
-    "not a member",
-    "chat not found",
-    "message thread not found",
-    "group chat was deactivated",
-    "chat_write_forbidden",
-    "chat_restricted",
-    "chat_admin_required",
-    "chat_send_",
-    "topic_closed",
-    "topic_deleted",
-    "channel_private",
-    "user_banned_in_channel",
-)
+def _tidying(message: dict[str, Any]) -> bool:
+    """A message that only tidies an earlier one in a person's chat: its buttons taken off, or
+    the question just pressed rewritten with the answer under it (an edit with no buttons that
+    is no question: one that is gone is not asked anew). Doing it twice changes nothing."""
+    if message.get("type") == "clear_buttons":
+        return True
+    if neutral.is_neutral(message):
+        # The form's recap of a pressed question (bot/services/form.py, `answered`): it replaces
+        # the pressed message where the platform can edit one, and is left out where it cannot.
+        edit = neutral.edit_of(message)
+        return (
+            edit is not None
+            and edit[0] is not None
+            and not edit[1]
+            and not message.get("actions")
+            and not message.get("prompt")
+        )
+    return (
+        message.get("type") == "edit"
+        and "reply_markup" not in message
+        and not message.get("prompt")
+        and not message.get("card")
+    )
 
 
-def _refusal(description: str) -> bool:
-    lowered = description.lower()
-    return any(pattern in lowered for pattern in _REFUSALS)
-
-
-def _error_label(exc: Exception) -> str:
-    """A small, fixed set of metric labels: the exception class, never Telegram's text."""
-    return type(exc).__name__
+def _quote(text: str) -> str:
+    """Text as HTML, as Telegram reads it (core.telegram.org/bots/api#html-style: &, < and >
+    escaped)."""
+    return html.escape(text, quote=False)

@@ -30,7 +30,7 @@ from bot.services.intake import Intake
 from bot.services.media import NOTICES, REFUSALS
 from bot.services.messages import Action, Intent
 from bot.services.moderation import Moderation
-from bot.services.privacy import Privacy
+from bot.services.privacy import Deleter, Privacy
 from bot.services.receipts import help_text
 from handlers.engine.render import Translator
 from handlers.engine.text import N_
@@ -39,6 +39,7 @@ from storage.models import Report, Reporter
 NOT_NOW = N_("All right, nothing was sent. If you change your mind, send /start.")
 THANK_YOU = N_("Thank you.")
 NOTHING_ERASED = N_("Nothing was erased.")
+NOTHING_DELETED = N_("Nothing was deleted.")
 FORGOTTEN = N_(
     "Done: the link between you and your reports is erased. If you write again, you start as a "
     "new reporter."
@@ -192,6 +193,14 @@ class ReporterSession:
     def acknowledge(self, text: str, *, alert: bool = False) -> None:
         self.ack, self.alert = text, alert
 
+    def clear_buttons(self, message_id: int | None) -> None:
+        """Take the buttons off the pressed message (its platform id, where the platform gives
+        one; without it, the last question asked in the chat)."""
+        cleared: messages.Message = {"type": "clear_buttons"}
+        if message_id is not None:
+            cleared["message_id"] = message_id
+        self.said.append(cleared)
+
     @property
     def wording(self) -> Wording:
         return wording(self.reporter.channel)
@@ -247,6 +256,27 @@ class ReporterSession:
             return
         codes = await self.privacy.recent_codes(self.reporter)
         self.say(self.t(self.wording.wipe), wipe_actions(self.t, codes=bool(codes), cancel=True))
+
+    async def wipe(self, answer: str, delete: Deleter | None, *, pressed_id: int | None) -> None:
+        """The answer to /wipe's question: clear the chat, leaving one neutral line ("keep":
+        with the report codes, each on a line of its own to copy; "all"), or not. Where the
+        bot can delete nothing (`delete` is None) it says how to clear the chat by hand."""
+        if delete is None or not self.wording.can_delete:
+            await self.ask_wipe()
+            return
+        if answer not in ("keep", "all"):
+            self.clear_buttons(pressed_id)
+            self.acknowledge(self.t(NOTHING_DELETED))
+            return
+        # The pressed message: a receipt can be pressed before the worker recorded sending it.
+        also = [pressed_id] if pressed_id is not None else []
+        codes = await self.privacy.wipe(
+            self.reporter, delete, keep_codes=answer == "keep", also=also
+        )
+        spans = [messages.plain(self.privacy.neutral_line(self.t))]
+        for code in codes:
+            spans += [messages.plain("\n"), messages.Span(code, messages.Style.CODE)]
+        self.said.append(messages.text(spans))
 
     def consent(self, agreed: bool) -> bool:
         """The answer to the consent notice; True when the report can begin."""

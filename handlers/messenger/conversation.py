@@ -2,13 +2,15 @@
 
 The Messenger adapter of the reporter's session: every rule about what to ask lives in the
 engine; the form is driven and said by the channel-neutral form driver (bot/services/form.py);
-consent, erasing the link, check-in answers, answers to the team's questions, follow-ups and
-refused files in the channel-neutral session Telegram uses too (bot/services/session.py); the
-outbox's transport renders what both say (handlers/messenger/render.py); flood limits and
-pictures rebuilt without metadata in the same services. The draft is the same encrypted draft as
-on Telegram, with the `ref` of the m.me link the person came from as its source. Replies are
-collected in the event's `Replies` (bot/services/replies.py), never sent from here: the inbound
-pipeline stores them in the outbox (bot/services/pipeline.py).
+a payload is read back as a command (bot/services/commands.py) or a button's intent, pressed
+through the one table of buttons (bot/services/buttons.py); consent, erasing the link, check-in
+answers, answers to the team's questions, follow-ups and refused files in the channel-neutral
+session Telegram uses too (bot/services/session.py); the outbox's transport renders what both
+say (handlers/messenger/render.py); flood limits and pictures rebuilt without metadata in the
+same services. The draft is the same encrypted draft as on Telegram, with the `ref` of the m.me
+link the person came from as its source. Replies are collected in the event's `Replies`
+(bot/services/replies.py), never sent from here: the inbound pipeline stores them in the outbox
+(bot/services/pipeline.py).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from urllib.parse import unquote, urlsplit
 
 from aiogram import html
 
+from bot.services.buttons import Buttons
 from bot.services.commands import Commands, ReporterCommand, command_named
 from bot.services.followups import FollowUps
-from bot.services.form import FormDriver, Pressed, small_number
+from bot.services.form import FormDriver, Pressed
 from bot.services.intake import Intake
 from bot.services.media import (
     DOWNLOAD_LIMIT,
@@ -35,6 +38,7 @@ from bot.services.media import (
     is_image,
     upload_message,
 )
+from bot.services.messages import Intent
 from bot.services.moderation import Moderation
 from bot.services.privacy import Privacy
 from bot.services.replies import Replies
@@ -44,11 +48,7 @@ from handlers.engine.render import Translator
 from handlers.messenger import CHANNEL
 from handlers.messenger.events import Attachment, MessageEvent, PostbackEvent, ReferralEvent
 from handlers.messenger.graph import AttachmentUnavailable, GraphClient
-from handlers.messenger.render import (
-    Action,
-    Payload,
-    form_action,
-)
+from handlers.messenger.render import Action, Payload, button_action
 from storage.models import Report, Reporter
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,6 @@ PAYLOAD_COMMANDS: dict[str, ReporterCommand] = {
     Action.HELP: ReporterCommand.HELP,
     Action.WIPE: ReporterCommand.WIPE,
 }
-# The buttons a person may press before agreeing to the consent notice (the commands say their
-# own: bot/services/commands.py).
-BUTTONS_BEFORE_CONSENT = frozenset({Action.CONSENT, Action.FORGET})
 # Meta allows letters, digits and + / = - . : _ in a ref; the report's source column holds 64.
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9+/=\-.:_]")
 SOURCE_LENGTH = 64
@@ -217,44 +214,22 @@ class MessengerConversation:
         await self._said()
 
     async def on_payload(self, payload: Payload, *, pressed: bool = False) -> None:
-        """A quick reply or postback (`pressed`), or a menu's postback."""
-        action = payload.action
-        if action == Action.LANGUAGE:
-            await self._set_language(payload.value)
-            return
-        command = PAYLOAD_COMMANDS.get(action)
-        if action == Action.FORGET and payload.value == "":
+        """A quick reply or postback (`pressed`), or a menu's postback: a command, or a button
+        read back as its intent, whose one table is bot/services/buttons.py."""
+        command = PAYLOAD_COMMANDS.get(payload.action)
+        if payload.action == Action.FORGET and payload.value == "":
             command = ReporterCommand.FORGET
         if command is not None:
             await self.on_command(command)
             return
-        if self.reporter.language is None:
-            await self._ask_language()
-            return
-        if action not in BUTTONS_BEFORE_CONSENT and self.privacy.needs_consent(self.reporter):
-            await self._ask_consent()
-            return
-        press = Pressed() if pressed else None
-        if action == Action.CONSENT:
-            await self._consent(payload.value == "yes")
-        elif action == Action.FORGET:
-            await self._forget(payload.value)
-        elif action == Action.CHECKIN:
-            await self.session.checkin(small_number(payload.step), payload.value)
-            await self._said()
-        elif action == Action.FOLLOW:
-            await self.session.follow(small_number(payload.value))
-            await self._said()
-        elif (form_said := form_action(payload)) is not None:
-            intent, args = form_said
-            await self.form.act(intent, args, pressed=press)
-            await self._said()
-        else:  # a payload of no known action
-            await self.advance(engine.Show())
-
-    # --- the engine ----------------------------------------------------------------------------
-    async def advance(self, event: engine.Input, *, pressed: Pressed | None = None) -> None:
-        await self.form.advance([event], pressed=pressed)
+        # A payload of no known action says again what is being asked, as a message of its own.
+        known = button_action(payload)
+        intent, args = known or (Intent.SHOW, ())
+        # Messenger gives no id of the message whose quick reply was tapped, and a Page can
+        # delete no message (so no `delete`).
+        press = Pressed() if pressed and known is not None else None
+        await Buttons(self.session, self.form).press(intent, args, pressed=press)
+        self.t = self.session.t  # the language may have been chosen
         await self._said()
 
     # --- files ---------------------------------------------------------------------------------
@@ -320,7 +295,7 @@ class MessengerConversation:
         await self.session.answer_team(report, contents)
         await self._said()
 
-    # --- language, consent, erasure ------------------------------------------------------------
+    # --- the source, and what must come first ---------------------------------------------------
     async def _remember_source(self, ref: str | None) -> None:
         source = clean_ref(ref)
         # Only a ref on the MESSENGER_SOURCES allow-list: a personal m.me link's tag would tie
@@ -333,29 +308,6 @@ class MessengerConversation:
         self.session.ask_language()
         await self._said()
 
-    async def _set_language(self, language: str) -> None:
-        if language not in ("kk", "ru", "en"):
-            await self._ask_language()
-            return
-        # The first choice is welcomed, a change acknowledged (a message of its own here).
-        self.session.choose_language(language)
-        self.t = self.session.t
-        await self._said()
-        if self.privacy.needs_consent(self.reporter):
-            await self._ask_consent()
-            return
-        await self.advance(engine.Show())
-
     async def _ask_consent(self) -> None:
         self.session.ask_consent()
-        await self._said()
-
-    async def _consent(self, agreed: bool) -> None:
-        agreed = self.session.consent(agreed)
-        await self._said()
-        if agreed:
-            await self.advance(engine.Show())
-
-    async def _forget(self, answer: str) -> None:
-        await self.session.forget(answer)
         await self._said()

@@ -183,6 +183,31 @@ def form_action(payload: Payload) -> tuple[Intent, tuple[str, ...]] | None:
     return messages.read_back(_FORM_INTENTS.get(payload.action), payload.step, payload.value)
 
 
+# The reporter's other buttons (bot/services/buttons.py) by their payload's action; the same
+# payloads as before they were neutral ("rb1:ok::yes", "rb1:ck:42:safe"), so quick replies
+# already in conversations keep working. /wipe's postback is a command (Messenger has no
+# answers to it: a Page deletes nothing), as is /forget's with no answer.
+_BUTTONS: dict[str, Intent] = {
+    Action.CONSENT.value: Intent.CONSENT,
+    Action.LANGUAGE.value: Intent.LANGUAGE,
+    Action.CHECKIN.value: Intent.CHECKIN,
+    Action.FOLLOW.value: Intent.FOLLOW,
+    Action.FORGET.value: Intent.FORGET,
+}
+
+
+def button_action(payload: Payload) -> tuple[Intent, tuple[str, ...]] | None:
+    """A payload read back as any of the reporter's buttons: the form's (`form_action`), or
+    one of the others with its args (a check-in's id and answer, else the one value); None for
+    any other payload."""
+    intent = _BUTTONS.get(payload.action)
+    if intent is None:
+        return form_action(payload)
+    if intent is Intent.CHECKIN:
+        return intent, (payload.step, payload.value)
+    return intent, (payload.value,)
+
+
 def action_title(action: messages.Action) -> str:
     """An action's title: its label if that fits, else its short label."""
     return title(action.label, fallback=action.short)

@@ -7,10 +7,11 @@ checks the step against the draft, so a stale or forged button changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
+from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import Field
 
 from bot.services import messages
@@ -149,6 +150,43 @@ _FLOW_INTENTS = {flow: intent for intent, flow in _FLOW.items()}
 def flow_action(data: FlowCB) -> tuple[Intent, tuple[str, ...]] | None:
     """A flow button's callback data read back as the form's action; None for a forged one."""
     return messages.read_back(_FLOW_INTENTS.get(data.action), data.step, data.value)
+
+
+# The reporter's other buttons (bot/services/buttons.py) by their callback data's class; each
+# class's fields are the intent's args in order, so the same callback data as before they were
+# neutral reads back ("c1:yes", "k1:42:safe"), and buttons already in chats keep working.
+_BUTTONS: dict[type[CallbackData], Intent] = {
+    ConsentCB: Intent.CONSENT,
+    LanguageCB: Intent.LANGUAGE,
+    CheckinCB: Intent.CHECKIN,
+    FollowCB: Intent.FOLLOW,
+    WipeCB: Intent.WIPE,
+    ForgetCB: Intent.FORGET,
+}
+
+
+def button_action(data: str | None) -> tuple[Intent, tuple[str, ...]] | None:
+    """A reporter's button's callback data (other than the form's) read back as its intent and
+    args; None for any other data, or forged data that does not unpack (a row id beyond the
+    column: `RowId`)."""
+    for kind, intent in _BUTTONS.items():
+        if not (data or "").startswith(kind.__prefix__ + kind.__separator__):
+            continue
+        try:
+            unpacked = kind.unpack(data or "")
+        except (TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+            return None
+        return intent, tuple(str(value) for value in unpacked.model_dump().values())
+    return None
+
+
+class ReporterButton(Filter):
+    """Matches a reporter's button of `_BUTTONS`, handing the handler its `button`: the intent
+    and args it was read back as."""
+
+    async def __call__(self, query: CallbackQuery) -> bool | dict[str, Any]:
+        button = button_action(query.data)
+        return {"button": button} if button is not None else False
 
 
 def _flow_data(action: Action) -> str:

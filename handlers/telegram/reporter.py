@@ -1,9 +1,10 @@
 """Telegram router for the reporter's private chat: commands, buttons, text, files.
 
 Each handler turns a Telegram update into a call on the channel-neutral services: the commands'
-table (bot/services/commands.py), the form driver (through handlers/telegram/conversation.py),
-and the reporter's session (bot/services/session.py); what they say is stored as it is and
-rendered by the outbox's Telegram transport.
+table (bot/services/commands.py), the buttons' table (bot/services/buttons.py), the form driver
+(through handlers/telegram/conversation.py), and the reporter's session
+(bot/services/session.py); what they say is stored as it is and rendered by the outbox's
+Telegram transport.
 """
 
 from __future__ import annotations
@@ -15,24 +16,15 @@ from aiogram import F, Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.services import messages
+from bot.services.buttons import Buttons
 from bot.services.commands import Commands, ReporterCommand, command_named
-from bot.services.form import FormDriver
+from bot.services.form import FormDriver, Pressed
 from bot.services.media import ReceivedFile, upload_message
+from bot.services.messages import Intent
 from bot.services.session import ReporterSession
 from handlers.engine import engine
-from handlers.engine.render import Translator
-from handlers.engine.text import N_
 from handlers.telegram.conversation import CHANNEL, Conversation
-from handlers.telegram.keyboards import (
-    CheckinCB,
-    ConsentCB,
-    FlowCB,
-    FollowCB,
-    ForgetCB,
-    LanguageCB,
-    WipeCB,
-)
+from handlers.telegram.keyboards import FlowCB, ReporterButton, flow_action
 from storage.models import Report, Reporter
 
 if TYPE_CHECKING:  # the intake service imports the card renderer from this package
@@ -46,25 +38,9 @@ def _conversation(replies: Replies, reporter_session: ReporterSession) -> Conver
     return Conversation(replies=replies, session=reporter_session)
 
 
-# --- consent -----------------------------------------------------------------------------------
 def _ask_consent(replies: Replies, reporter_session: ReporterSession) -> None:
     reporter_session.ask_consent()
     replies.take(reporter_session)
-
-
-async def on_consent(
-    query: CallbackQuery,
-    callback_data: ConsentCB,
-    replies: Replies,
-    reporter_session: ReporterSession,
-) -> None:
-    if query.message is None:
-        return
-    replies.clear_buttons(query.message.message_id)
-    agreed = reporter_session.consent(callback_data.answer == "yes")
-    replies.take(reporter_session)
-    if agreed:
-        await _conversation(replies, reporter_session).handle(engine.Show())
 
 
 async def on_command(
@@ -83,38 +59,41 @@ async def on_command(
     replies.take(reporter_session)
 
 
-async def on_language_chosen(
+async def on_button(
     query: CallbackQuery,
-    callback_data: LanguageCB,
+    button: tuple[Intent, tuple[str, ...]],
     replies: Replies,
-    reporter: Reporter,
-    privacy: Privacy,
     reporter_session: ReporterSession,
 ) -> None:
-    if callback_data.lang not in ("kk", "ru", "en") or query.message is None:
+    """Any of the reporter's buttons other than the form's (consent, language, check-in,
+    follow-up, /wipe's and /forget's answers), read back by `ReporterButton`: the one table of
+    what each does is bot/services/buttons.py. Telegram's own part is data: the chat's messages
+    can be deleted (/wipe), and the pressed message has an id."""
+    if query.message is None:
         return
-    reporter_session.choose_language(callback_data.lang)
+
+    async def delete(message_ids: Sequence[int]) -> None:
+        replies.delete(list(message_ids))
+
+    intent, args = button
+    buttons = Buttons(reporter_session, FormDriver(reporter_session, CHANNEL), delete)
+    await buttons.press(intent, args, pressed=Pressed(query.message.message_id))
     replies.take(reporter_session)
-    if privacy.needs_consent(reporter):
-        # The language buttons under the consent text: show it again in the new language.
-        replies.clear_buttons(query.message.message_id)
-        _ask_consent(replies, reporter_session)
-        return
-    await _conversation(replies, reporter_session).handle(engine.Show())
 
 
 async def on_flow_button(
     query: CallbackQuery,
     callback_data: FlowCB,
     replies: Replies,
-    reporter: Reporter,
-    privacy: Privacy,
     reporter_session: ReporterSession,
 ) -> None:
+    """A button of the form: pressed only when the buttons' table allows it now (a button from
+    before consent was asked asks it: bot/services/buttons.py)."""
     if query.message is None:
         return
-    if privacy.needs_consent(reporter):  # a button from before consent was asked
-        _ask_consent(replies, reporter_session)
+    intent = action[0] if (action := flow_action(callback_data)) else Intent.SHOW
+    if not Buttons(reporter_session, FormDriver(reporter_session, CHANNEL)).may_press(intent):
+        replies.take(reporter_session)
         return
     await _conversation(replies, reporter_session).press(callback_data, query.message.message_id)
 
@@ -149,23 +128,6 @@ async def _offer_to_report(
     replies.clear_buttons()  # an earlier offer's buttons: this one holds its messages too
     replies.say(offer, prompt=True)
     return True
-
-
-async def on_followup_button(
-    query: CallbackQuery,
-    callback_data: FollowCB,
-    replies: Replies,
-    reporter_session: ReporterSession,
-) -> None:
-    if query.message is None:
-        return
-    replies.clear_buttons(query.message.message_id)
-    if callback_data.report == 0:  # "New report": the held messages are dropped with the row
-        await _conversation(replies, reporter_session).new()
-        return
-    await reporter_session.follow(callback_data.report)
-    replies.answer()
-    replies.take(reporter_session)
 
 
 async def on_text(
@@ -243,68 +205,6 @@ async def on_file(
 
 
 # --- leaving no trace ---------------------------------------------------------------------------
-async def on_wipe_button(
-    query: CallbackQuery,
-    callback_data: WipeCB,
-    replies: Replies,
-    reporter: Reporter,
-    privacy: Privacy,
-    t: Translator,
-) -> None:
-    if query.message is None:
-        return
-    if callback_data.action not in ("keep", "all"):
-        replies.clear_buttons(query.message.message_id)
-        replies.answer(t(N_("Nothing was deleted.")))
-        return
-
-    async def delete(message_ids: Sequence[int]) -> None:
-        replies.delete(list(message_ids))
-
-    codes = await privacy.wipe(
-        reporter,
-        delete,
-        keep_codes=callback_data.action == "keep",
-        also=[query.message.message_id],
-    )
-    # One line, then each code kept on a line of its own, to copy.
-    spans = [messages.plain(privacy.neutral_line(t))]
-    for code in codes:
-        spans += [messages.plain("\n"), messages.Span(code, messages.Style.CODE)]
-    replies.say(messages.text(spans))
-
-
-async def on_forget_button(
-    query: CallbackQuery,
-    callback_data: ForgetCB,
-    replies: Replies,
-    reporter: Reporter,
-    reporter_session: ReporterSession,
-) -> None:
-    if query.message is None:
-        return
-    replies.clear_buttons(query.message.message_id)
-    answer = "yes" if callback_data.answer == "yes" else "no"
-    # Once erased, the reporter has no chat id: the pipeline addresses this last answer itself
-    # (bot/services/pipeline.py).
-    await reporter_session.forget(answer)
-    replies.take(reporter_session)
-
-
-# --- safety check-ins ----------------------------------------------------------------------------
-async def on_checkin_button(
-    query: CallbackQuery,
-    callback_data: CheckinCB,
-    replies: Replies,
-    reporter_session: ReporterSession,
-) -> None:
-    if query.message is None:
-        return
-    await reporter_session.checkin(callback_data.checkin, callback_data.answer)
-    replies.clear_buttons(query.message.message_id)
-    replies.take(reporter_session)
-
-
 async def on_anything_else(
     message: Message,
     replies: Replies,
@@ -318,13 +218,8 @@ def create_router() -> Router:
     """A fresh router per dispatcher (aiogram attaches a router to one parent only)."""
     router = Router(name=__name__)
     router.message.register(on_command, Command(*(command.value for command in ReporterCommand)))
-    router.callback_query.register(on_language_chosen, LanguageCB.filter())
-    router.callback_query.register(on_consent, ConsentCB.filter())
-    router.callback_query.register(on_wipe_button, WipeCB.filter())
-    router.callback_query.register(on_forget_button, ForgetCB.filter())
-    router.callback_query.register(on_checkin_button, CheckinCB.filter())
+    router.callback_query.register(on_button, ReporterButton())
     router.callback_query.register(on_flow_button, FlowCB.filter())
-    router.callback_query.register(on_followup_button, FollowCB.filter())
     router.message.register(on_text, F.text)
     router.message.register(on_file, F.photo | F.document)
     # Catch-all for this chat, registered last: stickers, voice, locations and the like.
