@@ -22,11 +22,13 @@ queued. A payload may carry "chat_id" (a reporter erased in the same update: the
 still reaches the chat) and "version" (absent in rows queued before it existed: version 1).
 Targets: "moderators", "coordinators" (COORDINATOR_CHAT_ID) or "reporter" (by reporter_id).
 Version 2 payloads ({"version": 2}) carry channel-neutral texts (bot/services/messages.py) in
-place of "text" messages in HTML; both versions are sent, so rows queued before an upgrade are not
-lost. Each message goes out through a transport (bot/outbox/transports.py): the team's chats
-through the registry's `staff` transport, a reporter's chat through the one registered for the
-reporter's channel, which renders the message for its platform. The worker itself names no
-channel; a payload field it does not know (a platform's message tag) is the transport's business.
+place of "text" messages in HTML, the form's in-place replacements of a pressed question as
+neutral texts with "edit", and alert cards as {"type": "card", ...} (bot/services/card_model.py);
+both versions are sent, so rows queued before an upgrade are not lost. Each message goes out
+through a transport (bot/outbox/transports.py): the team's chats through the registry's `staff`
+transport, a reporter's chat through the one registered for the reporter's channel, which
+renders the message for its platform. The worker itself names no channel; a payload field it
+does not know (a platform's message tag) is the transport's business.
 
 Rows are claimed in a short transaction, sent outside it, and their outcome recorded in another,
 so a slow Telegram never holds a database lock. A card with attachments is sent message by message

@@ -38,9 +38,10 @@ from storage.repositories import OutboxRepository, Reports
 
 log = logging.getLogger(__name__)
 
-# An outbox message that is already a Send API message (the conversation's replies, rendered by
-# handlers/messenger/render.py: text split to Meta's limit, quick replies, button and generic
-# templates): {"type": MESSENGER_MESSAGE, "message": {...}}, sent as it is.
+# An outbox message that is already a Send API message: {"type": MESSENGER_MESSAGE, "message":
+# {...}}, sent as it is. Only rows queued before the form became channel-neutral hold these (the
+# conversation then stored its rendered replies); today's replies are neutral messages that the
+# transport renders (handlers/messenger/render.py, `from_neutral`).
 MESSENGER_MESSAGE = "messenger"
 
 # Telegram takes photos up to 10 MB; a larger image goes to the moderators as a document.
