@@ -57,14 +57,10 @@ class Buttons:
     def may_press(self, intent: Intent) -> bool:
         """Whether a button of `intent` does anything now; if not, what must come first is
         asked (the language, where the platform did not say it; the consent notice)."""
-        session = self.session
-        if session.reporter.language is None and intent is not Intent.LANGUAGE:
-            session.ask_language()
-            return False
-        if intent not in BEFORE_CONSENT and session.privacy.needs_consent(session.reporter):
-            session.ask_consent()
-            return False
-        return True
+        chooses_language = intent is Intent.LANGUAGE
+        return not self.session.asks_first(
+            intent, BEFORE_CONSENT, chooses_language=chooses_language
+        )
 
     async def press(
         self, intent: Intent, args: Sequence[str], *, pressed: Pressed | None = None

@@ -61,8 +61,11 @@ class Commands:
         if command is ReporterCommand.START:
             await self._start(needs_consent=needs_consent)
             return
-        if needs_consent and command not in BEFORE_CONSENT:
-            session.ask_consent()
+        # The language first, where the platform did not say it (Telegram always does; a
+        # Messenger adapter asks it before a command), then the consent notice: the rule the
+        # buttons follow too (bot/services/session.py, `asks_first`).
+        chooses_language = command is ReporterCommand.LANGUAGE
+        if session.asks_first(command, BEFORE_CONSENT, chooses_language=chooses_language):
             return
         if command is ReporterCommand.NEW:
             await self.form.new()

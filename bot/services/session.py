@@ -12,7 +12,7 @@ them, else one more message; `alert`: one the person must close) (README, "Archi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,6 +231,22 @@ class ReporterSession:
             self.ack = self.t(LANGUAGE_CHANGED)
 
     # --- consent, help, erasure ------------------------------------------------------------------
+    def asks_first(
+        self, wanted: str, before_consent: Container[str], *, chooses_language: bool
+    ) -> bool:
+        """What must come before `wanted` (a command, or a button's intent), asked if it has
+        not come yet: the language, where the platform did not say it (unless `wanted` chooses
+        it), then the consent notice (unless `wanted` is in `before_consent`, what may be done
+        before agreeing to it). True when something was asked and `wanted` is not done; the one
+        rule for commands (bot/services/commands.py) and buttons (bot/services/buttons.py)."""
+        if self.reporter.language is None and not chooses_language:
+            self.ask_language()
+            return True
+        if wanted not in before_consent and self.privacy.needs_consent(self.reporter):
+            self.ask_consent()
+            return True
+        return False
+
     def ask_consent(self) -> messages.Message:
         notice = consent_notice(self.privacy, self.t, self.reporter.channel)
         if not self.wording.offers_own_language:
