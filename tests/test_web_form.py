@@ -43,12 +43,12 @@ from bot.services.moderation import WEB_ASKED
 from handlers.engine import engine
 from handlers.engine.forms import FORMS, Step, StepKind
 from handlers.engine.vocab import INCIDENT_TYPES
-from handlers.web import challenge, routes, words
+from handlers.web import challenge, pages, routes, words
 from handlers.web.pages import ERASE, ERASE_QUESTION, ERASED, WEB_WORDING, action_value
 from handlers.web.routes import accept_language
 from handlers.web.slots import Busy, Derivations
 from storage.db import create_engine, create_sessionmaker
-from storage.models import ModerationEvent, Report, WebMailbox, WebMessage
+from storage.models import Attachment, ModerationEvent, Report, WebMailbox, WebMessage
 from storage.repositories import Drafts, Reporters
 from storage.sealing import Keyring, open_sealed
 from storage.web import derive_key, new_key, normalise
@@ -1072,3 +1072,70 @@ async def test_a_refused_send_keeps_the_draft_and_shows_the_review_with_why(
     async with sessions() as db:
         assert await db.scalar(select(func.count()).select_from(Report)) == 0
     assert not woken.is_set()  # no card was queued
+
+
+async def _on_when(
+    browser: Poster, sessions: async_sessionmaker[AsyncSession], keyring: Keyring
+) -> dict[str, Any]:
+    """A report of threats with its subject typed, page by page: the draft is on the date
+    ("when"); the draft as stored."""
+    await browser.post({"do": action_value(Intent.CHOOSE_FORM, value="other")})
+    kind = browser.step()
+    await browser.post({"do": action_value(Intent.PICK, kind, "threats"), "step": kind})
+    while (step := browser.step()) != "subject":  # skipped, as _post_through does
+        await browser.post({"do": action_value(Intent.SKIP, step), "step": step})
+        assert browser.step() != step
+    await browser.post({"do": pages.TEXT, "text": "Somebody", "step": "subject"})
+    assert browser.step() == "when"
+    stored = await _stored_draft(sessions, keyring, browser.reporter_id)
+    assert stored is not None and stored["step"] == "when"
+    assert stored["answers"]["subject"] == "Somebody" and "when" not in stored["answers"]
+    return stored
+
+
+async def test_a_typed_answer_or_a_file_from_a_stale_page_changes_nothing(
+    db_engine: AsyncEngine, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name typed on the subject's page in an older tab, posted when the draft is on the
+    date, answers nothing: the draft is as it was, the page is the date's question with the
+    note; so is Enter in the text field, and a picture attached on an older page (nothing
+    stored for it)."""
+    sessions = create_sessionmaker(db_engine)
+    async with _web_form(sessions, service_context(keyring), lambda: None, monkeypatch) as browser:
+        kept = await _on_when(browser, sessions, keyring)
+        stale_posts: list[dict[str, Any] | aiohttp.FormData] = [
+            {"do": pages.TEXT, "text": "Aidos Serikov", "step": "subject"},
+            {"text": "Aidos Serikov", "step": "subject"},  # Enter, no button
+            {"do": pages.TEXT, "text": "Aidos Serikov"},  # a page naming no step
+        ]
+        upload = aiohttp.FormData()
+        upload.add_field("do", pages.UPLOAD)
+        upload.add_field("step", "media")
+        upload.add_field("file", make_png(), filename="x.png", content_type="image/png")
+        stale_posts.append(upload)
+        for post in stale_posts:
+            page = html.unescape(await browser.post(post))
+            assert page.count(pages.STALE) == 1
+            assert browser.step() == "when"
+            assert "Aidos" not in page
+            assert await _stored_draft(sessions, keyring, browser.reporter_id) == kept
+        async with sessions() as db:
+            assert await db.scalar(select(func.count()).select_from(Attachment)) == 0
+
+
+async def test_a_typed_answer_from_the_current_page_is_answered(
+    db_engine: AsyncEngine, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page of the step the draft is on still answers it: the date is stored, the next
+    question is shown, and no note says the page was out of date."""
+    sessions = create_sessionmaker(db_engine)
+    async with _web_form(sessions, service_context(keyring), lambda: None, monkeypatch) as browser:
+        await _on_when(browser, sessions, keyring)
+        page = html.unescape(
+            await browser.post({"do": pages.TEXT, "text": "yesterday", "step": "when"})
+        )
+        assert pages.STALE not in page
+        assert browser.step() not in ("when", "subject")
+        stored = await _stored_draft(sessions, keyring, browser.reporter_id)
+        assert stored is not None and stored["answers"].get("when")
+        assert stored["answers"]["subject"] == "Somebody"

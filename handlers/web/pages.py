@@ -28,6 +28,8 @@ from storage.web import Letter
 
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 BASE = "/report/"
+# The review page's `step` (page_step).
+REVIEW = "review"
 
 TITLE = N_("Report to the human-rights team")
 INTRO = N_(
@@ -67,6 +69,9 @@ ANSWER_LABEL = N_("Your answer")
 SEND_ANSWER = N_("Send the answer")
 ANSWER_SENT = N_("Thank you, your answer was passed to the team.")
 CANCELLED = N_("The report was cancelled and nothing was sent.")
+# A typed answer or a file posted from an older page of the draft (another tab, the browser's
+# Back): not applied, so that it cannot answer the question the draft is on now.
+STALE = N_("This page was out of date; here is where your report is now. Nothing was changed.")
 COME_BACK = N_("To answer, come back to this page with your code and passphrase.")
 # The web's /forget (bot/services/privacy.py): from the opened mailbox, confirmed.
 ERASE = N_("Erase my mailbox and my link to the report")
@@ -220,6 +225,15 @@ def _form(t: Translator, inner: str, step: str = "") -> str:
     )
 
 
+def page_step(reply: engine.Reply) -> str:
+    """The step a page of `reply` names in its hidden `step` field: the question's key, "review"
+    for the review, none for the type menu. A typed answer or a file is applied only when posted
+    from the page of the step the draft is on (handlers/web/routes.py)."""
+    if isinstance(reply, engine.AskStep):
+        return reply.step.key
+    return REVIEW if isinstance(reply, engine.ShowReview) else ""
+
+
 def form_page(t: Translator, reply: engine.Reply, *, notes: Sequence[str] = ()) -> str:
     """The page for one engine reply: the type menu, one question, or the review."""
     said = "".join(f'<p class="note" role="status">{esc(note)}</p>' for note in notes)
@@ -323,7 +337,7 @@ def _ask_step(t: Translator, reply: engine.AskStep) -> str:
         parts.insert(
             0, f'<p class="hint">{esc(t(hint))}</p>{field}' + _button(t(NEXT), TEXT, primary=True)
         )
-    return heading + _error(t, error) + _form(t, "".join(parts) + _nav(t, reply), step.key)
+    return heading + _error(t, error) + _form(t, "".join(parts) + _nav(t, reply), page_step(reply))
 
 
 def _change(label: str, what: str, step: str) -> str:
@@ -352,7 +366,7 @@ def _review(t: Translator, reply: engine.ShowReview) -> str:
         + "</div>"
     )
     return f"<h1>{esc(t(N_('Please check your report:')))}</h1>{_error(t, error)}" + _form(
-        t, inner, "review"
+        t, inner, page_step(reply)
     )
 
 

@@ -400,6 +400,8 @@ class WebForm:
             counted = secret is not None  # a send was counted by _admit
             if not counted and await form.intake.flood.admit_update(reporter) is not Admission.OK:
                 return _too_fast(t)
+            if (stale := await _stale(form, action, posted)) is not None:
+                return stale
             inputs: list[engine.Input] = []
             said = [t(note) for note in notes]
             for kind, item in cleaned:
@@ -689,12 +691,30 @@ def _keep_token(response: web.Response, token: str, request: web.Request) -> Non
     )
 
 
+async def _stale(form: FormDriver, action: str, posted: Posted) -> web.Response | None:
+    """The current page with a note, where a typed answer or a file was posted from a page of
+    another step than the draft's (an older page in another tab, or the browser's Back): it
+    would answer whatever is asked now, a name in a date. Nothing is stored. A button names its
+    step in its action (pages.action_value), and the engine checks that itself."""
+    if not (_typed(action, posted) or posted.files or posted.too_big):
+        return None
+    shown = (await form.current()).reply
+    if posted.get("step") == pages.page_step(shown):
+        return None
+    return _page(pages.form_page(form.t, shown, notes=[form.t(pages.STALE)]))
+
+
+def _typed(action: str, posted: Posted) -> bool:
+    """Whether the post is a typed answer: its own button, or Enter in the text field."""
+    return action == pages.TEXT or (not action and bool(posted.get("text")))
+
+
 async def _inputs(form: FormDriver, action: str, posted: Posted) -> list[engine.Input]:
     """The engine's inputs for one press of a button on a page: the typed answer, or one of the
     form's actions (pages.posted_action) made an input as every channel's is
     (bot/services/form.py, `engine_input`); a multi-choice question's ticked boxes are the
     taps before its Done."""
-    if action == pages.TEXT or (not action and posted.get("text")):
+    if _typed(action, posted):
         return [engine.Text(posted.get("text"))]
     pressed = pages.posted_action(action)
     if pressed is None:
