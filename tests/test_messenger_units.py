@@ -321,15 +321,21 @@ def test_the_pages_messenger_profile_fits(language: str) -> None:
 
 
 def test_check_in_buttons_become_quick_replies_and_others_are_left_out() -> None:
+    from bot.services.actions import checkin_actions, wipe_actions  # noqa: PLC0415
     from handlers.messenger.delivery import quick_replies  # noqa: PLC0415
-    from handlers.telegram.keyboards import checkin_keyboard, wipe_keyboard  # noqa: PLC0415
+    from handlers.telegram.keyboards import neutral_keyboard  # noqa: PLC0415
+
+    def markup(rows: list[list[Any]]) -> dict[str, Any]:
+        keyboard = neutral_keyboard(rows)
+        assert keyboard is not None
+        return keyboard.model_dump(exclude_none=True)
 
     t = _t("ru")
-    replies = quick_replies(checkin_keyboard(42, t).model_dump(exclude_none=True))
+    replies = quick_replies(markup([checkin_actions(42, t)]))
     assert [Payload.decode(r["payload"]) for r in replies] == [
         Payload(Action.CHECKIN, "42", "safe"),
         Payload(Action.CHECKIN, "42", "help"),
     ]
     assert all(len(r["title"]) <= 20 for r in replies)
-    wipe = wipe_keyboard(t, codes=True, cancel=False).model_dump(exclude_none=True)
+    wipe = markup(wipe_actions(t, codes=True, cancel=False))
     assert quick_replies(wipe) == []

@@ -35,13 +35,7 @@ from handlers.engine.render import Translator
 from handlers.messenger.delivery import MESSENGER_MESSAGE
 from handlers.messenger.render import Action as Button
 from handlers.messenger.render import Payload, quick_replies
-from handlers.telegram.keyboards import (
-    FlowAction,
-    FlowCB,
-    checkin_keyboard,
-    neutral_keyboard,
-    wipe_keyboard,
-)
+from handlers.telegram.keyboards import FlowAction, FlowCB, neutral_keyboard
 from storage.db import create_engine, create_sessionmaker
 from storage.repositories import OutboxRepository, Reporters
 from storage.sealing import Keyring
@@ -56,7 +50,15 @@ OLD_HTML = "<b>A question &lt;from&gt; the team</b>\n\nWhere &amp; when?"
 
 
 def _v1(checkin_id: int) -> dict[str, Any]:
-    markup = checkin_keyboard(checkin_id, T).model_dump(exclude_none=True)
+    # The buttons as version 1 rows stored them: Telegram's markup with CheckinCB's data.
+    markup = {
+        "inline_keyboard": [
+            [
+                {"text": action.label, "callback_data": f"k1:{checkin_id}:{action.args[1]}"}
+                for action in checkin_actions(checkin_id, T)
+            ]
+        ]
+    }
     return {"messages": [{"type": "text", "html": OLD_HTML, "reply_markup": markup}]}
 
 
@@ -111,10 +113,18 @@ def test_telegram_html_escapes_every_span() -> None:
 
 def test_neutral_actions_make_the_same_buttons_as_before() -> None:
     """Telegram: the same callback data the handlers read; Messenger: the same quick replies."""
-    assert neutral_keyboard([checkin_actions(42, T)]) == checkin_keyboard(42, T)
-    assert neutral_keyboard(wipe_actions(T, codes=True, cancel=True)) == wipe_keyboard(
-        T, codes=True, cancel=True
-    )
+    checkin = neutral_keyboard([checkin_actions(42, T)])
+    assert checkin is not None
+    assert [[b.callback_data for b in row] for row in checkin.inline_keyboard] == [
+        ["k1:42:safe", "k1:42:help"]
+    ]
+    wipe = neutral_keyboard(wipe_actions(T, codes=True, cancel=True))
+    assert wipe is not None
+    assert [[b.callback_data for b in row] for row in wipe.inline_keyboard] == [
+        ["w1:keep"],
+        ["w1:all"],
+        ["w1:no"],
+    ]
     replies = quick_replies([checkin_actions(42, T)])
     assert [r["payload"] for r in replies] == [
         Payload(Button.CHECKIN, "42", "safe").encode(),

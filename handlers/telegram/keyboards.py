@@ -15,17 +15,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from pydantic import Field
 
 from bot.services import messages
-from bot.services.actions import (
-    checkin_actions,
-    consent_actions,
-    followup_actions,
-    forget_actions,
-    language_actions,
-    wipe_actions,
-)
 from bot.services.messages import Action, Intent
 from bot.services.messages import FormPart as Part
-from handlers.engine.render import Translator
 
 
 class FlowAction:
@@ -72,15 +63,6 @@ def _columns(labels: list[str]) -> int:
     return 2 if all(len(label) <= 18 for label in labels) else 1
 
 
-def language_keyboard() -> InlineKeyboardMarkup:
-    return _keyboard([language_actions()])
-
-
-def followup_keyboard(choices: list[tuple[int, str]], t: Translator) -> InlineKeyboardMarkup:
-    """One button per report (id, code), then a separate "new report" row."""
-    return _keyboard(followup_actions(choices, t))
-
-
 # --- reporter safety ---------------------------------------------------------------------------
 class ConsentCB(CallbackData, prefix="c1"):
     """Version 1 of the consent buttons: "yes" or "no"."""
@@ -105,23 +87,6 @@ class CheckinCB(CallbackData, prefix="k1"):
 
     checkin: RowId
     answer: str
-
-
-def consent_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return _keyboard(consent_actions(t))
-
-
-def wipe_keyboard(t: Translator, *, codes: bool, cancel: bool) -> InlineKeyboardMarkup:
-    """Clearing the chat: keep the report codes (when there are any) or not."""
-    return _keyboard(wipe_actions(t, codes=codes, cancel=cancel))
-
-
-def forget_keyboard(t: Translator) -> InlineKeyboardMarkup:
-    return _keyboard([forget_actions(t)])
-
-
-def checkin_keyboard(checkin_id: int, t: Translator) -> InlineKeyboardMarkup:
-    return _keyboard([checkin_actions(checkin_id, t)])
 
 
 # The form's intents as the flow buttons the handlers read back (handlers/telegram/reporter.py);
