@@ -206,17 +206,11 @@ class Moderation:
             if not event.action.startswith("refused")
         ]
         if not events:
-            reach = await self._reach(report)
-            if reach is not None:
-                return Outcome(
-                    True,
-                    Msg(
-                        N_("No one has acted on {code} yet. {reach}"),
-                        {"code": report.public_code, "reach": self.context.moderators_t.msg(reach)},
-                    ),
-                )
-            return Outcome(
-                True, Msg(N_("No one has acted on {code} yet."), {"code": report.public_code})
+            return await self._with_reach(
+                report,
+                N_("No one has acted on {code} yet. {reach}"),
+                N_("No one has acted on {code} yet."),
+                code=report.public_code,
             )
         latest = events[-1]
         t = self.context.moderators_t
@@ -238,6 +232,18 @@ class Moderation:
             if len(t.msg(answer)) <= PRESS_ANSWER_LIMIT:
                 return Outcome(True, answer)
         return Outcome(True, reach)
+
+    async def _with_reach(
+        self, report: Report, with_reach: str, without: str, **params: Any
+    ) -> Outcome:
+        """A confirmation to the team, ending with until when the reporter can be written to
+        where that is limited (`with_reach` has a {reach} for it), else `without`."""
+        reach = await self._reach(report)
+        if reach is None:
+            return Outcome(True, Msg(without, params))
+        return Outcome(
+            True, Msg(with_reach, {**params, "reach": self.context.moderators_t.msg(reach)})
+        )
 
     async def _reach(self, report: Report) -> Msg | None:
         """Until when the team can write to a Messenger reporter, worked out now from their
@@ -422,21 +428,11 @@ class Moderation:
         if not asked.ok:
             return asked
         await self._transition(actor, report, "needs_info")
-        reach = await self._reach(report)
-        if reach is not None:
-            return Outcome(
-                True,
-                Msg(
-                    N_("Sent to the reporter of {code}; marked as needing information. {reach}"),
-                    {"code": report.public_code, "reach": self.context.moderators_t.msg(reach)},
-                ),
-            )
-        return Outcome(
-            True,
-            Msg(
-                N_("Sent to the reporter of {code}; marked as needing information."),
-                {"code": report.public_code},
-            ),
+        return await self._with_reach(
+            report,
+            N_("Sent to the reporter of {code}; marked as needing information. {reach}"),
+            N_("Sent to the reporter of {code}; marked as needing information."),
+            code=report.public_code,
         )
 
     async def _card_just_sent(self, message_id: int, text: str) -> tuple[int, str] | None:
