@@ -933,6 +933,11 @@ class ModerationEvents:
         )
         return list(result.scalars())
 
+    async def acted(self, report_id: int) -> list[ModerationEvent]:
+        """What the team did to a report, oldest first: refused attempts (a forged or stale
+        button, an action not allowed) are audited beside them but changed nothing."""
+        return [e for e in await self.of_report(report_id) if not e.action.startswith("refused")]
+
 
 class AlertCards:
     def __init__(self, session: AsyncSession) -> None:

@@ -57,11 +57,7 @@ class CardService:
                 report.subject_index, exclude=report.id, since=now - HINT_WINDOW
             )
             hints = [DuplicateHint(r.id, r.public_code, r.created_at) for r in similar]
-        events = [
-            event
-            for event in await self.events.of_report(report.id)
-            if not event.action.startswith("refused")
-        ]
+        events = await self.events.acted(report.id)
         assignee = next((e.actor_name for e in reversed(events) if e.action in ASSIGNING), None)
         duplicate_of = None
         if report.duplicate_of_id is not None:

@@ -200,11 +200,7 @@ class Moderation:
     async def _last_change(self, report: Report) -> Outcome:
         """The status button: who last acted on the report, and when (the card's text is never
         rewritten, so this is where it is told)."""
-        events = [
-            event
-            for event in await self.events.of_report(report.id)
-            if not event.action.startswith("refused")
-        ]
+        events = await self.events.acted(report.id)
         if not events:
             return await self._with_reach(
                 report,
