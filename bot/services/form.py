@@ -423,12 +423,18 @@ class FormDriver:
         draft, _ = await self.load()
         return self.shown(draft)
 
-    async def feed(self, inputs: Sequence[engine.Input]) -> Fed:
+    async def feed(
+        self,
+        inputs: Sequence[engine.Input],
+        *,
+        loaded: tuple[engine.Draft | None, str | None] | None = None,
+    ) -> Fed:
         """Feed the inputs in order (an album is several files at once, a page's ticked boxes
         several taps), up to a sending or a cancellation, and store what they did: the draft, or
         the report. Nothing is said: a channel that renders the engine's replies itself (the web
-        form's pages) renders `Fed`, and `advance` says it for the chats."""
-        draft, source = await self.load()
+        form's pages) renders `Fed`, and `advance` says it for the chats. `loaded`: what `load`
+        returned in this transaction, where the caller read it already."""
+        draft, source = loaded if loaded is not None else await self.load()
         # The engine changes the draft it is given: `before` is a copy.
         before = engine.Draft.from_json(draft.to_json()) if draft is not None else None
         result = engine.Result(draft, engine.AskForm())

@@ -45,7 +45,7 @@ from bot.outage import is_database_outage
 from bot.services.checkins import CheckinService
 from bot.services.context import ServiceContext
 from bot.services.flood import TOO_FAST, Admission, FloodGuard
-from bot.services.form import FormDriver, engine_input
+from bot.services.form import Fed, FormDriver, engine_input
 from bot.services.intake import Intake
 from bot.services.media import DOWNLOAD_LIMIT, NOTICES, REFUSALS, CannotClean, examine, is_image
 from bot.services.messages import Intent
@@ -400,18 +400,13 @@ class WebForm:
             counted = secret is not None  # a send was counted by _admit
             if not counted and await form.intake.flood.admit_update(reporter) is not Admission.OK:
                 return _too_fast(t)
-            if (stale := await _stale(form, action, posted)) is not None:
+            loaded = await form.load()  # read once for the checks below and the engine
+            if (stale := _stale(form, loaded[0], action, posted)) is not None:
                 return stale
-            inputs: list[engine.Input] = []
-            said = [t(note) for note in notes]
-            for kind, item in cleaned:
-                if kind == "refused":
-                    said.append(t(item))
-                else:
-                    ref = await form.intake.store_attachment(reporter, item)
-                    inputs.append(engine.Media(kind, ref, None, item.mime))
-            inputs.extend(await _inputs(form, action, posted))
-            return await self._reply(session, form, inputs or [engine.Show()], said, secret)
+            files, said = await _files(form, cleaned, notes)
+            inputs = [*files, *_inputs(loaded[0], action, posted)] or [engine.Show()]
+            fed = await form.feed(inputs, loaded=loaded)
+            return await self._reply(session, form, fed, said, secret)
 
         response: web.Response | None = await self._transaction(apply)
         if response is None:
@@ -439,13 +434,12 @@ class WebForm:
         self,
         session: AsyncSession,
         form: FormDriver,
-        inputs: list[engine.Input],
+        fed: Fed,
         said: list[str],
         secret: tuple[str, bytes, bytes] | None,
     ) -> web.Response:
-        """The inputs fed through the form driver; the page for what they did."""
+        """The page for what the inputs fed through the form driver did."""
         t = form.t
-        fed = await form.feed(inputs)
         if isinstance(fed.result.reply, engine.Cancelled):
             return _page(pages.form_page(t, engine.AskForm(), notes=[*said, t(pages.CANCELLED)]))
         if fed.refused is not None:
@@ -691,17 +685,36 @@ def _keep_token(response: web.Response, token: str, request: web.Request) -> Non
     )
 
 
-async def _stale(form: FormDriver, action: str, posted: Posted) -> web.Response | None:
+def _stale(
+    form: FormDriver, draft: engine.Draft | None, action: str, posted: Posted
+) -> web.Response | None:
     """The current page with a note, where a typed answer or a file was posted from a page of
     another step than the draft's (an older page in another tab, or the browser's Back): it
     would answer whatever is asked now, a name in a date. Nothing is stored. A button names its
     step in its action (pages.action_value), and the engine checks that itself."""
     if not (_typed(action, posted) or posted.files or posted.too_big):
         return None
-    shown = (await form.current()).reply
+    shown = form.shown(draft).reply
     if posted.get("step") == pages.page_step(shown):
         return None
     return _page(pages.form_page(form.t, shown, notes=[form.t(pages.STALE)]))
+
+
+async def _files(
+    form: FormDriver, cleaned: list[tuple[str, Any]], notes: list[str]
+) -> tuple[list[engine.Input], list[str]]:
+    """The cleaned files as the engine's inputs, each stored for the draft, and what is said of
+    them: the notices of their cleaning and the refusals."""
+    t = form.t
+    inputs: list[engine.Input] = []
+    said = [t(note) for note in notes]
+    for kind, item in cleaned:
+        if kind == "refused":
+            said.append(t(item))
+        else:
+            ref = await form.intake.store_attachment(form.session.reporter, item)
+            inputs.append(engine.Media(kind, ref, None, item.mime))
+    return inputs, said
 
 
 def _typed(action: str, posted: Posted) -> bool:
@@ -709,7 +722,7 @@ def _typed(action: str, posted: Posted) -> bool:
     return action == pages.TEXT or (not action and bool(posted.get("text")))
 
 
-async def _inputs(form: FormDriver, action: str, posted: Posted) -> list[engine.Input]:
+def _inputs(draft: engine.Draft | None, action: str, posted: Posted) -> list[engine.Input]:
     """The engine's inputs for one press of a button on a page: the typed answer, or one of the
     form's actions (pages.posted_action) made an input as every channel's is
     (bot/services/form.py, `engine_input`); a multi-choice question's ticked boxes are the
@@ -722,7 +735,6 @@ async def _inputs(form: FormDriver, action: str, posted: Posted) -> list[engine.
     intent, args = pressed
     taps: list[engine.Input] = []
     if intent is Intent.DONE:
-        draft, _ = await form.load()
         taps = _taps(posted, draft, args[0])
     return [*taps, engine_input(intent, args)]
 
