@@ -10,17 +10,14 @@ pressed message's id, and the answer to the press.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.services.form import FormDriver, Pressed
 from bot.services.messages import Intent
+from bot.services.replies import Replies
+from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.engine.text import N_
 from handlers.telegram.keyboards import FlowCB, flow_action
-
-if TYPE_CHECKING:  # the intake service imports the card renderer from this package
-    from bot.services.replies import Replies
-    from bot.services.session import ReporterSession
 
 CHANNEL = "telegram"
 

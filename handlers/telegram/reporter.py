@@ -10,7 +10,7 @@ Telegram transport.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import F, Router, html
 from aiogram.filters import Command, CommandObject
@@ -19,19 +19,17 @@ from aiogram.types import CallbackQuery, Message
 from bot.services.buttons import Buttons
 from bot.services.commands import Commands, ReporterCommand, command_named
 from bot.services.form import FormDriver, Pressed
+from bot.services.intake import Intake
 from bot.services.media import ReceivedFile, upload_message
 from bot.services.messages import Intent
+from bot.services.moderation import Moderation
+from bot.services.privacy import Privacy
+from bot.services.replies import Replies
 from bot.services.session import ReporterSession
 from handlers.engine import engine
 from handlers.telegram.conversation import CHANNEL, Conversation
 from handlers.telegram.keyboards import FlowCB, ReporterButton, flow_action
 from storage.models import Report, Reporter
-
-if TYPE_CHECKING:  # the intake service imports the card renderer from this package
-    from bot.services.intake import Intake
-    from bot.services.moderation import Moderation
-    from bot.services.privacy import Privacy
-    from bot.services.replies import Replies
 
 
 def _conversation(replies: Replies, reporter_session: ReporterSession) -> Conversation:
