@@ -117,6 +117,8 @@ async def test_wipe_deletes_the_whole_conversation_and_leaves_one_neutral_line(
         ]
         # The line says nothing about reports; the reporter chose to keep the code.
         assert line.text == f"{NEUTRAL_LINE}\n{code.group(1)}"
+        # The line is in the chat before the worker's commit records it (and marks its row sent).
+        await outbox_settled(bot.app)
         tracked = await rows(migrated_url, TrackedMessage)
         assert [t.message_id for t in tracked] == [line.message_id]  # the old ids are forgotten
 
@@ -236,6 +238,7 @@ async def test_retention_erases_idle_links_drafts_and_payloads_on_a_moved_clock(
         again = await sweeper.run_due()  # a second pass (or replica) finds nothing to do
         assert again["reporters_erased"] == again["drafts"] == 0
         # Message ids kept for /wipe go after Telegram's 48 hours, when they are of no use.
+        await outbox_settled(bot.app)  # each id is recorded as its row is marked sent
         kept = len(await rows(migrated_url, TrackedMessage))
         assert kept > 0
         clock.advance(dt.timedelta(hours=48))
