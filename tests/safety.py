@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import App
 from bot.demo.emulator.handles import UserHandle
 from bot.demo.emulator.models import EmuMessage
 from bot.demo.emulator.ratelimit import RateLimitConfig
@@ -23,7 +24,7 @@ from bot.i18n import create_i18n
 from bot.services.context import ServiceContext
 from handlers.telegram.keyboards import ConsentCB, WipeCB
 from storage.db import create_engine, create_sessionmaker
-from storage.models import Base, utcnow
+from storage.models import Base, Outbox, OutboxState, utcnow
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, is_consent, start_bot
 
@@ -81,7 +82,35 @@ class MovableClock:
         return utcnow() + self.offset
 
     def advance(self, delta: dt.timedelta) -> None:
+        """Move at once; a running bot's clock is better moved with `move_clock`."""
         self.offset += delta
+
+
+async def move_clock(
+    app: App,
+    clock: MovableClock,
+    delta: dt.timedelta,
+    timeout: float = 10,  # noqa: ASYNC109 - a test helper
+) -> None:
+    """Move the running bot's clock once no outbox row is held by a sender.
+
+    A claim on a row is a lease on this clock (bot/outbox/worker.py). Moved past the lease
+    while a message is out but not yet recorded, the row looks abandoned, and the worker sends
+    it again, as another replica would after a crash. Real time does not jump like that, so the
+    move waits until every claimed row is recorded or given back.
+    """
+    held = (
+        select(func.count())
+        .select_from(Outbox)
+        .where(Outbox.state == OutboxState.PENDING, Outbox.claimed_until > clock())
+    )
+    async with asyncio.timeout(timeout):
+        while True:
+            async with app.sessionmaker() as session:
+                if not await session.scalar(held):
+                    break
+            await asyncio.sleep(0.02)
+    clock.advance(delta)
 
 
 @asynccontextmanager

@@ -23,7 +23,7 @@ from handlers.telegram.keyboards import CheckinCB
 from storage.models import Checkin, CheckinState, Outbox
 from storage.sealing import Keyring
 from tests.e2e import RunningBot, fill_report, moderator_group, outbox_settled, submit
-from tests.safety import LIMITS, OTHER, MovableClock, bot_running, rows
+from tests.safety import LIMITS, OTHER, MovableClock, bot_running, move_clock, rows
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 ADMIN_ID = 610_000_777
@@ -91,7 +91,7 @@ async def test_checkins_safe_help_and_silence_and_urgent_cards_come_back(
         assert due.astimezone(dt.timezone(dt.timedelta(hours=5))).time() == dt.time(13, 0)
 
         # The appointment is over: two replicas run the pass at once; each reporter is asked once.
-        clock.advance(due - clock() + dt.timedelta(minutes=1))
+        await move_clock(bot.app, clock, due - clock() + dt.timedelta(minutes=1))
         replicas = [
             CheckinScheduler(sessionmaker=bot.app.sessionmaker, context=bot.app.context)
             for _ in range(2)
@@ -132,7 +132,7 @@ async def test_checkins_safe_help_and_silence_and_urgent_cards_come_back(
         assert answer.reply_to_message_id == help_card.message_id
 
         # Silence: nobody answers within CHECKIN_TIMEOUT (an hour).
-        clock.advance(dt.timedelta(minutes=61))
+        await move_clock(bot.app, clock, dt.timedelta(minutes=61))
         await replicas[0].run_due()
         bot.app.worker.notify()
         missed = await emu.wait_for_bot_message(group, lambda m: "60" in (m.text or ""))
@@ -162,18 +162,18 @@ async def test_unclaimed_urgent_cards_are_announced_again(
             emu, bot, group, "detention", {**OTHER, "when": "сегодня 9:00"}, "Болат Urgent"
         )
         scheduler = safety_jobs_for(bot.app).checkins
-        clock.advance(dt.timedelta(minutes=31))
+        await move_clock(bot.app, clock, dt.timedelta(minutes=31))
         await asyncio.gather(scheduler.run_due(), scheduler.run_due())  # as two replicas would
         bot.app.worker.notify()
         again = await emu.wait_for_bot_message(group, lambda m: "31" in (m.text or ""))
         assert again.reply_to_message_id == card.message_id
         assert code in (again.text or "")
-        clock.advance(dt.timedelta(minutes=30))
+        await move_clock(bot.app, clock, dt.timedelta(minutes=30))
         await scheduler.run_due()
         bot.app.worker.notify()
         await emu.wait_for_bot_message(group, lambda m: "61" in (m.text or ""))
         await _press(emu, admin, card, "take")
-        clock.advance(dt.timedelta(minutes=30))
+        await move_clock(bot.app, clock, dt.timedelta(minutes=30))
         await scheduler.run_due()
         reannounced = await rows(migrated_url, Outbox, Outbox.kind == "reannounce")
         assert len(reannounced) == 2  # taken: not announced again

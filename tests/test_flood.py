@@ -14,10 +14,10 @@ from bot.demo.emulator.telegram import TelegramEmulator
 from bot.services.card_model import WAVE_LINE, WAVE_NEW_REPORTER_LINE
 from bot.services.flood import CAP_REACHED, OWN_LIMIT, TOO_FAST
 from handlers.telegram.keyboards import FlowAction, FlowCB
-from storage.models import Draft, Report
+from storage.models import Draft, ProcessedUpdate, Report
 from storage.sealing import Keyring
 from tests.e2e import fill_report, is_consent, moderator_group, submit
-from tests.safety import LIMITS, OTHER, MovableClock, bot_running, rows
+from tests.safety import LIMITS, OTHER, MovableClock, bot_running, move_clock, rows
 
 CODE = re.compile(r"\b([DSFCX]-[34679ACDEFGHJKMNPQRTUVWXY]{4})\b")
 
@@ -46,8 +46,15 @@ async def test_too_many_messages_a_minute_are_answered_once_then_dropped(
         assert texts.count(TOO_FAST.msgid) == 1
         assert len(texts) == 6
         assert texts[-1] == TOO_FAST.msgid
+
+        async def all_handled() -> bool:
+            return len(await rows(migrated_url, ProcessedUpdate)) == 8
+
+        # The last two were dropped in the same minute, and nothing more was said.
+        await emu.wait_until(all_handled)
+        assert len(user.bot_messages()) == 6
         # A minute later they are heard again.
-        clock.advance(dt.timedelta(seconds=61))
+        await move_clock(bot.app, clock, dt.timedelta(seconds=61))
         await user.send_text("again")
         assert is_consent(await emu.wait_for_bot_message(user))
         assert bot.app.context.policy.messages_per_minute == 5
@@ -114,7 +121,7 @@ async def test_report_limits_keep_the_draft_and_cards_carry_intake_marks(
         await emu.wait_for_bot_message(group, lambda m: m.text == alarm, after=0)
 
         # An hour later the kept report goes with one press, now without the "new" mark.
-        clock.advance(dt.timedelta(minutes=61))
+        await move_clock(bot.app, clock, dt.timedelta(minutes=61))
         await submit(emu, first, review)
         await emu.wait_for_bot_message(first, lambda m: CODE.search(m.text or ""))
         reports = await rows(migrated_url, Report)

@@ -33,6 +33,7 @@ from tests.safety import (
     agree,
     bot_running,
     has_wipe_buttons,
+    move_clock,
     rows,
     session_for,
 )
@@ -224,13 +225,14 @@ async def test_retention_erases_idle_links_drafts_and_payloads_on_a_moved_clock(
         assert all(row.payload_enc is None for row in await rows(migrated_url, Outbox))
         assert first["reporters_erased"] == 0
 
-        clock.advance(dt.timedelta(days=89))
+        await move_clock(bot.app, clock, dt.timedelta(days=89))
         # Someone else starts a report and leaves it unfinished.
         menu = await agree(emu, late)
         await late.press(menu, FlowCB(action=FlowAction.TYPE, value="detention").pack())
         await emu.wait_for_bot_message(late)
         assert len(await rows(migrated_url, Draft)) == 1
-        clock.advance(dt.timedelta(days=1, hours=1))  # 90 days and an hour after the report
+        # 90 days and an hour after the report.
+        await move_clock(bot.app, clock, dt.timedelta(days=1, hours=1))
 
         counts = await sweeper.run_due()
         assert counts["reporters_erased"] == 1
@@ -241,7 +243,7 @@ async def test_retention_erases_idle_links_drafts_and_payloads_on_a_moved_clock(
         await outbox_settled(bot.app)  # each id is recorded as its row is marked sent
         kept = len(await rows(migrated_url, TrackedMessage))
         assert kept > 0
-        clock.advance(dt.timedelta(hours=48))
+        await move_clock(bot.app, clock, dt.timedelta(hours=48))
         assert (await sweeper.run_due())["tracked_messages"] == kept
 
     reporters = await rows(migrated_url, Reporter)
