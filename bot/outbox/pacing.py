@@ -40,6 +40,11 @@ class SlidingWindow:
     def take(self) -> None:
         self._stamps.append(self.clock())
 
+    def give_back(self) -> None:
+        """The last message taken was not posted (the chat refused it): its slot is free again."""
+        if self._stamps:
+            self._stamps.pop()
+
     async def acquire(self) -> None:
         # The wait is computed exactly from the window; nothing else can free a slot earlier.
         while (wait := self.free_in()) > 0:  # noqa: ASYNC110

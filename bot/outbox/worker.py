@@ -444,6 +444,8 @@ class OutboxWorker:
             # follow.
             self.metrics.send_errors.labels(exc.label).inc()
             log.warning("burst digest not sent: %s", exc.label)
+            if exc.chat_refused is not None:
+                self._not_posted(chat_id)
             if exc.moved_to is not None and self.chats is not None:
                 await self.chats.follow(self.moderator_chat_id, exc.moved_to)
         async with self.sessionmaker() as session, session.begin():
@@ -492,8 +494,18 @@ class OutboxWorker:
                 await self._tell_card_undelivered(row, "erased")
         except TransportError as exc:
             self.metrics.send_errors.labels(exc.label).inc()
-            await self._transport_failure(row, route.transport if route else None, exc)
+            transport = route.transport if route else None
+            if exc.chat_refused is not None and route and transport and transport.paced:
+                self._not_posted(route.chat)
+            await self._transport_failure(row, transport, exc)
         return 1
+
+    def _not_posted(self, chat_id: Chat) -> None:
+        """A group refused the message, so it was not posted: it takes none of the group's
+        20 a minute. Counted, an episode of refusals (each waiting alert tried every second or
+        so at first) would fill the window, and when the group allowed the bot again the
+        alerts that waited for it would go as a digest, their full cards a minute later."""
+        self._pace(chat_id).give_back()
 
     async def _finish(
         self, row: ClaimedRow, unrecorded: Sent | None = None, *, in_turn: bool = False
