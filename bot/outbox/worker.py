@@ -501,10 +501,11 @@ class OutboxWorker:
         return 1
 
     def _not_posted(self, chat_id: Chat) -> None:
-        """A group refused the message, so it was not posted: it takes none of the group's
-        20 a minute. Counted, an episode of refusals (each waiting alert tried every second or
-        so at first) would fill the window, and when the group allowed the bot again the
-        alerts that waited for it would go as a digest, their full cards a minute later."""
+        """The chat refused the bot (a group that bars it, a person who blocked it), so the
+        message was not posted: it takes none of the chat's slots. Counted, an episode of a
+        group's refusals (each waiting alert tried every second or so at first) would fill its
+        20 a minute, and when the group allowed the bot again the alerts that waited for it
+        would go as a digest, their full cards a minute later."""
         self._pace(chat_id).give_back()
 
     async def _finish(
